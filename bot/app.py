@@ -1,0 +1,73 @@
+"""The Flask app factory and the state every request shares."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from bot.config import Settings, load_settings
+from bot.questionnaire import Questionnaire, load_questionnaire
+
+@dataclass(frozen=True)
+class AppState:
+    """What every request shares: settings, the Redis client, the queue, the questionnaire."""
+
+    settings: Settings
+    redis: Redis
+    queue: Queue
+    questionnaire: Questionnaire
+
+
+def state() -> AppState:
+    """The running app's shared state."""
+    return current_app.extensions["surveybot"]
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the web app from the environment (and `.env`), with `overrides` on top."""
+    settings = load_settings(overrides)
+    settings.validate()
+    instance = Path(settings.INSTANCE_PATH).resolve()
+    app = Flask(__name__, instance_path=str(instance))
+    app.config.update(
+        SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        MAX_CONTENT_LENGTH=64 * 1024,  # a Twilio webhook is a few KB at most
+    )
+    logging.getLogger("surveybot").setLevel(settings.LOG_LEVEL)
+    if settings.TRUST_PROXY:
+        # Exactly one proxy in front: trust its X-Forwarded-* for the URL Twilio signed.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+
+    redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+    if redis is None:
+        from bot.exceptions import ConfigError
+
+        raise ConfigError("REDIS_URL is not set (use `surveybot dev` for an embedded Redis)")
+    from workers.queues import get_queue
+
+    app.extensions["surveybot"] = AppState(
+        settings=settings,
+        redis=redis,
+        queue=get_queue(redis),
+        questionnaire=load_questionnaire(settings.SURVEY_FILE or None),
+    )
+
+    from bot import cli, health, simulator, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
+    if settings.simulator_on:
+        app.register_blueprint(simulator.bp)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,153 @@
+"""The `surveybot` command (a Flask CLI group, so `flask --app bot ...` has the same commands)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import FlaskGroup
+
+from bot.config import load_settings
+from bot.exceptions import ConfigError, QuestionnaireError
+
+
+def _settings():
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def dev_command(host: str, port: int) -> None:
+    """Run everything locally: embedded Redis, SQLite, web, worker and cron."""
+    from bot.devserver import run_dev
+
+    sys.exit(run_dev(host=host, port=port))
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker for the project's queue (any number may run)."""
+    from redis import Redis
+    from rq import Worker
+
+    from workers import context
+    from workers.queues import get_queue
+
+    settings = _settings()
+    if not settings.REDIS_URL:
+        raise click.ClickException("REDIS_URL is not set")
+    context.configure(settings)
+    connection = Redis.from_url(settings.REDIS_URL)
+    worker = Worker([get_queue(connection)], connection=connection)
+    worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
+
+
+@click.command("cron")
+def cron_command() -> None:
+    """Run RQ's cron scheduler (exactly one process in a deployment)."""
+    from redis import Redis
+    from rq.cron import CronScheduler
+
+    settings = _settings()
+    if not settings.REDIS_URL:
+        raise click.ClickException("REDIS_URL is not set")
+    scheduler = CronScheduler(connection=Redis.from_url(settings.REDIS_URL), name="surveybot")
+    scheduler.load_config_from_file("workers.cron_config")
+    scheduler.start()
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema migrations."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Create or upgrade the schema (to the newest revision by default)."""
+    from bot.migrate import upgrade
+
+    settings = _settings()
+    if not settings.DATABASE_URL:
+        raise click.ClickException("DATABASE_URL is not set")
+    upgrade(settings.DATABASE_URL, revision)
+    click.echo(f"database schema at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to an earlier revision."""
+    from bot.migrate import downgrade
+
+    downgrade(_settings().DATABASE_URL, revision)
+
+
+@click.group("survey")
+def survey_group() -> None:
+    """Questionnaire files."""
+
+
+@survey_group.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+def survey_check(file: str | None) -> None:
+    """Lint a questionnaire: translations, ids, skip logic, SMS encoding and segments."""
+    from bot.questionnaire import DEFAULT_SURVEY_PATH
+    from bot.survey_check import check_file, format_findings
+
+    path = file or str(DEFAULT_SURVEY_PATH)
+    findings = check_file(path)
+    click.echo(f"checking {path}")
+    click.echo(format_findings(findings))
+    if any(f.level == "error" for f in findings):
+        sys.exit(1)
+
+
+@click.command("sim")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True,
+              help="A running bot with its simulator on (e.g. `surveybot dev`).")
+@click.option("--from", "sender", default=None, help="Simulated phone number (made up if omitted).")
+def sim_command(url: str, sender: str | None) -> None:
+    """Chat with the bot from this terminal, through its simulator and signed webhook."""
+    from bot.terminal_sim import run_terminal_sim
+
+    try:
+        run_terminal_sim(url, sender)
+    except QuestionnaireError as exc:  # pragma: no cover - defensive
+        raise click.ClickException(str(exc)) from exc
+
+
+COMMANDS = (dev_command, worker_command, cron_command, db_group, survey_group, sim_command)
+
+
+def init_app(app) -> None:  # noqa: ANN001
+    """Register the project's commands on an app (for `flask --app bot ...`)."""
+    for command in COMMANDS:
+        if command.name not in app.cli.commands:
+            app.cli.add_command(command)
+
+
+def _create_app():
+    from bot import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(
+    name="surveybot",
+    create_app=_create_app,
+    add_version_option=False,
+    load_dotenv=False,
+    help="surveybot: the community safety survey bot.",
+)
+for _command in COMMANDS:
+    main.add_command(_command)
+
+
+if __name__ == "__main__":
+    main()

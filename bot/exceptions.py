@@ -1,0 +1,25 @@
+"""Small exception classes; edges translate them into a clear message for their audience."""
+
+
+class SurveybotError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ConfigError(SurveybotError):
+    """The configuration is missing something or is unsafe for this environment."""
+
+
+class QuestionnaireError(SurveybotError):
+    """A questionnaire file cannot be loaded."""
+
+
+class InvalidSignature(SurveybotError):
+    """A webhook request is not signed by Twilio with our auth token."""
+
+
+class SessionConflict(SurveybotError):
+    """A conversation transition kept losing the race for its Redis keys."""
+
+
+class StorageError(SurveybotError):
+    """A completed response could not be written to the database (the job will retry)."""

@@ -1,0 +1,48 @@
+"""Every Redis key in one place.
+
+Per-respondent keys carry the pseudonym in a hash tag (`{...}`) so that, on a clustered Redis,
+all keys of one respondent live on one shard and a transition stays a single-slot transaction.
+No key or value ever holds a phone number or a Twilio SID: only pseudonyms and keyed digests.
+"""
+
+PREFIX = "sb"
+
+
+def session(pseudonym: str) -> str:
+    """A conversation in flight (JSON, with a TTL)."""
+    return f"{PREFIX}:{{{pseudonym}}}:session"
+
+
+def message_seen(pseudonym: str, message_digest: str) -> str:
+    """The reply already given to one inbound message (dedup of Twilio retries, with a TTL)."""
+    return f"{PREFIX}:{{{pseudonym}}}:msg:{message_digest}"
+
+
+def opted_out(pseudonym: str) -> str:
+    """Present while this respondent has opted out (STOP) and not back in (START)."""
+    return f"{PREFIX}:{{{pseudonym}}}:optout"
+
+
+def completed(pseudonym: str, wave: str) -> str:
+    """Present once this respondent completed `wave`; no link to the answers. Dropped on close."""
+    return f"{PREFIX}:{{{pseudonym}}}:done:{wave}"
+
+
+def completed_pattern(wave: str) -> str:
+    """SCAN pattern for every completion marker of a wave."""
+    return f"{PREFIX}:{{*}}:done:{wave}"
+
+
+def wave_stats(wave: str) -> str:
+    """Hash of counters for a wave (started, completed, declined, opted_out...)."""
+    return f"{PREFIX}:stats:wave:{wave}"
+
+
+def delivery_stats(day: str) -> str:
+    """Hash of delivery outcome counts per day (status callbacks), no identifiers."""
+    return f"{PREFIX}:stats:delivery:{day}"
+
+
+def simulator_outbox(pseudonym: str) -> str:
+    """Outbound messages for a simulated phone (development only)."""
+    return f"{PREFIX}:sim:outbox:{pseudonym}"

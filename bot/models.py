@@ -1,0 +1,49 @@
+"""Database tables. Nothing here can lead back to a respondent.
+
+A response has a random id, the survey and wave it belongs to, its language and the *date*
+it was completed: no pseudonym, no Twilio SID, no time of day. Opt-outs are kept by pseudonym
+only, with no link to any answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlmodel import Field, SQLModel
+
+
+class Response(SQLModel, table=True):
+    """One completed questionnaire."""
+
+    __tablename__ = "response"
+
+    id: uuid.UUID = Field(primary_key=True)
+    survey: str = Field(max_length=64, index=True)
+    survey_version: str = Field(max_length=32)
+    wave: str = Field(max_length=64, index=True)
+    language: str = Field(max_length=8)
+    completed_on: dt.date = Field(index=True)
+
+
+class Answer(SQLModel, table=True):
+    """One answer of a response: an option, a number, or a skip. A multi question has one row
+    per chosen option, so counting rows counts each option once per respondent."""
+
+    __tablename__ = "answer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: uuid.UUID = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
+    question_id: str = Field(max_length=64)
+    option_id: str | None = Field(default=None, max_length=64)
+    number: int | None = None
+    skipped: bool = False
+
+
+class OptOut(SQLModel, table=True):
+    """A pseudonym that texted STOP (and not START since): never invite it again."""
+
+    __tablename__ = "opt_out"
+
+    pseudonym: str = Field(primary_key=True, max_length=80)
+    since: dt.date

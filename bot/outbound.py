@@ -1,0 +1,75 @@
+"""Outbound texts: through Twilio's REST API when configured, else to the simulator.
+
+Callers are jobs, never the webhook request. `TWILIO_API_BASE_URL` points the client at
+another host (a local fake in tests and benchmarks, a staging proxy).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit, urlunsplit
+
+from redis import Redis
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from bot import keys
+from bot.config import Settings
+from bot.exceptions import ConfigError
+from bot.privacy import pseudonym
+
+SIMULATOR_OUTBOX_LIMIT = 200
+
+
+class RedirectingHttpClient(TwilioHttpClient):
+    """Twilio's HTTP client, sending every request to another base URL."""
+
+    def __init__(self, base_url: str, **kwargs):
+        super().__init__(**kwargs)
+        parts = urlsplit(base_url)
+        self._scheme, self._netloc = parts.scheme, parts.netloc
+
+    def request(self, method, url, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        """Rewrite the scheme and host of a Twilio API URL, keep its path."""
+        parts = urlsplit(url)
+        url = urlunsplit((self._scheme, self._netloc, parts.path, parts.query, parts.fragment))
+        return super().request(method, url, *args, **kwargs)
+
+
+def twilio_client(settings: Settings) -> Client:
+    """A Twilio REST client for these settings."""
+    http_client = (
+        RedirectingHttpClient(settings.TWILIO_API_BASE_URL)
+        if settings.TWILIO_API_BASE_URL
+        else None
+    )
+    return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
+
+
+def send_sms(settings: Settings, redis: Redis, to: str, body: str) -> str | None:
+    """Send one text; returns Twilio's SID (None when it went to the simulator)."""
+    if settings.twilio_configured:
+        sender = (
+            {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
+            if settings.TWILIO_MESSAGING_SERVICE_SID
+            else {"from_": settings.TWILIO_FROM_NUMBER}
+        )
+        callback = (
+            settings.PUBLIC_BASE_URL.rstrip("/") + "/twilio/sms/status"
+            if settings.PUBLIC_BASE_URL
+            else None
+        )
+        message = twilio_client(settings).messages.create(
+            to=to, body=body, status_callback=callback, **sender
+        )
+        return message.sid
+    if not settings.simulator_on:
+        raise ConfigError("no Twilio credentials and the simulator is off: cannot send a text")
+    key = keys.simulator_outbox(pseudonym(settings.PSEUDONYM_KEY, to))
+    with redis.pipeline() as pipe:
+        pipe.rpush(key, json.dumps({"body": body}))
+        pipe.ltrim(key, -SIMULATOR_OUTBOX_LIMIT, -1)
+        pipe.expire(key, 24 * 3600)
+        pipe.execute()
+    return None
+

@@ -1,0 +1,48 @@
+"""Twilio webhook signatures: every /twilio/ request must be signed with our auth token."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, request
+from twilio.request_validator import RequestValidator
+
+log = logging.getLogger("surveybot.webhooks")
+
+
+def signed_url(public_base_url: str, trust_proxy: bool) -> str:
+    """The URL Twilio called, as it signed it."""
+    query = request.query_string.decode("latin-1")
+    if trust_proxy or not public_base_url:
+        base = request.host_url.rstrip("/") + request.script_root
+    else:
+        base = public_base_url.rstrip("/")
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def is_signed(auth_token: str, url: str) -> bool:
+    """Whether the current request carries a valid X-Twilio-Signature for `url`."""
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not auth_token:
+        return False
+    return RequestValidator(auth_token).validate(url, request.form, signature)
+
+
+def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Reject with 403 any request not signed by Twilio; log nothing about the sender."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bot.app import state
+
+        settings = state().settings
+        url = signed_url(settings.PUBLIC_BASE_URL, settings.TRUST_PROXY)
+        if not is_signed(settings.TWILIO_AUTH_TOKEN, url):
+            log.warning("rejected a webhook request with a missing or wrong signature")
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,92 @@
+"""Twilio Messaging webhooks. The request path touches Redis only: validate, advance, reply."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, request
+
+from bot import keys
+from bot.app import state
+from bot.conversations import Conversation, handle_message
+from bot.privacy import message_digest, pseudonym
+from bot.twilio_auth import twilio_signed
+
+bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
+log = logging.getLogger("surveybot.webhooks")
+
+# Message statuses Twilio reports; anything else is counted as "other".
+KNOWN_STATUSES = frozenset(
+    {
+        "accepted", "scheduled", "canceled", "queued", "sending", "sent", "failed",
+        "delivered", "undelivered", "receiving", "received", "read", "partially_delivered",
+    }
+)
+_ERROR_CODE = re.compile(r"^\d{1,6}$")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def twiml(replies: tuple[str, ...] | list[str]) -> Response:
+    """A TwiML <Response> with one <Message> per reply (none: Twilio sends nothing)."""
+    body = "".join(
+        f"<Message>{escape(_XML_INVALID.sub('', text))}</Message>" for text in replies
+    )
+    xml = f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
+    return Response(xml, mimetype="text/xml")
+
+
+def conversation() -> Conversation:
+    """The conversation context of this app (the default wave until waves exist)."""
+    app_state = state()
+    return Conversation(
+        redis=app_state.redis,
+        queue=app_state.queue,
+        questionnaire=app_state.questionnaire,
+        wave=app_state.settings.DEFAULT_WAVE,
+        session_ttl=app_state.settings.session_ttl_seconds,
+    )
+
+
+@bp.post("/sms")
+@twilio_signed
+def inbound_sms() -> Response | tuple[str, int]:
+    """A respondent's text: one step of their conversation, answered with TwiML."""
+    sender = request.form.get("From", "")
+    message_sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    if not sender or not message_sid:
+        return "a Twilio message webhook needs From and MessageSid", 400
+    settings = state().settings
+    key = settings.PSEUDONYM_KEY
+    try:
+        num_media = int(request.form.get("NumMedia") or 0)
+    except ValueError:
+        num_media = 0
+    handled = handle_message(
+        conversation(),
+        pseudonym=pseudonym(key, sender, version=settings.PSEUDONYM_KEY_VERSION),
+        message_digest=message_digest(key, message_sid),
+        text=request.form.get("Body", ""),
+        has_media=num_media > 0,
+    )
+    return twiml(handled.replies)
+
+
+@bp.post("/sms/status")
+@twilio_signed
+def sms_status() -> tuple[str, int]:
+    """A delivery outcome: counted per day and status, nothing else kept."""
+    status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
+    status = status if status in KNOWN_STATUSES else "other"
+    day = dt.date.today().isoformat()
+    redis = state().redis
+    with redis.pipeline() as pipe:
+        pipe.hincrby(keys.delivery_stats(day), status, 1)
+        code = request.form.get("ErrorCode") or ""
+        if _ERROR_CODE.match(code):
+            pipe.hincrby(keys.delivery_stats(day), f"error:{code}", 1)
+        pipe.expire(keys.delivery_stats(day), 400 * 24 * 3600)
+        pipe.execute()
+    return "", 204

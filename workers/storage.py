@@ -1,0 +1,128 @@
+"""Storage jobs: completed responses and opt-outs go from Redis to the database.
+
+Each job is idempotent: a response is keyed by its random id, so a retried or duplicated job
+changes nothing the second time. A database outage raises, and RQ retries with backoff; after
+the last retry the job waits in the failed registry until `requeue_failed_storage` (cron)
+puts it back, so an outage only delays storage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.registry import FailedJobRegistry
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bot.db import session_scope
+from bot.exceptions import StorageError
+from bot.models import Answer, OptOut, Response
+from workers import context
+
+log = logging.getLogger(__name__)
+
+STORAGE_JOBS = frozenset(
+    {
+        "workers.storage.store_response",
+        "workers.storage.record_opt_out",
+        "workers.storage.record_opt_in",
+    }
+)
+
+
+def answer_rows(response_id: uuid.UUID, answers: dict[str, Any]) -> list[Answer]:
+    """Answer rows for one response: one per chosen option, number or skip."""
+    rows: list[Answer] = []
+    for question_id, value in answers.items():
+        if value is None:
+            rows.append(Answer(response_id=response_id, question_id=question_id, skipped=True))
+        elif isinstance(value, list):
+            rows.extend(
+                Answer(response_id=response_id, question_id=question_id, option_id=str(v))
+                for v in value
+            )
+        elif isinstance(value, bool) or not isinstance(value, int):
+            rows.append(Answer(response_id=response_id, question_id=question_id, option_id=str(value)))
+        else:
+            rows.append(Answer(response_id=response_id, question_id=question_id, number=value))
+    return rows
+
+
+def store_response(payload: dict[str, Any]) -> str:
+    """Write one completed response; a second run with the same id changes nothing."""
+    response_id = uuid.UUID(payload["response_id"])
+    url = context.settings().DATABASE_URL
+    try:
+        with session_scope(url) as session:
+            if session.get(Response, response_id) is not None:
+                return "already stored"
+            session.add(
+                Response(
+                    id=response_id,
+                    survey=payload["survey"],
+                    survey_version=payload["survey_version"],
+                    wave=payload["wave"],
+                    language=payload["language"],
+                    completed_on=dt.date.fromisoformat(payload["completed_on"]),
+                )
+            )
+            session.flush()
+            session.add_all(answer_rows(response_id, payload["answers"]))
+    except IntegrityError:
+        return "already stored"  # the same job ran at the same moment elsewhere
+    except OperationalError as exc:
+        log.warning("database unavailable, response storage will be retried")
+        raise StorageError("database unavailable") from exc
+    return "stored"
+
+
+def record_opt_out(pseudonym: str, day: str) -> str:
+    """Remember an opt-out by pseudonym (idempotent)."""
+    try:
+        with session_scope(context.settings().DATABASE_URL) as session:
+            if session.get(OptOut, pseudonym) is None:
+                session.add(OptOut(pseudonym=pseudonym, since=dt.date.fromisoformat(day)))
+    except IntegrityError:
+        pass
+    except OperationalError as exc:
+        raise StorageError("database unavailable") from exc
+    return "recorded"
+
+
+def record_opt_in(pseudonym: str) -> str:
+    """Forget an opt-out after START (idempotent)."""
+    try:
+        with session_scope(context.settings().DATABASE_URL) as session:
+            row = session.get(OptOut, pseudonym)
+            if row is not None:
+                session.delete(row)
+    except OperationalError as exc:
+        raise StorageError("database unavailable") from exc
+    return "recorded"
+
+
+def requeue_failed_storage(connection: Redis | None = None, queue_name: str | None = None) -> int:
+    """Put storage jobs that ran out of retries back on the queue (run hourly by cron)."""
+    from rq import get_current_job
+
+    from bot import defaults
+
+    if connection is None:
+        current = get_current_job()
+        assert current is not None, "pass a connection when not running as a job"
+        connection = current.connection
+    queue = Queue(queue_name or defaults.QUEUE_NAME, connection=connection)
+    registry = FailedJobRegistry(queue=queue)
+    requeued = 0
+    for job_id in registry.get_job_ids():
+        job = queue.fetch_job(job_id)
+        if job is not None and job.func_name in STORAGE_JOBS:
+            registry.requeue(job_id)
+            requeued += 1
+    if requeued:
+        log.info("requeued %d storage jobs", requeued)
+    return requeued
