@@ -1,0 +1,132 @@
+"""SMS encoding and segment counts: GSM 03.38 tables, UCS-2 code units, split rules."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.smsencoding import (
+    GSM7,
+    GSM7_BASIC,
+    UCS2,
+    SmsInfo,
+    describe,
+    encoding_of,
+    segments,
+    ucs2_chars,
+)
+
+EMOJI = "\U0001f600"  # outside the BMP: a surrogate pair, two UTF-16 code units
+
+
+@pytest.mark.parametrize(
+    ("length", "expected"),
+    [(1, 1), (160, 1), (161, 2), (306, 2), (307, 3), (459, 3), (460, 4)],
+)
+def test_gsm7_segment_boundaries(length, expected):
+    text = "a" * length
+    assert encoding_of(text) == GSM7
+    assert segments(text) == expected
+
+
+def test_empty_text_has_no_segment():
+    assert segments("") == 0
+    assert describe("") == SmsInfo(GSM7, 0, 0, ())
+
+
+@pytest.mark.parametrize("char", list("^{}\\[~]|€\f"))
+def test_extension_characters_cost_two_septets(char):
+    assert encoding_of(char) == GSM7
+    assert describe(char * 80).length == 160
+    assert segments(char * 80) == 1
+    assert segments(char * 81) == 2
+
+
+def test_escape_sequence_is_not_split_across_segments():
+    # 152 + 2 + 152 = 306 septets, exactly two full segments by arithmetic, but the escape pair
+    # would straddle the boundary after septet 153, so it moves whole to the second segment.
+    text = "a" * 152 + "€" + "a" * 152
+    assert describe(text).length == 306
+    assert segments(text) == 3
+    # With the pair fully inside the first segment the text fits in two.
+    assert segments("a" * 151 + "€" + "a" * 153) == 2
+
+
+@pytest.mark.parametrize(
+    ("length", "expected"),
+    [(70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)],
+)
+def test_ucs2_segment_boundaries(length, expected):
+    text = "á" * length
+    assert encoding_of(text) == UCS2
+    assert segments(text) == expected
+
+
+def test_one_non_gsm_character_makes_the_whole_message_ucs2():
+    text = "a" * 69 + "á"
+    assert encoding_of(text) == UCS2
+    assert segments(text) == 1
+    assert segments(text + "a") == 2
+
+
+def test_emoji_counts_two_code_units():
+    assert describe(EMOJI).length == 2
+    assert segments(EMOJI * 35) == 1
+    assert segments(EMOJI * 36) == 2
+    assert ucs2_chars("ok " + EMOJI) == [EMOJI]
+
+
+def test_surrogate_pair_is_not_split_across_segments():
+    # 66 + 2 + 66 = 134 units, two full segments by arithmetic, but the pair would straddle the
+    # boundary after unit 67.
+    text = "á" * 66 + EMOJI + "á" * 66
+    assert describe(text).length == 134
+    assert segments(text) == 3
+    assert segments("á" * 65 + EMOJI + "á" * 67) == 2
+
+
+def test_ucs2_chars_names_the_culprits_in_order_once():
+    assert ucs2_chars("¿Cuántos años? Más de 10 años, sí.") == ["á", "í"]
+    assert ucs2_chars("Kreyòl: èd, Òganizasyon") == ["Ò"]
+    assert ucs2_chars("curly \u201cquotes\u201d \u2014 dash") == ["\u201c", "\u201d", "\u2014"]
+    assert ucs2_chars("plain GSM text: ñ ü é è ò ¿ ¡ € {}") == []
+
+
+def test_gsm_table_details():
+    # Capital C cedilla is in the basic table; lowercase is not.
+    assert encoding_of("Ç") == GSM7
+    assert encoding_of("ç") == UCS2
+    # Greek capitals that look unlike Latin ones are in the table; others are not.
+    assert encoding_of("ΔΦΓΛΩΠΨΣΘΞ") == GSM7
+    assert encoding_of("\n\r") == GSM7
+    assert encoding_of("\t") == UCS2
+
+
+def test_describe_matches_the_single_functions():
+    text = "¡Gracias! Conozca sus derechos: 1-888-000-0000"
+    info = describe(text)
+    assert info == SmsInfo(GSM7, 1, len(text), ())
+    assert info.encoding == encoding_of(text)
+    assert info.segments == segments(text)
+
+
+@given(st.text(alphabet=sorted(GSM7_BASIC), max_size=1000))
+def test_basic_gsm_text_needs_the_textbook_number_of_segments(text):
+    n = len(text)
+    expected = 0 if n == 0 else 1 if n <= 160 else -(-n // 153)
+    assert segments(text) == expected
+
+
+@given(st.text(max_size=400))
+def test_segments_always_hold_the_whole_text(text):
+    info = describe(text)
+    single, multi = (160, 153) if info.encoding == GSM7 else (70, 67)
+    if info.length == 0:
+        assert info.segments == 0
+    elif info.length <= single:
+        assert info.segments == 1
+    else:
+        # Never fewer than the arithmetic minimum, and at most one lost unit per boundary.
+        assert info.segments >= -(-info.length // multi)
+        assert info.segments <= -(-info.length // (multi - 1))
