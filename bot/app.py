@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot.config import Settings, load_settings
 from bot.questionnaire import Questionnaire, load_questionnaire
 
+
 @dataclass(frozen=True)
 class AppState:
     """What every request shares: settings, the Redis client, the queue, the questionnaire."""

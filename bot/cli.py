@@ -109,8 +109,12 @@ def survey_check(file: str | None) -> None:
 
 
 @click.command("sim")
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True,
-              help="A running bot with its simulator on (e.g. `surveybot dev`).")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:5000",
+    show_default=True,
+    help="A running bot with its simulator on (e.g. `surveybot dev`).",
+)
 @click.option("--from", "sender", default=None, help="Simulated phone number (made up if omitted).")
 def sim_command(url: str, sender: str | None) -> None:
     """Chat with the bot from this terminal, through its simulator and signed webhook."""

@@ -25,7 +25,6 @@ from bot.exceptions import SessionConflict
 from bot.questionnaire import Questionnaire
 from workers.queues import enqueue_opt_out, enqueue_store_response
 
-
 # Reply caches a session remembers so it can delete them when it ends. Older ones expire on
 # their own long before the session does (MESSAGE_DEDUP_TTL_SECONDS < SESSION_TTL_HOURS).
 MAX_TRACKED_MESSAGES = 200

@@ -84,8 +84,20 @@ def run_dev(host: str = "127.0.0.1", port: int = defaults.DEV_PORT) -> int:
     commands = {
         "worker": [python, "-m", "bot.cli", "worker"],
         "cron": [python, "-m", "bot.cli", "cron"],
-        "web": [python, "-m", "flask", "--app", "bot", "run", "--host", host, "--port",
-                str(port), "--no-reload", "--no-debugger"],
+        "web": [
+            python,
+            "-m",
+            "flask",
+            "--app",
+            "bot",
+            "run",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--no-reload",
+            "--no-debugger",
+        ],
     }
     named = {name: subprocess.Popen(argv, env=env) for name, argv in commands.items()}
     children = list(named.values())

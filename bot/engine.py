@@ -13,7 +13,14 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bot.questionnaire import Keyword, Question, Questionnaire, QuestionType
+from bot.questionnaire import (
+    TWILIO_START_WORDS,
+    TWILIO_STOP_WORDS,
+    Keyword,
+    Question,
+    Questionnaire,
+    QuestionType,
+)
 from bot.render import render_question
 from bot.text import CONJUNCTIONS, MAX_BODY_CHARS, clean_body, normalize
 
@@ -118,12 +125,18 @@ class Step:
 # ---------------------------------------------------------------------------------- reading
 
 
-def _keyword(q: Questionnaire, norm: str) -> Keyword | None:
+def _keyword_and_language(q: Questionnaire, norm: str) -> tuple[Keyword | None, str | None]:
+    """The keyword a text is, and the language of the word (None for Twilio's own words)."""
     for keyword, per_lang in q.keywords.items():
-        for words in per_lang.values():
+        for lang, words in per_lang.items():
             if norm in (normalize(w) for w in words):
-                return keyword
-    return None
+                universal = norm in TWILIO_START_WORDS or norm in TWILIO_STOP_WORDS
+                return keyword, None if universal else lang
+    return None, None
+
+
+def _keyword(q: Questionnaire, norm: str) -> Keyword | None:
+    return _keyword_and_language(q, norm)[0]
 
 
 def _start_language(q: Questionnaire, norm: str) -> str | None:
@@ -154,7 +167,9 @@ def _words_of(option_label: dict[str, str], synonyms: dict[str, tuple[str, ...]]
     return words
 
 
-def _match_option(question: Question, phrase: str, lang: str, langs: tuple[str, ...]) -> int | None:
+def _match_option(
+    question: Question, phrase: str, lang: str, langs: tuple[str, ...], *, loose: bool = True
+) -> int | None:
     """Index of the option a phrase names: its number, label or a synonym."""
     if phrase.isdigit():
         n = int(phrase)
@@ -170,9 +185,9 @@ def _match_option(question: Question, phrase: str, lang: str, langs: tuple[str, 
         if len(hits) == 1:
             return hits.pop()
     # "yes I am" or "1 citizen": a first word that names exactly one option.
-    first = phrase.split(" ", 1)[0]
-    if first != phrase:
-        return _match_option(question, first, lang, (lang,))
+    first, _, rest = phrase.partition(" ")
+    if loose and rest and not any(word.isdigit() for word in rest.split(" ")):
+        return _match_option(question, first, lang, (lang,), loose=False)
     return None
 
 
@@ -200,7 +215,7 @@ def _parse_multi(question: Question, text: str, lang: str, langs: tuple[str, ...
             part = part.strip()
             if not part:
                 continue
-            index = _match_option(question, part, lang, langs)
+            index = _match_option(question, part, lang, langs, loose=False)
             if index is None:
                 return None
             picks.append(index)
@@ -337,8 +352,8 @@ def _begin(q: Questionnaire, inbound: Inbound, norm: str) -> Step:
     lang = _start_language(q, norm) or _named_language(q, norm)
     keyword = _keyword(q, norm)
     if inbound.completed:
-        reply = _msg(q, "already_completed", lang) if lang else _all_languages(
-            q, "already_completed"
+        reply = (
+            _msg(q, "already_completed", lang) if lang else _all_languages(q, "already_completed")
         )
         return Step(None, (reply,))
     if lang:
@@ -416,12 +431,17 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     if keyword is not None and keyword is not Keyword.START:
         return _keyword_step(q, session, keyword)
     start_lang = _start_language(q, norm)
+    if keyword is Keyword.START:
+        start_lang = start_lang or _keyword_and_language(q, norm)[1]
     if start_lang is not None or keyword is Keyword.START:
         if start_lang and session.stage is not Stage.LANGUAGE:
             session.lang = start_lang
-        if session.lang is None:
+        if session.lang is None or session.stage is Stage.LANGUAGE:
+            if start_lang is None:
+                return Step(session, (pending_prompt(q, session),))
             session.lang = start_lang
-            session.stage = Stage.CONSENT
+            session.stage = session.resume or Stage.CONSENT
+            session.resume = None
             return Step(session, (pending_prompt(q, session),))
         return Step(session, (_msg(q, "resumed", session.lang), pending_prompt(q, session)))
 

@@ -72,4 +72,3 @@ def send_sms(settings: Settings, redis: Redis, to: str, body: str) -> str | None
         pipe.expire(key, 24 * 3600)
         pipe.execute()
     return None
-

@@ -212,9 +212,7 @@ def parse_questionnaire(source: str) -> Questionnaire:
     languages = tuple(str(lang) for lang in raw.get("languages") or ())
     if not languages:
         raise QuestionnaireError("languages: at least one language is required")
-    messages = {
-        str(k): _text(v, f"messages.{k}") for k, v in (raw.get("messages") or {}).items()
-    }
+    messages = {str(k): _text(v, f"messages.{k}") for k, v in (raw.get("messages") or {}).items()}
     keywords: dict[Keyword, dict[str, tuple[str, ...]]] = {}
     for name, words in (raw.get("keywords") or {}).items():
         try:

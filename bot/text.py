@@ -18,10 +18,7 @@ def clean_body(body: str | None) -> str:
     if not body:
         return ""
     body = body[: MAX_BODY_CHARS * 2]
-    kept = (
-        ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " "
-        for ch in body
-    )
+    kept = (ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in body)
     return "".join(kept).strip()
 
 

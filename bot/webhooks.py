@@ -21,8 +21,19 @@ log = logging.getLogger("surveybot.webhooks")
 # Message statuses Twilio reports; anything else is counted as "other".
 KNOWN_STATUSES = frozenset(
     {
-        "accepted", "scheduled", "canceled", "queued", "sending", "sent", "failed",
-        "delivered", "undelivered", "receiving", "received", "read", "partially_delivered",
+        "accepted",
+        "scheduled",
+        "canceled",
+        "queued",
+        "sending",
+        "sent",
+        "failed",
+        "delivered",
+        "undelivered",
+        "receiving",
+        "received",
+        "read",
+        "partially_delivered",
     }
 )
 _ERROR_CODE = re.compile(r"^\d{1,6}$")
@@ -31,9 +42,7 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def twiml(replies: tuple[str, ...] | list[str]) -> Response:
     """A TwiML <Response> with one <Message> per reply (none: Twilio sends nothing)."""
-    body = "".join(
-        f"<Message>{escape(_XML_INVALID.sub('', text))}</Message>" for text in replies
-    )
+    body = "".join(f"<Message>{escape(_XML_INVALID.sub('', text))}</Message>" for text in replies)
     xml = f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
     return Response(xml, mimetype="text/xml")
 

@@ -26,7 +26,9 @@ def enqueue_store_response(queue: Queue, payload: dict[str, Any], *, pipeline: P
     return queue.enqueue_call(
         store_response,
         args=(payload,),
-        retry=Retry(max=len(defaults.STORE_RETRY_INTERVALS), interval=list(defaults.STORE_RETRY_INTERVALS)),
+        retry=Retry(
+            max=len(defaults.STORE_RETRY_INTERVALS), interval=list(defaults.STORE_RETRY_INTERVALS)
+        ),
         result_ttl=0,
         failure_ttl=365 * 24 * 3600,
         description="store a completed response",
@@ -42,7 +44,9 @@ def enqueue_opt_out(queue: Queue, pseudonym: str, day: str, *, opted_out: bool, 
     return queue.enqueue_call(
         func,
         args=(pseudonym, day) if opted_out else (pseudonym,),
-        retry=Retry(max=len(defaults.STORE_RETRY_INTERVALS), interval=list(defaults.STORE_RETRY_INTERVALS)),
+        retry=Retry(
+            max=len(defaults.STORE_RETRY_INTERVALS), interval=list(defaults.STORE_RETRY_INTERVALS)
+        ),
         result_ttl=0,
         description="record an opt-out change",
         pipeline=pipeline,

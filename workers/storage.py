@@ -46,7 +46,9 @@ def answer_rows(response_id: uuid.UUID, answers: dict[str, Any]) -> list[Answer]
                 for v in value
             )
         elif isinstance(value, bool) or not isinstance(value, int):
-            rows.append(Answer(response_id=response_id, question_id=question_id, option_id=str(value)))
+            rows.append(
+                Answer(response_id=response_id, question_id=question_id, option_id=str(value))
+            )
         else:
             rows.append(Answer(response_id=response_id, question_id=question_id, number=value))
     return rows

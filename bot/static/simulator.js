@@ -1,0 +1,268 @@
+// The local SMS simulator: texts the bot through /simulator/api/send (which signs and posts to
+// the real Twilio webhook) and polls /simulator/api/outbox for texts the bot sends on its own.
+// Plain JavaScript, no framework. Chats are kept in memory per number, never stored.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("simulator");
+  if (!root) {
+    return;
+  }
+  var sendUrl = root.dataset.sendUrl;
+  var outboxUrl = root.dataset.outboxUrl;
+  var pollMs = parseInt(root.dataset.pollMs, 10) || 2000;
+
+  var numberField = document.getElementById("sim-number");
+  var newNumberButton = document.getElementById("sim-new-number");
+  var transcript = document.getElementById("sim-transcript");
+  var emptyNote = document.getElementById("sim-empty");
+  var form = document.getElementById("sim-form");
+  var textField = document.getElementById("sim-text");
+  var mediaButton = document.getElementById("sim-media");
+  var keywordButtons = root.querySelectorAll(".keyword");
+
+  // Area codes of places the coalition works; the 555-0100..555-0199 range is fictional.
+  var AREA_CODES = ["305", "786", "954", "561", "407", "813", "239", "772"];
+
+  var chats = new Map(); // E.164 number -> [{who: "me" | "bot" | "system", ...}]
+  var current = "";
+  var sending = Promise.resolve();
+  var pollFailing = false;
+
+  function madeUpNumber() {
+    var area = AREA_CODES[Math.floor(Math.random() * AREA_CODES.length)];
+    var last = String(Math.floor(Math.random() * 100)).padStart(2, "0");
+    return "+1" + area + "55501" + last;
+  }
+
+  function normalize(raw) {
+    var text = String(raw || "").trim();
+    var digits = text.replace(/\D/g, "");
+    if (!digits) {
+      return "";
+    }
+    if (text.charAt(0) === "+") {
+      return "+" + digits;
+    }
+    if (digits.length === 10) {
+      return "+1" + digits;
+    }
+    if (digits.length === 11 && digits.charAt(0) === "1") {
+      return "+" + digits;
+    }
+    return "+" + digits;
+  }
+
+  function pretty(e164) {
+    var m = /^\+1(\d{3})(\d{3})(\d{4})$/.exec(e164);
+    return m ? "+1 (" + m[1] + ") " + m[2] + "-" + m[3] : e164;
+  }
+
+  function chatOf(number) {
+    if (!chats.has(number)) {
+      chats.set(number, []);
+    }
+    return chats.get(number);
+  }
+
+  function renderEntry(entry) {
+    var node;
+    if (entry.who === "system") {
+      node = document.createElement("p");
+      node.className = "system" + (entry.error ? " error" : "");
+      node.textContent = entry.text;
+    } else {
+      node = document.createElement("div");
+      node.className = "msg msg-" + entry.who + (entry.unprompted ? " unprompted" : "");
+      var who = document.createElement("span");
+      who.className = "visually-hidden";
+      who.textContent = entry.who === "me" ? "You: " : "Bot: ";
+      var bubble = document.createElement("p");
+      bubble.className = "bubble";
+      if (entry.media) {
+        var media = document.createElement("span");
+        media.className = "media";
+        media.textContent = "[picture]";
+        bubble.appendChild(media);
+      } else {
+        bubble.textContent = entry.text;
+      }
+      node.appendChild(who);
+      node.appendChild(bubble);
+      if (entry.unprompted) {
+        var note = document.createElement("span");
+        note.className = "note";
+        note.textContent = "(sent by the bot)";
+        node.appendChild(note);
+      }
+    }
+    if (emptyNote.parentNode === transcript) {
+      transcript.removeChild(emptyNote);
+    }
+    transcript.appendChild(node);
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  function add(number, entry) {
+    chatOf(number).push(entry);
+    if (number === current) {
+      renderEntry(entry);
+    }
+  }
+
+  function show(number) {
+    current = number;
+    transcript.textContent = "";
+    var entries = chatOf(number);
+    if (!entries.length) {
+      transcript.appendChild(emptyNote);
+    }
+    entries.forEach(renderEntry);
+  }
+
+  function useNumber(number) {
+    numberField.value = pretty(number);
+    if (number !== current) {
+      show(number);
+    }
+  }
+
+  function activeNumber() {
+    var number = normalize(numberField.value);
+    if (number.replace(/\D/g, "").length < 8) {
+      return "";
+    }
+    if (number !== current) {
+      useNumber(number);
+    }
+    return number;
+  }
+
+  function describeFailure(response, data) {
+    var text = "Error: the simulator answered HTTP " + response.status;
+    if (data && typeof data.status === "number" && data.status !== 200) {
+      text += " (the webhook answered " + data.status + ")";
+    } else if (data && data.error) {
+      text += " (" + data.error + ")";
+    }
+    return text;
+  }
+
+  function post(number, body, media) {
+    return fetch(sendUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ from: number, body: body, media: media }),
+    })
+      .then(function (response) {
+        return response
+          .json()
+          .catch(function () {
+            return null;
+          })
+          .then(function (data) {
+            if (!response.ok || !data || data.status !== 200) {
+              add(number, { who: "system", error: true, text: describeFailure(response, data) });
+              return;
+            }
+            (data.replies || []).forEach(function (reply) {
+              add(number, { who: "bot", text: reply });
+            });
+          });
+      })
+      .catch(function (err) {
+        add(number, {
+          who: "system",
+          error: true,
+          text: "Error: could not reach the bot (" + err.message + ")",
+        });
+      });
+  }
+
+  function send(body, media) {
+    var number = activeNumber();
+    if (!number) {
+      add(current, { who: "system", error: true, text: "Enter a phone number first." });
+      numberField.focus();
+      return;
+    }
+    add(number, { who: "me", text: body, media: media });
+    // One text at a time, in order, like a real phone.
+    sending = sending.then(function () {
+      return post(number, body, media);
+    });
+  }
+
+  function poll() {
+    var number = current;
+    var done = function () {
+      window.setTimeout(poll, pollMs);
+    };
+    if (!number) {
+      done();
+      return;
+    }
+    fetch(outboxUrl + "?from=" + encodeURIComponent(number), {
+      headers: { Accept: "application/json" },
+    })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (data) {
+        pollFailing = false;
+        (data.messages || []).forEach(function (text) {
+          add(number, { who: "bot", text: text, unprompted: true });
+        });
+      })
+      .catch(function (err) {
+        if (!pollFailing) {
+          pollFailing = true;
+          add(number, {
+            who: "system",
+            error: true,
+            text: "Error: could not check for texts from the bot (" + err.message + ")",
+          });
+        }
+      })
+      .then(done);
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = textField.value;
+    if (!body.trim()) {
+      return;
+    }
+    textField.value = "";
+    send(body, false);
+    textField.focus();
+  });
+
+  mediaButton.addEventListener("click", function () {
+    send("", true);
+  });
+
+  keywordButtons.forEach(function (button) {
+    button.addEventListener("click", function () {
+      send(button.dataset.body, false);
+    });
+  });
+
+  newNumberButton.addEventListener("click", function () {
+    useNumber(madeUpNumber());
+    textField.focus();
+  });
+
+  numberField.addEventListener("change", function () {
+    var number = normalize(numberField.value);
+    if (number) {
+      useNumber(number);
+    }
+  });
+
+  useNumber(madeUpNumber());
+  window.setTimeout(poll, pollMs);
+})();

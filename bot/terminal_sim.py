@@ -1,0 +1,185 @@
+"""`surveybot sim`: text the bot from a terminal, through its simulator and signed webhook.
+
+The same chat as the /simulator page, with the standard library only: each line typed is
+POSTed to `/simulator/api/send` of a running bot (e.g. `surveybot dev`), and the bot's texts
+sent on its own (`/simulator/api/outbox`) are printed before each prompt. Numbers are made
+up in the fictional 555-0100..555-0199 range; nothing goes to a real phone.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+# Area codes of places the coalition works; 555-0100..555-0199 is reserved for fiction.
+AREA_CODES = ("305", "786", "954", "561", "407", "813", "239", "772")
+BOT_PREFIX = "bot> "
+UNPROMPTED_NOTE = "(sent by the bot)"
+PROMPT = "you> "
+QUIT_COMMANDS = frozenset({"/quit", "/exit"})
+PICTURE_COMMAND = "/picture"
+SEND_TIMEOUT = 30.0
+OUTBOX_TIMEOUT = 10.0
+
+_US_NUMBER = re.compile(r"^\+1(\d{3})(\d{3})(\d{4})$")
+
+
+class BotUnreachable(Exception):
+    """The bot's web server could not be reached at all."""
+
+
+class SimulatorOff(Exception):
+    """The server answered, but it has no simulator (404)."""
+
+
+def make_up_number(rng: random.Random | None = None) -> str:
+    """A made-up US number in E.164, in the fictional 555-0100..555-0199 range."""
+    rng = rng or random.SystemRandom()
+    return f"+1{rng.choice(AREA_CODES)}55501{rng.randrange(100):02d}"
+
+
+def pretty_number(number: str) -> str:
+    """A US E.164 number as +1 (305) 555-0142; any other number unchanged."""
+    match = _US_NUMBER.match(number)
+    return f"+1 ({match[1]}) {match[2]}-{match[3]}" if match else number
+
+
+def format_reply(text: str, note: str = "") -> str:
+    """One bot text for the terminal: prefixed with "bot> ", further lines indented under it."""
+    lines = text.splitlines() or [""]
+    first = f"{BOT_PREFIX}{note} {lines[0]}" if note else f"{BOT_PREFIX}{lines[0]}"
+    indent = " " * len(BOT_PREFIX)
+    return "\n".join([first.rstrip(), *(f"{indent}{line}".rstrip() for line in lines[1:])])
+
+
+def format_replies(replies: list[str]) -> str:
+    """All the replies to one text, or a note that the bot sent none."""
+    if not replies:
+        return f"{BOT_PREFIX}(no reply)"
+    return "\n".join(format_reply(reply) for reply in replies)
+
+
+def format_outbox(messages: list[str]) -> str:
+    """Texts the bot sent on its own, each marked as such (empty string if none)."""
+    return "\n".join(format_reply(message, UNPROMPTED_NOTE) for message in messages)
+
+
+def banner(url: str, number: str) -> str:
+    """What the terminal shows first: where it texts, as whom, and how to quit."""
+    return "\n".join(
+        [
+            f"surveybot simulator at {url} (texts go through the real signed webhook;",
+            "nothing goes to a real phone).",
+            f"Your made-up number: {pretty_number(number)}  ({number})",
+            'Type a text and press Enter (e.g. "hola", or SURVEY to start in English).',
+            f"{PICTURE_COMMAND} sends a picture without text. Quit with Ctrl-D or /quit.",
+        ]
+    )
+
+
+def _http_json(url: str, payload: dict[str, Any] | None, timeout: float) -> tuple[int, Any]:
+    """GET (or POST `payload` as JSON) and return (HTTP status, decoded JSON or None)."""
+    data = None if payload is None else json.dumps(payload).encode("utf-8")
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method="GET" if data is None else "POST",
+        headers={"Accept": "application/json", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise BotUnreachable(str(getattr(exc, "reason", exc))) from exc
+    if status == 404:
+        raise SimulatorOff(url)
+    try:
+        return status, json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return status, None
+
+
+def send_text(url: str, sender: str, body: str, *, media: bool = False) -> tuple[int, Any]:
+    """Text the bot as `sender`; returns (HTTP status, the simulator's JSON answer)."""
+    return _http_json(
+        f"{url}/simulator/api/send",
+        {"from": sender, "body": body, "media": media},
+        SEND_TIMEOUT,
+    )
+
+
+def fetch_outbox(url: str, sender: str) -> list[str]:
+    """Pop the texts the bot sent to `sender` on its own, oldest first."""
+    query = urllib.parse.urlencode({"from": sender})
+    status, data = _http_json(f"{url}/simulator/api/outbox?{query}", None, OUTBOX_TIMEOUT)
+    if status != 200 or not isinstance(data, dict):
+        return []
+    return [str(message) for message in data.get("messages") or []]
+
+
+def describe_failure(status: int, data: Any) -> str:
+    """A one-line explanation of a failed send."""
+    text = f"error: the simulator answered HTTP {status}"
+    if isinstance(data, dict):
+        webhook = data.get("status")
+        if isinstance(webhook, int) and webhook != 200:
+            text += f" (the webhook answered {webhook})"
+        elif data.get("error"):
+            text += f" ({data['error']})"
+    return text
+
+
+def _chat(url: str, number: str) -> None:
+    """The read-send-print loop; returns on EOF or /quit."""
+    while True:
+        outbox = fetch_outbox(url, number)
+        if outbox:
+            print(format_outbox(outbox), flush=True)
+        line = input(PROMPT)
+        text = line.strip()
+        if text.lower() in QUIT_COMMANDS:
+            return
+        if not text:
+            continue
+        media = text.lower() == PICTURE_COMMAND
+        status, data = send_text(url, number, "" if media else line, media=media)
+        if status == 200 and isinstance(data, dict) and data.get("status") == 200:
+            print(format_replies([str(r) for r in data.get("replies") or []]), flush=True)
+        else:
+            print(describe_failure(status, data), flush=True)
+
+
+def run_terminal_sim(url: str, sender: str | None) -> None:
+    """Chat with a running bot from this terminal until Ctrl-D, Ctrl-C or /quit."""
+    url = url.rstrip("/")
+    number = sender or make_up_number()
+    print(banner(url, number), flush=True)
+    try:
+        _chat(url, number)
+    except (EOFError, KeyboardInterrupt):
+        print()
+    except BotUnreachable as exc:
+        print(
+            f"error: cannot reach the bot ({exc}): is `surveybot dev` running at {url}?",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1) from None
+    except SimulatorOff:
+        print(
+            f"error: {url} has no simulator (404): it is on only with SURVEYBOT_ENV=development "
+            "or SIMULATOR_ENABLED=1; is `surveybot dev` running there?",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1) from None
+    print("bye", flush=True)
