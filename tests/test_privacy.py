@@ -1,0 +1,184 @@
+"""The privacy model, proven by scanning everything at rest after real conversations.
+
+After complete (and stopped, and declined) conversations from known numbers, no database
+table, no Redis key or value (RQ's job data included, decompressed) and no captured log line
+holds any of the numbers in any common format, or any MessageSid; no pseudonym sits next to
+an answer; and no stored response has a time finer than a day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import zlib
+
+import pytest
+from sqlalchemy import inspect, text
+
+from bot import keys
+from bot.db import get_engine
+from bot.privacy import pseudonym
+from tests.utils import new_sid, replies_of, run_jobs, sms
+
+NUMBERS = ["+13055550123", "+17865550188", "+509 3412 5678", "+1 (954) 555-0147"]
+
+
+def formats(number: str) -> set[str]:
+    """Common ways to write a number: E.164, bare digits, national, dashed, dotted, spaced."""
+    digits = re.sub(r"\D", "", number)
+    national = digits[1:] if digits.startswith("1") else digits[3:]
+    out = {f"+{digits}", digits, national}
+    if len(national) == 10:
+        a, b, c = national[:3], national[3:6], national[6:]
+        out |= {f"({a}) {b}-{c}", f"{a}-{b}-{c}", f"{a}.{b}.{c}", f"{a} {b} {c}", f"{b}-{c}"}
+    else:
+        out |= {f"{national[:2]} {national[2:6]} {national[6:]}", f"{national[:4]} {national[4:]}"}
+    return out
+
+
+def redis_dump(redis) -> list[tuple[bytes, bytes]]:
+    """Every key with every value it holds, compressed values (RQ job data) decompressed."""
+    out = []
+    for key in redis.scan_iter(count=1000):
+        kind = redis.type(key).decode()
+        if kind == "string":
+            values = [redis.get(key)]
+        elif kind == "hash":
+            values = [b for pair in redis.hgetall(key).items() for b in pair]
+        elif kind == "list":
+            values = redis.lrange(key, 0, -1)
+        elif kind == "set":
+            values = list(redis.smembers(key))
+        elif kind == "zset":
+            values = [m for m, _ in redis.zrange(key, 0, -1, withscores=True)]
+        elif kind == "stream":
+            values = [b for _, fields in redis.xrange(key) for pair in fields.items() for b in pair]
+        else:
+            pytest.fail(f"unexpected Redis type {kind} at {key!r}")
+        for value in values:
+            out.append((key, value))
+            try:
+                out.append((key, zlib.decompress(value)))
+            except zlib.error:
+                pass
+    return out
+
+
+def database_dump(url) -> dict[str, list[tuple]]:
+    engine = get_engine(url)
+    tables = inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        return {
+            t: [tuple(r) for r in connection.execute(text(f'SELECT * FROM "{t}"'))] for t in tables
+        }
+
+
+def converse(client, number, bodies):
+    sids = []
+    for body in bodies:
+        sid = new_sid()
+        sids.append(sid)
+        response = sms(client, number, body, sid=sid)
+        replies_of(response)
+    return sids
+
+
+@pytest.fixture
+def conversations(client, app, caplog):
+    """Real conversations from known numbers: complete ones, a stop, a decline."""
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="surveybot")
+    sids = []
+    sids += converse(client, NUMBERS[0], ["SURVEY", "1", "4", "3", "1", "1 2", "3", "2"])
+    sids += converse(client, NUMBERS[1], ["hola", "2", "si", "2", "1", "2", "1", "2"])
+    sids += converse(client, NUMBERS[2], ["SONDAJ", "1", "SKIP", "BACK", "3", "RESTART", "4"])
+    sids += converse(client, NUMBERS[2], ["2", "1", "1", "1 5", "2", "3", "SONDAJ"])
+    sids += converse(client, NUMBERS[3], ["SURVEY", "1", "1", "STOP"])
+    sids += converse(client, "+13055550999", ["SURVEY", "2"])
+    return sids
+
+
+def assert_clean(blobs, numbers, sids, where):
+    for blob in blobs:
+        as_text = blob.decode("utf-8", "replace") if isinstance(blob, bytes) else str(blob)
+        for number in numbers:
+            for shape in formats(number):
+                assert shape not in as_text, f"{shape!r} found in {where}: {as_text[:200]!r}"
+        for sid in sids:
+            assert sid not in as_text, f"a MessageSid found in {where}"
+
+
+def assert_pseudonyms_only_in_markers(dump, pseudonyms, harmless_replies):
+    """Pseudonyms appear only in per-respondent keys that hold no answer."""
+    values_of: dict[bytes, list[bytes]] = {}
+    for key, value in dump:
+        values_of.setdefault(key, []).append(value)
+    for key, value in dump:
+        if not any(p.encode() in key for p in pseudonyms):
+            if any(p.encode() in value for p in pseudonyms):
+                # Only the job that records an opt-out carries a pseudonym, and no answer.
+                blob = b" ".join(values_of[key])
+                assert key.startswith(b"rq:job:"), key
+                assert b"workers.storage.record_opt_" in blob, key
+                assert b"store_response" not in blob, key
+        elif b":session" in key:
+            pass  # a conversation still in flight (none is left in these tests)
+        elif b":msg:" in key:
+            assert set(json.loads(value)) <= harmless_replies, value
+        else:
+            assert key.decode().endswith((":done:default", ":optout")), key
+            assert value == b"1"
+
+
+def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, caplog):
+    numbers = [*NUMBERS, "+13055550999"]
+    sids = conversations
+    settings = app.extensions["surveybot"].settings
+    pseudonyms = {pseudonym(settings.PSEUDONYM_KEY, n) for n in numbers}
+
+    # Before the worker runs: the queued jobs carry answers but nothing identifying.
+    before = redis_dump(redis)
+    assert any(b"store_response" in value for _, value in before), "the scan must see job data"
+    assert_clean([k for k, _ in before] + [v for _, v in before], numbers, sids, "Redis")
+
+    run_jobs(app)
+    after = redis_dump(redis)
+    assert_clean([k for k, _ in after] + [v for _, v in after], numbers, sids, "Redis")
+    tables = database_dump(db)
+    assert len(tables["response"]) == 3
+    for table, rows in tables.items():
+        assert_clean([value for row in rows for value in row], numbers, sids, f"table {table}")
+    # The conversations ran while the fixture was set up: scan that phase's records too.
+    records = [r for phase in ("setup", "call") for r in caplog.get_records(phase)]
+    assert records, "the scan must see log records"
+    assert_clean([f"{r.name} {r.getMessage()}" for r in records], numbers, sids, "the logs")
+
+    # No pseudonym next to an answer: not in the response or answer tables, and in Redis only
+    # in markers that hold no answer (completed, opted out) and the cache of the last reply.
+    for table in ("response", "answer"):
+        for row in tables[table]:
+            assert not {str(v) for v in row} & pseudonyms
+    q = app.extensions["surveybot"].questionnaire
+    harmless = {
+        q.message(k, lang)
+        for k in ("closing", "already_completed", "declined")
+        for lang in q.languages
+    }
+    for dump in (before, after):
+        assert_pseudonyms_only_in_markers(dump, pseudonyms, harmless)
+
+    # Stored responses know their date, never their time.
+    for row in tables["response"]:
+        for value in row:
+            assert not isinstance(value, dt.datetime)
+            assert not (isinstance(value, str) and re.search(r"\d{2}:\d{2}", value))
+    # The only pseudonym in the database is the one that opted out, in its own table.
+    assert [row[0] for row in tables["opt_out"]] == [pseudonym(settings.PSEUDONYM_KEY, NUMBERS[3])]
+
+
+def test_in_flight_state_is_deleted_on_completion_stop_and_decline(app, redis, conversations):
+    settings = app.extensions["surveybot"].settings
+    for number in (*NUMBERS, "+13055550999"):
+        assert not redis.exists(keys.session(pseudonym(settings.PSEUDONYM_KEY, number)))
