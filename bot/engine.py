@@ -445,6 +445,13 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
             return Step(session, (pending_prompt(q, session),))
         return Step(session, (_msg(q, "resumed", session.lang), pending_prompt(q, session)))
 
+    if inbound.has_media and not norm:
+        # A picture or voice note with no text: say we read text only, then ask again.
+        missed = _miss(q, session)
+        lang = session.lang
+        explain = _msg(q, "text_only", lang) if lang else _all_languages(q, "text_only")
+        return Step(missed.session, (explain, missed.replies[-1]))
+
     if session.stage is Stage.LANGUAGE:
         chosen = _chosen_language(q, norm)
         if chosen is None:
@@ -471,9 +478,6 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
         return Step(began.session, began.replies, (Event(EventType.STARTED, lang=lang),))
 
     question = q.question(session.question)  # type: ignore[arg-type]
-    if inbound.has_media and not norm:
-        missed = _miss(q, session)
-        return Step(missed.session, (_msg(q, "text_only", lang), *missed.replies[1:]))
     value = parse_answer(q, question, text, lang)
     if value is None:
         return _miss(q, session)

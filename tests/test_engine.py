@@ -296,6 +296,11 @@ def test_a_picture_without_text_is_explained():
     assert result.session.question == "status"
     first = say(None, "", has_media=True)
     assert Q.message("text_only", "en") in first.replies[0].text
+    at_consent = say(Session(stage=Stage.CONSENT, lang="es"), "", has_media=True)
+    assert texts(at_consent) == [Q.message("text_only", "es"), Q.message("consent", "es")]
+    at_menu = say(Session(), "", has_media=True)
+    assert Q.message("text_only", "ht") in at_menu.replies[0].text
+    assert at_menu.replies[1].text == language_prompt(Q).text
 
 
 def test_overlong_body_is_not_taken_as_an_answer():
