@@ -1,0 +1,104 @@
+"""The `surveybot` command: survey check, db upgrade, worker, cron, and the dev runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+from redis import Redis
+from sqlalchemy import inspect
+
+from bot.cli import main
+from bot.db import get_engine
+from bot.devserver import dev_secrets
+from tests.test_storage import payload
+from tests.test_webhook import responses
+from workers.queues import enqueue_store_response, get_queue
+
+
+def test_survey_check_passes_the_shipped_questionnaire():
+    result = CliRunner().invoke(main, ["survey", "check"])
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output
+    assert "segment" in result.output
+
+
+def test_survey_check_fails_a_broken_questionnaire(tmp_path, repo_root):
+    source = (repo_root / "bot/surveys/community_safety.yaml").read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        source.replace('afraid_to_seek_help: ["yes"]', 'afraid_to_seek_help: ["maybe"]')
+    )
+    assert broken.read_text() != source
+    result = CliRunner().invoke(main, ["survey", "check", str(broken)])
+    assert result.exit_code == 1
+    assert "maybe" in result.output
+
+
+def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert {"response", "answer", "opt_out"} <= set(inspect(get_engine(url)).get_table_names())
+
+
+def test_worker_burst_stores_queued_responses(redis_url, db, redis, monkeypatch):
+    queue = get_queue(Redis.from_url(redis_url))
+    enqueue_store_response(queue, payload(), pipeline=None)
+    monkeypatch.setenv("SURVEYBOT_ENV", "test")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", db)
+    result = CliRunner().invoke(main, ["worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert len(responses(db)) == 1
+    from workers import context
+
+    context.configure(None)
+
+
+def test_cron_config_registers_the_storage_safety_net(redis):
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=redis, name="test")
+    scheduler.load_config_from_file("workers.cron_config")
+    [job] = scheduler.get_jobs()
+    assert job.func_name == "workers.storage.requeue_failed_storage"
+    assert job.interval == 3600
+
+
+def test_flask_cli_has_the_same_commands(app):
+    assert {"dev", "worker", "cron", "db", "survey", "sim"} <= set(app.cli.commands)
+
+
+def test_workers_do_not_import_the_web_stack():
+    code = (
+        "import sys, workers.storage, workers.cron_config; "
+        "assert 'flask' not in sys.modules, 'flask imported'; print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_dev_secrets_are_made_once_and_kept(tmp_path):
+    first = dev_secrets(tmp_path)
+    assert dev_secrets(tmp_path) == first
+    assert len(first["PSEUDONYM_KEY"]) == 64
+    assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def test_surveybot_dev_runs_a_survey_and_stops_cleanly_on_ctrl_c(repo_root):
+    """The embedded default end to end: the same smoke test CI runs."""
+    result = subprocess.run(
+        [sys.executable, str(repo_root / "scripts/smoke_dev.py")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "responses stored: 1" in result.stdout
+    assert "no process left" in result.stdout
