@@ -20,10 +20,16 @@ def normalize_url(url: str) -> str:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    """A pooled engine for this URL (created once per process)."""
+    """A pooled engine for this URL (created once per process).
+
+    hide_parameters: a failed INSERT's error (logged by the worker, kept in RQ's failed job)
+    must not carry the answers it tried to write.
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
@@ -33,7 +39,9 @@ def get_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    return create_engine(
+        url, hide_parameters=True, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+    )
 
 
 @contextmanager
