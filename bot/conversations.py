@@ -23,6 +23,7 @@ from bot import defaults, keys
 from bot.engine import Event, EventType, Inbound, Session, step
 from bot.exceptions import SessionConflict
 from bot.questionnaire import Questionnaire
+from bot.weeks import iso_week
 from workers.queues import enqueue_opt_out, enqueue_store_response
 
 # Reply caches a session remembers so it can delete them when it ends. Older ones expire on
@@ -56,6 +57,7 @@ def _apply_event(
     pipe.hincrby(stats, event.type.value, 1)
     if event.type is EventType.STARTED:
         pipe.hincrby(stats, f"started:{event.lang}", 1)
+        pipe.hincrby(stats, f"started:{iso_week(today)}", 1)
     elif event.type is EventType.COMPLETED:
         pipe.set(keys.completed(pseudonym, conv.wave), "1")
         pipe.hincrby(stats, f"completed:{event.lang}", 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 
@@ -24,6 +25,7 @@ class Response(SQLModel, table=True):
     wave: str = Field(max_length=64, index=True)
     language: str = Field(max_length=8)
     completed_on: dt.date = Field(index=True)
+    completed_week: str = Field(max_length=8, index=True)  # ISO week, e.g. 2026-W47
 
 
 class Answer(SQLModel, table=True):
@@ -47,3 +49,23 @@ class OptOut(SQLModel, table=True):
 
     pseudonym: str = Field(primary_key=True, max_length=80)
     since: dt.date
+
+
+class AggregateProfile(SQLModel, table=True):
+    """How many respondents of a wave, week and language gave one combination of choice
+    answers, with the option counts of the multi questions among them.
+
+    The report and the dashboard read these rows, never the raw answers; they are recomputed
+    from the raw rows by the aggregation job. Internal only: published figures go through
+    small-cell suppression first.
+    """
+
+    __tablename__ = "aggregate_profile"
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave: str = Field(max_length=64, index=True)
+    week: str = Field(max_length=8)
+    language: str = Field(max_length=8)
+    choices: dict = Field(sa_column=Column(JSON, nullable=False))
+    respondents: int
+    multi: dict = Field(sa_column=Column(JSON, nullable=False))

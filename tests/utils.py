@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
+from rq.registry import ScheduledJobRegistry
 from twilio.request_validator import RequestValidator
 
 from bot.simulator import twilio_params
@@ -51,12 +52,24 @@ def text(client: FlaskClient, from_: str, body: str, **kwargs) -> list[str]:  # 
     return replies_of(sms(client, from_, body, **kwargs))
 
 
-def run_jobs(app: Flask) -> None:
-    """Run every queued job in this process until the queue is empty."""
+def run_jobs(app: Flask, *, scheduled: bool = True) -> None:
+    """Run every queued job in this process until the queue is empty; with `scheduled`, jobs
+    scheduled for later (debounced aggregate refreshes) run now too, as time passing would."""
     app_state = app.extensions["surveybot"]
     context.configure(app_state.settings)
-    worker = SimpleWorker([get_queue(app_state.redis)], connection=app_state.redis)
-    worker.work(burst=True, with_scheduler=False)
+    queue = get_queue(app_state.redis)
+    for _ in range(10):
+        worker = SimpleWorker([queue], connection=app_state.redis)
+        worker.work(burst=True, with_scheduler=False)
+        registry = ScheduledJobRegistry(queue=queue)
+        due = registry.get_job_ids() if scheduled else []
+        if not due:
+            return
+        for job_id in due:
+            job = queue.fetch_job(job_id)
+            registry.remove(job_id)
+            if job is not None:
+                queue.enqueue_job(job)
 
 
 def new_sid() -> str:

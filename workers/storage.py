@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bot.db import session_scope
 from bot.exceptions import StorageError
 from bot.models import Answer, OptOut, Response
+from bot.weeks import iso_week
 from workers import context
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def answer_rows(response_id: uuid.UUID, answers: dict[str, Any]) -> list[Answer]
 def store_response(payload: dict[str, Any]) -> str:
     """Write one completed response; a second run with the same id changes nothing."""
     response_id = uuid.UUID(payload["response_id"])
+    completed_on = dt.date.fromisoformat(payload["completed_on"])
     url = context.settings().DATABASE_URL
     try:
         with session_scope(url) as session:
@@ -69,7 +71,8 @@ def store_response(payload: dict[str, Any]) -> str:
                     survey_version=payload["survey_version"],
                     wave=payload["wave"],
                     language=payload["language"],
-                    completed_on=dt.date.fromisoformat(payload["completed_on"]),
+                    completed_on=completed_on,
+                    completed_week=iso_week(completed_on),
                 )
             )
             session.flush()
@@ -79,7 +82,20 @@ def store_response(payload: dict[str, Any]) -> str:
     except OperationalError as exc:
         log.warning("database unavailable, response storage will be retried")
         raise StorageError("database unavailable") from exc
+    _request_refresh(payload["wave"])
     return "stored"
+
+
+def _request_refresh(wave: str) -> None:
+    """Ask for the wave's aggregates to be brought up to date (debounced)."""
+    from rq import get_current_job
+
+    from workers.aggregation import request_refresh
+    from workers.queues import get_queue
+
+    job = get_current_job()
+    redis = job.connection if job is not None else Redis.from_url(context.settings().REDIS_URL)
+    request_refresh(redis, get_queue(redis), wave)
 
 
 def record_opt_out(pseudonym: str, day: str) -> str:

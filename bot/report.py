@@ -1,0 +1,133 @@
+"""The aggregate report: the study's table, computed from aggregate profiles.
+
+`build_raw_report` is pure (profiles in, exact counts out); `publish` applies small-cell
+suppression, and only its result ever leaves the database (CLI JSON, email, dashboard).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from bot.questionnaire import Questionnaire, QuestionType
+from bot.weeks import parse_week
+from workers.aggregation import ANSWERED, Profile
+
+LANGUAGE = "language"  # the pseudo-question every respondent answers: their language
+
+
+def _by(q: Questionnaire, question_id: str) -> list[str]:
+    """The categories of a crosstab's second question (its options, or the languages)."""
+    if question_id == LANGUAGE:
+        return list(q.languages)
+    return [option.id for option in q.question(question_id).options]
+
+
+def _category(profile: Profile, question_id: str) -> str | None:
+    if question_id == LANGUAGE:
+        return profile.language
+    return profile.choices.get(question_id)
+
+
+def _tally(q: Questionnaire, question_id: str, profiles: Iterable[Profile]) -> dict[str, Any]:
+    """answered and counts of one question over some profiles."""
+    question = q.question(question_id)
+    counts = dict.fromkeys((o.id for o in question.options), 0)
+    answered = 0
+    for profile in profiles:
+        if question.type is QuestionType.MULTI:
+            tallies = profile.multi.get(question_id, {})
+            answered += tallies.get(ANSWERED, 0)
+            for option_id in counts:
+                counts[option_id] += tallies.get(option_id, 0)
+        else:
+            chosen = profile.choices.get(question_id)
+            if chosen is not None and chosen in counts:
+                answered += profile.respondents
+                counts[chosen] += profile.respondents
+    return {"type": question.type.value, "answered": answered, "counts": counts}
+
+
+def build_raw_report(
+    q: Questionnaire,
+    profiles: list[Profile],
+    *,
+    wave: str,
+    period: tuple[dt.date, dt.date],
+    started: int,
+    minimum: int,
+) -> dict[str, Any]:
+    """The report with exact counts (never published as is: see `publish`)."""
+    by_language = dict.fromkeys(q.languages, 0)
+    for profile in profiles:
+        by_language[profile.language] = by_language.get(profile.language, 0) + profile.respondents
+    questions = {
+        question.id: _tally(q, question.id, profiles)
+        for question in q.questions
+        if question.type in (QuestionType.CHOICE, QuestionType.MULTI)
+    }
+    crosstabs: dict[str, dict[str, Any]] = {}
+    for first, second in q.crosstabs:
+        groups: dict[str, list[Profile]] = defaultdict(list)
+        for profile in profiles:
+            category = _category(profile, second)
+            if category is not None:
+                groups[category].append(profile)
+        crosstabs[f"{first}|{second}"] = {
+            category: {
+                k: v for k, v in _tally(q, first, groups.get(category, [])).items() if k != "type"
+            }
+            for category in _by(q, second)
+        }
+    return {
+        "survey": q.id,
+        "wave": wave,
+        "period": {"start": period[0].isoformat(), "end": period[1].isoformat()},
+        "suppression_min": minimum,
+        "started": started,
+        "completed": sum(by_language.values()),
+        "by_language": by_language,
+        "questions": questions,
+        "crosstabs": crosstabs,
+    }
+
+
+def publish(raw: dict[str, Any]) -> dict[str, Any]:
+    """The report as it may be shown outside the database: small cells suppressed."""
+    from bot.suppression import suppress_report
+
+    return suppress_report(raw, raw["suppression_min"])
+
+
+def week_period(week: str) -> tuple[dt.date, dt.date]:
+    """Monday to Sunday of an ISO week."""
+    return parse_week(week)
+
+
+def load_raw_report(settings, redis, *, wave: str, week: str | None) -> dict[str, Any]:  # noqa: ANN001
+    """The raw report of a wave for one ISO week (None: the whole wave so far)."""
+    from sqlmodel import Session
+
+    from bot import keys
+    from bot.db import get_engine
+    from bot.questionnaire import load_questionnaire
+    from workers.aggregation import load_profiles
+
+    q = load_questionnaire(settings.SURVEY_FILE or None)
+    with Session(get_engine(settings.DATABASE_URL)) as session:
+        profiles = load_profiles(session, wave, {week} if week else None)
+    field = f"started:{week}" if week else "started"
+    started = int(redis.hget(keys.wave_stats(wave), field) or 0)
+    if week:
+        period = week_period(week)
+    elif profiles:
+        weeks = sorted({p.week for p in profiles})
+        period = (week_period(weeks[0])[0], week_period(weeks[-1])[1])
+    else:
+        today = dt.date.today()
+        period = (today, today)
+    return build_raw_report(
+        q, profiles, wave=wave, period=period, started=started, minimum=settings.SMALL_CELL_MIN
+    )
