@@ -59,6 +59,7 @@ class Settings:
     REPORT_RECIPIENTS: tuple[str, ...] = ()
     REPORT_CRON: str = defaults.REPORT_CRON
     REPORT_TIMEZONE: str = defaults.REPORT_TIMEZONE
+    REPORT_LANGUAGE: str = "en"
     SMALL_CELL_MIN: int = defaults.SMALL_CELL_MIN
     SESSION_TTL_HOURS: float = defaults.SESSION_TTL_HOURS
     SEND_RATE_PER_SECOND: float = defaults.SEND_RATE_PER_SECOND
