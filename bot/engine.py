@@ -9,7 +9,7 @@ completed response, record an opt-out) in one atomic Redis transaction.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -101,7 +101,19 @@ class Session:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for storage."""
-        return asdict(self)
+        return {
+            "stage": self.stage.value,
+            "lang": self.lang,
+            "question": self.question,
+            "answers": dict(self.answers),
+            "history": list(self.history),
+            "misses": self.misses,
+            "resume": self.resume.value if self.resume else None,
+        }
+
+    def copy(self) -> Session:
+        """A copy the engine may change (answer values are never changed in place)."""
+        return replace(self, answers=dict(self.answers), history=list(self.history))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Session:
@@ -127,12 +139,12 @@ class Step:
 
 def _keyword_and_language(q: Questionnaire, norm: str) -> tuple[Keyword | None, str | None]:
     """The keyword a text is, and the language of the word (None for Twilio's own words)."""
-    for keyword, per_lang in q.keywords.items():
-        for lang, words in per_lang.items():
-            if norm in (normalize(w) for w in words):
-                universal = norm in TWILIO_START_WORDS or norm in TWILIO_STOP_WORDS
-                return keyword, None if universal else lang
-    return None, None
+    found = q.keyword_index.get(norm)
+    if found is None:
+        return None, None
+    keyword, lang = found
+    universal = norm in TWILIO_START_WORDS or norm in TWILIO_STOP_WORDS
+    return keyword, None if universal else lang
 
 
 def _keyword(q: Questionnaire, norm: str) -> Keyword | None:
@@ -140,10 +152,7 @@ def _keyword(q: Questionnaire, norm: str) -> Keyword | None:
 
 
 def _start_language(q: Questionnaire, norm: str) -> str | None:
-    for lang, words in q.start_keywords.items():
-        if norm in (normalize(w) for w in words):
-            return lang
-    return None
+    return q.start_index.get(norm)
 
 
 def _named_language(q: Questionnaire, norm: str) -> str | None:
@@ -160,13 +169,6 @@ def _chosen_language(q: Questionnaire, norm: str) -> str | None:
     return _named_language(q, norm)
 
 
-def _words_of(option_label: dict[str, str], synonyms: dict[str, tuple[str, ...]], lang: str):
-    words = {normalize(option_label.get(lang, ""))}
-    words.update(normalize(w) for w in synonyms.get(lang, ()))
-    words.discard("")
-    return words
-
-
 def _match_option(
     question: Question, phrase: str, lang: str, langs: tuple[str, ...], *, loose: bool = True
 ) -> int | None:
@@ -176,11 +178,12 @@ def _match_option(
         return n - 1 if 1 <= n <= len(question.options) else None
     # The respondent's own language first, then any other if it names exactly one option.
     for pool in ((lang,), tuple(x for x in langs if x != lang)):
+        words = question.option_words
         hits = {
             i
-            for i, option in enumerate(question.options)
             for x in pool
-            if phrase in _words_of(option.label, option.synonyms, x)
+            for i, option_words in enumerate(words.get(x, ()))
+            if phrase in option_words
         }
         if len(hits) == 1:
             return hits.pop()
@@ -425,7 +428,7 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     if session is None:
         return _begin(q, inbound, norm)
 
-    session = Session.from_dict(session.to_dict())  # never mutate the caller's copy
+    session = session.copy()  # never mutate the caller's session
     if keyword is Keyword.START and session.stage is Stage.CONSENT:
         keyword, norm = None, "1"  # "START" at the consent question means yes, begin
     if keyword is not None and keyword is not Keyword.START:

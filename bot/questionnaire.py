@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,19 @@ class Question:
     maximum: int | None = None
     voice: Text = field(default_factory=dict)
 
+    @cached_property
+    def option_words(self) -> dict[str, tuple[frozenset[str], ...]]:
+        """Per language, the normalized label and synonyms of each option, built once."""
+        from bot.text import normalize
+
+        languages = {lang for o in self.options for lang in (*o.label, *o.synonyms)}
+
+        def words(option: Option, lang: str) -> frozenset[str]:
+            raw = (option.label.get(lang, ""), *option.synonyms.get(lang, ()))
+            return frozenset(w for w in map(normalize, raw) if w)
+
+        return {lang: tuple(words(o, lang) for o in self.options) for lang in languages}
+
     def option(self, option_id: str) -> Option:
         """The option with this id."""
         for option in self.options:
@@ -118,6 +132,29 @@ class Questionnaire:
     crosstabs: tuple[tuple[str, str], ...]
     review: dict[str, Any]
     digest: str
+
+    @cached_property
+    def keyword_index(self) -> dict[str, tuple[Keyword, str]]:
+        """Normalized keyword word -> (keyword, language of the word), built once."""
+        from bot.text import normalize
+
+        index: dict[str, tuple[Keyword, str]] = {}
+        for keyword, per_lang in self.keywords.items():
+            for lang, words in per_lang.items():
+                for word in words:
+                    index.setdefault(normalize(word), (keyword, lang))
+        return index
+
+    @cached_property
+    def start_index(self) -> dict[str, str]:
+        """Normalized start keyword -> the language it names, built once."""
+        from bot.text import normalize
+
+        index: dict[str, str] = {}
+        for lang, words in self.start_keywords.items():
+            for word in words:
+                index.setdefault(normalize(word), lang)
+        return index
 
     def question(self, question_id: str) -> Question:
         """The question with this id."""
