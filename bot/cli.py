@@ -50,12 +50,22 @@ def worker_command(burst: bool) -> None:
 @click.command("cron")
 def cron_command() -> None:
     """Run RQ's cron scheduler (exactly one process in a deployment)."""
+    import os
+    import time
+
     from redis import Redis
     from rq.cron import CronScheduler
 
+    from workers import context
+
+    # RQ reads cron expressions in the process's local time; the weekly report's schedule is
+    # converted to UTC (workers/weekly.py), so pin this process to UTC.
+    os.environ["TZ"] = "UTC"
+    time.tzset()
     settings = _settings()
     if not settings.REDIS_URL:
         raise click.ClickException("REDIS_URL is not set")
+    context.configure(settings)
     scheduler = CronScheduler(connection=Redis.from_url(settings.REDIS_URL), name="surveybot")
     scheduler.load_config_from_file("workers.cron_config")
     scheduler.start()

@@ -69,3 +69,20 @@ class AggregateProfile(SQLModel, table=True):
     choices: dict = Field(sa_column=Column(JSON, nullable=False))
     respondents: int
     multi: dict = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ReportDelivery(SQLModel, table=True):
+    """The weekly report of one wave and ISO week: claimed before sending, marked sent after.
+
+    The primary key makes the claim atomic: of two cron firings, two cron processes or a
+    retried job, only one can insert the row, so a week's report goes out at most once.
+    """
+
+    __tablename__ = "report_delivery"
+
+    wave: str = Field(primary_key=True, max_length=64)
+    week: str = Field(primary_key=True, max_length=8)
+    status: str = Field(max_length=16)  # DeliveryStatus
+    claimed_on: dt.date
+    sent_on: dt.date | None = None
+    recipients: int = 0

@@ -59,14 +59,17 @@ def test_worker_burst_stores_queued_responses(redis_url, db, redis, monkeypatch)
     context.configure(None)
 
 
-def test_cron_config_registers_the_storage_safety_net(redis):
+def test_cron_config_registers_the_safety_net_and_the_weekly_report(redis):
     from rq.cron import CronScheduler
 
     scheduler = CronScheduler(connection=redis, name="test")
     scheduler.load_config_from_file("workers.cron_config")
-    [job] = scheduler.get_jobs()
-    assert job.func_name == "workers.storage.requeue_failed_storage"
-    assert job.interval == 3600
+    jobs = {job.name: job for job in scheduler.get_jobs()}
+    safety_net = jobs["workers.storage.requeue_failed_storage"]
+    assert safety_net.interval == 3600
+    # Monday 08:00 in New York is 13:00 UTC in winter and 12:00 UTC in summer: both registered.
+    weekly = sorted(j.cron for j in jobs.values() if j.func_name.endswith("weekly_report_tick"))
+    assert weekly == ["0 12 * * 1", "0 13 * * 1"]
 
 
 def test_flask_cli_has_the_same_commands(app):

@@ -1,8 +1,12 @@
-"""Jobs run by `surveybot cron` (RQ's cron scheduler; exactly one such process runs)."""
+"""Jobs run by `surveybot cron` (RQ's cron scheduler; exactly one such process runs).
+
+Loaded by the cron process only; it reads the settings once, like every process does.
+"""
 
 from rq import cron
 
 from bot import defaults
+from workers import context, weekly
 from workers.storage import requeue_failed_storage
 
 # Storage jobs that exhausted their retries during a long database outage go back on the queue.
@@ -11,3 +15,6 @@ cron.register(
     queue_name=defaults.QUEUE_NAME,
     interval=defaults.REQUEUE_FAILED_EVERY_SECONDS,
 )
+
+# The weekly coalition report at REPORT_CRON in REPORT_TIMEZONE (converted to UTC).
+WEEKLY_REPORT_UTC = weekly.register(cron, context.settings(), defaults.QUEUE_NAME)
