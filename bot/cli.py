@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup
 
 from bot.config import load_settings
 from bot.exceptions import ConfigError, QuestionnaireError
+from bot.report_cli import report_group
 
 
 def _settings():
@@ -136,7 +137,15 @@ def sim_command(url: str, sender: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-COMMANDS = (dev_command, worker_command, cron_command, db_group, survey_group, sim_command)
+COMMANDS = (
+    dev_command,
+    worker_command,
+    cron_command,
+    db_group,
+    survey_group,
+    sim_command,
+    report_group,
+)
 
 
 def init_app(app) -> None:  # noqa: ANN001

@@ -23,3 +23,8 @@ class SessionConflict(SurveybotError):
 
 class StorageError(SurveybotError):
     """A completed response could not be written to the database (the job will retry)."""
+
+
+class MailError(SurveybotError):
+    """An email could not be sent: a permanent SMTP refusal, or temporary failures that outlasted
+    every retry. The message names the SMTP reply (code and text), never the email's content."""
