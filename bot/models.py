@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -26,6 +26,10 @@ class Response(SQLModel, table=True):
     language: str = Field(max_length=8)
     completed_on: dt.date = Field(index=True)
     completed_week: str = Field(max_length=8, index=True)  # ISO week, e.g. 2026-W47
+    # The answers again, as flat keys the aggregation groups by in one scan of this table:
+    # "|status=lpr|years_in_us=gt10|" and "|fear_reasons=_answered|fear_reasons=language|".
+    choices_key: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    multi_key: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class Answer(SQLModel, table=True):

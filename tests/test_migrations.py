@@ -23,3 +23,47 @@ def test_downgrade_to_nothing_and_back(db):
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(db)
     assert {"response", "answer", "opt_out"} <= set(inspect(engine).get_table_names())
+
+
+def test_upgrade_to_0004_fills_the_answer_keys_of_existing_responses(db):
+    import uuid
+
+    from sqlalchemy import text
+
+    engine = get_engine(db)
+    downgrade(db, "0003")
+    rid = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO response (id, survey, survey_version, wave, language, completed_on,"
+                " completed_week) VALUES (:id, 'community_safety', '1', 'default', 'es',"
+                " '2026-11-18', '2026-W47')"
+            ),
+            {"id": rid.hex if engine.dialect.name == "sqlite" else rid},
+        )
+        for question, option, skipped in (
+            ("status", "lpr", False),
+            ("years_in_us", None, True),
+            ("fear_reasons", "language", False),
+            ("fear_reasons", "ice_collaboration", False),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO answer (response_id, question_id, option_id, skipped)"
+                    " VALUES (:rid, :q, :o, :s)"
+                ),
+                {
+                    "rid": rid.hex if engine.dialect.name == "sqlite" else rid,
+                    "q": question,
+                    "o": option,
+                    "s": skipped,
+                },
+            )
+    upgrade(db)
+    with engine.connect() as connection:
+        keys = connection.execute(text("SELECT choices_key, multi_key FROM response")).one()
+    assert tuple(keys) == (
+        "|status=lpr|",
+        "|fear_reasons=_answered|fear_reasons=ice_collaboration|fear_reasons=language|",
+    )

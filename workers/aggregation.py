@@ -5,8 +5,9 @@ combination of choice answers, with the option counts of multi questions among t
 figure of the report (counts per option, crosstabs, languages) is a sum over profiles, so the
 report reads a few hundred rows instead of millions of answers.
 
-The refresh job recomputes a wave's profiles from the raw rows in one SQL pass (one GROUP BY
-per response, then one per profile) and replaces them in one transaction, under a Redis lock:
+The refresh job recomputes a wave's profiles from the raw rows in one SQL pass (a GROUP BY over
+the wave's response rows, which carry flat keys of their answers: workers/profile_keys.py) and
+replaces them in one transaction, under a Redis lock:
 running it twice, concurrently or out of order always leaves the result of the latest data.
 Storage jobs ask for a refresh through `request_refresh`, which debounces a burst of
 completions into one job.
@@ -21,18 +22,19 @@ from typing import Any
 from redis import Redis
 from rq import Queue
 from sqlalchemy import delete, text
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session
 
 from bot.db import get_engine
 from bot.models import AggregateProfile
 from bot.questionnaire import Questionnaire, QuestionType, load_questionnaire
 from workers import context
+from workers.profile_keys import ANSWERED, multi_pattern, parse_choices
 
 log = logging.getLogger(__name__)
 
 REFRESH_DELAY_SECONDS = 5  # completions within this window share one refresh
 REFRESH_LOCK_TIMEOUT_SECONDS = 600
-ANSWERED = "_answered"  # key of a multi question's respondent count in `multi`
 
 
 def pending_key(wave: str) -> str:
@@ -57,62 +59,39 @@ class Profile:
 
 
 def _profile_sql(q: Questionnaire) -> tuple[str, dict[str, Any]]:
-    """One query that turns a wave's answers into profile counts (columns c0.. and m0_..)."""
+    """One scan of a wave's responses, grouped by week, language and one-choice answers, with
+    a count per several-choice option (see workers/profile_keys.py)."""
     params: dict[str, Any] = {}
-    inner: list[str] = []
-    outer: list[str] = []
-    choice_cols: list[str] = []
+    sums: list[str] = []
     for i, question in enumerate(q.questions):
-        params[f"q{i}"] = question.id
-        if question.type is QuestionType.CHOICE:
-            col = f"c{i}"
-            inner.append(
-                f"max(CASE WHEN a.question_id = :q{i} AND NOT a.skipped "
-                f"THEN a.option_id END) AS {col}"
-            )
-            choice_cols.append(col)
-        elif question.type is QuestionType.MULTI:
-            inner.append(
-                f"max(CASE WHEN a.question_id = :q{i} AND NOT a.skipped "
-                f"THEN 1 ELSE 0 END) AS m{i}_a"
-            )
-            outer.append(f"sum(m{i}_a) AS m{i}_a")
-            for j, option in enumerate(question.options):
-                params[f"q{i}o{j}"] = option.id
-                inner.append(
-                    f"max(CASE WHEN a.question_id = :q{i} AND a.option_id = :q{i}o{j} "
-                    f"THEN 1 ELSE 0 END) AS m{i}_{j}"
-                )
-                outer.append(f"sum(m{i}_{j}) AS m{i}_{j}")
-    group = ", ".join(["completed_week", "language", *choice_cols])
+        if question.type is not QuestionType.MULTI:
+            continue
+        for j, option_id in enumerate([ANSWERED, *(o.id for o in question.options)]):
+            params[f"m{i}_{j}"] = multi_pattern(question.id, option_id)
+            sums.append(f"sum(CASE WHEN multi_key LIKE :m{i}_{j} THEN 1 ELSE 0 END) AS m{i}_{j}")
     sql = (
-        f"SELECT {group}, count(*) AS n"
-        + "".join(f", {o}" for o in outer)
-        + " FROM (SELECT r.completed_week, r.language"
-        + "".join(f", {c}" for c in inner)
-        + " FROM response r LEFT JOIN answer a ON a.response_id = r.id"
-        + " WHERE r.wave = :wave GROUP BY r.id, r.completed_week, r.language) per_response"
-        + f" GROUP BY {group}"
+        "SELECT completed_week, language, choices_key, count(*) AS n"
+        + "".join(f", {expression}" for expression in sums)
+        + " FROM response WHERE wave = :wave"
+        + " GROUP BY completed_week, language, choices_key"
     )
     return sql, params
 
 
 def compute_profiles(session: Session, q: Questionnaire, wave: str) -> list[Profile]:
-    """A wave's profiles, computed from its raw answers by the database."""
+    """A wave's profiles, computed from its raw rows by the database."""
     sql, params = _profile_sql(q)
     rows = session.connection().execute(text(sql), {**params, "wave": wave}).mappings()
+    choice_ids = [x.id for x in q.questions if x.type is QuestionType.CHOICE]
     profiles = []
     for row in rows:
-        choices: dict[str, str | None] = {}
+        answered = parse_choices(row["choices_key"])
+        choices = {qid: answered.get(qid) for qid in choice_ids}
         multi: dict[str, dict[str, int]] = {}
         for i, question in enumerate(q.questions):
-            if question.type is QuestionType.CHOICE:
-                choices[question.id] = row[f"c{i}"]
-            elif question.type is QuestionType.MULTI:
-                counts = {ANSWERED: int(row[f"m{i}_a"] or 0)}
-                for j, option in enumerate(question.options):
-                    counts[option.id] = int(row[f"m{i}_{j}"] or 0)
-                multi[question.id] = counts
+            if question.type is QuestionType.MULTI:
+                ids = [ANSWERED, *(o.id for o in question.options)]
+                multi[question.id] = {oid: int(row[f"m{i}_{j}"] or 0) for j, oid in enumerate(ids)}
         profiles.append(
             Profile(row["completed_week"], row["language"], choices, int(row["n"]), multi)
         )
@@ -121,28 +100,37 @@ def compute_profiles(session: Session, q: Questionnaire, wave: str) -> list[Prof
 
 def replace_profiles(session: Session, wave: str, profiles: list[Profile]) -> None:
     """Swap a wave's stored profiles for these (within the caller's transaction)."""
+    table = AggregateProfile.__table__
     session.exec(delete(AggregateProfile).where(AggregateProfile.wave == wave))
-    session.add_all(
-        AggregateProfile(
-            wave=wave,
-            week=p.week,
-            language=p.language,
-            choices=p.choices,
-            respondents=p.respondents,
-            multi=p.multi,
+    if profiles:
+        # A core executemany: thousands of rows, no ORM bookkeeping needed.
+        session.connection().execute(
+            table.insert(),
+            [
+                {
+                    "wave": wave,
+                    "week": p.week,
+                    "language": p.language,
+                    "choices": p.choices,
+                    "respondents": p.respondents,
+                    "multi": p.multi,
+                }
+                for p in profiles
+            ],
         )
-        for p in profiles
-    )
 
 
 def load_profiles(session: Session, wave: str, weeks: set[str] | None = None) -> list[Profile]:
     """A wave's stored profiles (optionally of some weeks only)."""
-    query = select(AggregateProfile).where(AggregateProfile.wave == wave)
+    table = AggregateProfile.__table__
+    query = sa_select(
+        table.c.week, table.c.language, table.c.choices, table.c.respondents, table.c.multi
+    ).where(table.c.wave == wave)
     if weeks is not None:
-        query = query.where(AggregateProfile.week.in_(sorted(weeks)))
+        query = query.where(table.c.week.in_(sorted(weeks)))
     return [
-        Profile(row.week, row.language, dict(row.choices), row.respondents, dict(row.multi))
-        for row in session.exec(query)
+        Profile(week, language, dict(choices), respondents, dict(multi))
+        for week, language, choices, respondents, multi in session.connection().execute(query)
     ]
 
 

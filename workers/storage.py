@@ -23,6 +23,7 @@ from bot.exceptions import StorageError
 from bot.models import Answer, OptOut, Response
 from bot.weeks import iso_week
 from workers import context
+from workers.profile_keys import choices_key, multi_key
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ def store_response(payload: dict[str, Any]) -> str:
                     language=payload["language"],
                     completed_on=completed_on,
                     completed_week=iso_week(completed_on),
+                    choices_key=choices_key(payload["answers"]),
+                    multi_key=multi_key(payload["answers"]),
                 )
             )
             session.flush()
