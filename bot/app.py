@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.config import Settings, load_settings
 from bot.questionnaire import Questionnaire, load_questionnaire
+from bot.waves import RegistryCache
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class AppState:
     redis: Redis
     queue: Queue
     questionnaire: Questionnaire
+    registry: RegistryCache
 
 
 def state() -> AppState:
@@ -62,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         redis=redis,
         queue=get_queue(redis),
         questionnaire=load_questionnaire(settings.SURVEY_FILE or None),
+        registry=RegistryCache(),
     )
 
     from bot import cli, health, simulator, webhooks

@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 from bot.config import load_settings
 from bot.exceptions import ConfigError, QuestionnaireError
 from bot.report_cli import report_group
+from bot.wave_cli import wave_group
 
 
 def _settings():
@@ -44,8 +45,28 @@ def worker_command(burst: bool) -> None:
         raise click.ClickException("REDIS_URL is not set")
     context.configure(settings)
     connection = Redis.from_url(settings.REDIS_URL)
+    _sync_waves(settings, connection)
     worker = Worker([get_queue(connection)], connection=connection)
     worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
+
+
+def _sync_waves(settings, connection) -> None:  # noqa: ANN001
+    """Rebuild the Redis registry of open waves from the database if waves exist (a Redis that
+    lost it would otherwise fall back to the implicit wave of a fresh installation)."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from bot.db import get_engine
+    from bot.waves import list_waves, sync_registry
+
+    if not settings.DATABASE_URL:
+        return
+    try:
+        with Session(get_engine(settings.DATABASE_URL)) as session:
+            if list_waves(session):
+                sync_registry(session, connection)
+    except SQLAlchemyError as exc:
+        click.echo(f"could not read the waves ({exc.__class__.__name__}); registry unchanged")
 
 
 @click.command("cron")
@@ -145,6 +166,7 @@ COMMANDS = (
     survey_group,
     sim_command,
     report_group,
+    wave_group,
 )
 
 

@@ -1,10 +1,16 @@
 """One inbound message, applied atomically to a respondent's conversation in Redis.
 
 Each transition WATCHes every key it reads (the session, the reply cache of this message, the
-opt-out and completion markers), runs the pure engine, and writes the new session, the reply
-cache, the markers, the counters and (on completion) the storage job in one MULTI/EXEC. Two
-messages racing for one respondent retry until each applies exactly once; the same message
-delivered twice finds its reply already cached and changes nothing.
+opt-out, invitation and completion markers, the version of the open-wave registry), runs the
+pure engine, and writes the new session, the reply cache, the markers, the counters and (on
+completion) the storage job in one MULTI/EXEC. Two messages racing for one respondent retry
+until each applies exactly once; the same message delivered twice finds its reply already
+cached and changes nothing.
+
+Which wave a text belongs to: the wave of the conversation in flight; else the wave the
+respondent was invited to; else the open wave whose start keyword the text is; else the
+default open wave. Until any wave has been opened (a fresh installation), one implicit wave
+(`DEFAULT_WAVE`, the questionnaire file) is open.
 """
 
 from __future__ import annotations
@@ -20,9 +26,20 @@ from redis.exceptions import WatchError
 from rq import Queue
 
 from bot import defaults, keys
-from bot.engine import Event, EventType, Inbound, Session, step
+from bot.engine import (
+    Event,
+    EventType,
+    Inbound,
+    Session,
+    Step,
+    begin_in_language,
+    outside_wave,
+    step,
+)
 from bot.exceptions import SessionConflict
-from bot.questionnaire import Questionnaire
+from bot.questionnaire import Keyword, Questionnaire
+from bot.text import clean_body, normalize
+from bot.waves import OpenWave, Registry, RegistryCache
 from bot.weeks import iso_week
 from workers.queues import enqueue_opt_out, enqueue_store_response
 
@@ -37,9 +54,10 @@ class Conversation:
 
     redis: Redis
     queue: Queue
-    questionnaire: Questionnaire
-    wave: str
+    questionnaire: Questionnaire  # the file's: the implicit wave, and texts outside any wave
+    wave: str  # name of the implicit wave
     session_ttl: int  # seconds
+    registry: RegistryCache | None = None
 
 
 @dataclass(frozen=True)
@@ -50,48 +68,107 @@ class Handled:
     duplicate: bool
 
 
+def asked_stats(wave: str) -> str:
+    """Hash: per question, how many respondents of a wave reached it (for drop-off)."""
+    return f"{keys.PREFIX}:stats:asked:{wave}"
+
+
 def _apply_event(
-    conv: Conversation, pipe: Pipeline, pseudonym: str, event: Event, today: dt.date
+    conv: Conversation,
+    pipe: Pipeline,
+    wave: OpenWave | None,
+    pseudonym: str,
+    event: Event,
+    today: dt.date,
 ) -> None:
-    stats = keys.wave_stats(conv.wave)
+    if event.type is EventType.OPTED_OUT:
+        pipe.set(keys.opted_out(pseudonym), "1")
+        pipe.delete(keys.invited(pseudonym))
+        enqueue_opt_out(conv.queue, pseudonym, today.isoformat(), opted_out=True, pipeline=pipe)
+    elif event.type is EventType.OPTED_IN:
+        pipe.delete(keys.opted_out(pseudonym))
+        enqueue_opt_out(conv.queue, pseudonym, today.isoformat(), opted_out=False, pipeline=pipe)
+    if wave is None:
+        return
+    stats = keys.wave_stats(wave.name)
     pipe.hincrby(stats, event.type.value, 1)
     if event.type is EventType.STARTED:
         pipe.hincrby(stats, f"started:{event.lang}", 1)
         pipe.hincrby(stats, f"started:{iso_week(today)}", 1)
     elif event.type is EventType.COMPLETED:
-        pipe.set(keys.completed(pseudonym, conv.wave), "1")
+        pipe.sadd(keys.completed_set(pseudonym), wave.name)
         pipe.hincrby(stats, f"completed:{event.lang}", 1)
         payload = {
             "response_id": str(uuid.uuid4()),
-            "survey": conv.questionnaire.id,
-            "survey_version": conv.questionnaire.version,
-            "wave": conv.wave,
+            "survey": wave.questionnaire.id,
+            "survey_version": wave.questionnaire.version,
+            "wave": wave.name,
             "language": event.lang,
             "completed_on": today.isoformat(),
             "answers": event.answers,
         }
         enqueue_store_response(conv.queue, payload, pipeline=pipe)
-    elif event.type is EventType.OPTED_OUT:
-        pipe.set(keys.opted_out(pseudonym), "1")
-        enqueue_opt_out(conv.queue, pseudonym, today.isoformat(), opted_out=True, pipeline=pipe)
-    elif event.type is EventType.OPTED_IN:
-        pipe.delete(keys.opted_out(pseudonym))
-        enqueue_opt_out(conv.queue, pseudonym, today.isoformat(), opted_out=False, pipeline=pipe)
 
 
-def watch_and_read(pipe: Pipeline, *names: str) -> list[bytes | None]:
-    """WATCH some keys and read their values in one round trip (WATCH then MGET).
+def watch_and_read(pipe: Pipeline, names: list[str], reads: list[tuple]) -> list:
+    """WATCH some keys and run some reads in one round trip.
 
-    redis-py sends WATCH and the reads after it one round trip each; on the webhook path those
-    round trips are a fifth of the CPU per message (bench/webhook.py), so both commands go out
+    redis-py sends WATCH and each read after it one round trip each; on the webhook path those
+    round trips are a fifth of the CPU per message (bench/webhook.py), so the commands go out
     in one packet on the pipeline's own connection, which then stays in WATCH mode for MULTI.
     """
     connection = pipe.connection_pool.get_connection()
     pipe.connection = connection
     pipe.watching = True  # from here on, reset() releases the WATCH whatever happens
-    connection.send_packed_command(connection.pack_commands([("WATCH", *names), ("MGET", *names)]))
+    connection.send_packed_command(connection.pack_commands([("WATCH", *names), *reads]))
     connection.read_response()  # OK
-    return connection.read_response()
+    return [connection.read_response() for _ in reads]
+
+
+def _registry(conv: Conversation, version: bytes | None) -> Registry:
+    if version is None or conv.registry is None:
+        # No wave was ever opened: the questionnaire file is the one open (implicit) wave.
+        implicit = OpenWave(conv.wave, conv.questionnaire, default=True)
+        return Registry(version=None, waves={conv.wave: implicit})
+    return conv.registry.get(conv.redis, version)
+
+
+def _route(
+    registry: Registry,
+    envelope: dict,
+    invited_raw: bytes | None,
+    done: set[bytes],
+    norm: str,
+) -> tuple[OpenWave | None, str | None]:
+    """The wave a text goes to, and the invitation's language when it starts one."""
+    if envelope:
+        return registry.waves.get(envelope.get("wave", "")), None
+    if invited_raw:
+        invitation = json.loads(invited_raw)
+        wave = registry.waves.get(invitation.get("wave", ""))
+        if wave is not None and wave.name.encode() not in done:
+            return wave, invitation.get("lang")
+    found = registry.by_keyword(norm)
+    if found is not None:
+        return found[0], None
+    return registry.default, None
+
+
+def _transition(
+    conv: Conversation,
+    wave: OpenWave | None,
+    session: Session | None,
+    inbound: Inbound,
+    invited_lang: str | None,
+) -> Step:
+    if wave is None:
+        return outside_wave(conv.questionnaire, session, inbound)
+    q = wave.questionnaire
+    if invited_lang and session is None and not inbound.opted_out:
+        keyword = q.keyword_index.get(normalize(clean_body(inbound.text)), (None,))[0]
+        if keyword not in (Keyword.STOP, Keyword.HELP):
+            return begin_in_language(q, invited_lang)
+    return step(q, session, inbound)
 
 
 def handle_message(
@@ -108,29 +185,36 @@ def handle_message(
     session_key = keys.session(pseudonym)
     seen_key = keys.message_seen(pseudonym, message_digest)
     optout_key = keys.opted_out(pseudonym)
-    done_key = keys.completed(pseudonym, conv.wave)
+    invited_key = keys.invited(pseudonym)
+    done_key = keys.completed_set(pseudonym)
+    watched = [session_key, seen_key, optout_key, invited_key, done_key, keys.WAVES_VERSION]
+    reads = [
+        ("MGET", session_key, seen_key, optout_key, invited_key, keys.WAVES_VERSION),
+        ("SMEMBERS", done_key),
+    ]
+    norm = normalize(clean_body(text))
     for _ in range(defaults.TRANSITION_MAX_ATTEMPTS):
         with conv.redis.pipeline() as pipe:
             try:
-                raw_session, seen, optout, done = watch_and_read(
-                    pipe, session_key, seen_key, optout_key, done_key
-                )
+                values, done = watch_and_read(pipe, watched, reads)
+                raw_session, seen, optout, invited_raw, version = values
                 if seen is not None:
                     return Handled(tuple(json.loads(seen)), duplicate=True)
                 envelope = json.loads(raw_session) if raw_session else {}
                 session = Session.from_dict(envelope["session"]) if envelope else None
                 earlier_seen: list[str] = envelope.get("seen", [])
-                result = step(
-                    conv.questionnaire,
-                    session,
-                    Inbound(
-                        text=text,
-                        has_media=has_media,
-                        opted_out=optout is not None,
-                        completed=done is not None,
-                    ),
+                reached: list[str] = envelope.get("reached", [])
+                registry = _registry(conv, version)
+                wave, invited_lang = _route(registry, envelope, invited_raw, set(done), norm)
+                inbound = Inbound(
+                    text=text,
+                    has_media=has_media,
+                    opted_out=optout is not None,
+                    completed=wave is not None and wave.name.encode() in done,
                 )
+                result = _transition(conv, wave, session, inbound, invited_lang)
                 replies = tuple(reply.text for reply in result.replies)
+
                 pipe.multi()
                 forget = result.session is None or any(
                     e.type is EventType.RESTARTED for e in result.events
@@ -140,15 +224,25 @@ def handle_message(
                     # question reveals the answer before it): drop them with the answers.
                     pipe.delete(*(keys.message_seen(pseudonym, d) for d in earlier_seen))
                     earlier_seen = []
-                if result.session is not None:
-                    seen_now = [*earlier_seen, message_digest][-MAX_TRACKED_MESSAGES:]
-                    envelope = {"session": result.session.to_dict(), "seen": seen_now}
+                if result.session is not None and wave is not None:
+                    pending = result.session.question
+                    if pending and pending not in reached:
+                        reached = [*reached, pending]
+                        pipe.hincrby(asked_stats(wave.name), pending, 1)
+                    envelope = {
+                        "wave": wave.name,
+                        "session": result.session.to_dict(),
+                        "seen": [*earlier_seen, message_digest][-MAX_TRACKED_MESSAGES:],
+                        "reached": reached,
+                    }
                     pipe.set(session_key, json.dumps(envelope), ex=conv.session_ttl)
+                    if invited_lang:
+                        pipe.delete(invited_key)  # the invitation has been taken up
                 else:
                     pipe.delete(session_key)
                 pipe.set(seen_key, json.dumps(replies), ex=defaults.MESSAGE_DEDUP_TTL_SECONDS)
                 for event in result.events:
-                    _apply_event(conv, pipe, pseudonym, event, today)
+                    _apply_event(conv, pipe, wave, pseudonym, event, today)
                 pipe.execute()
                 return Handled(replies, duplicate=False)
             except WatchError:

@@ -48,6 +48,26 @@ def start_embedded_redis(instance: Path):
     return server, f"unix://{server.socket_file}"
 
 
+def prepare_waves(database_url: str, redis_url: str) -> str | None:
+    """Offer a ready demo wave on a fresh instance; rebuild the open-wave registry otherwise
+    (an embedded Redis may have lost it). Returns the demo wave's name if it was created."""
+    from redis import Redis
+    from sqlmodel import Session
+
+    from bot.db import get_engine
+    from bot.waves import ensure_demo_wave, sync_registry
+
+    redis = Redis.from_url(redis_url)
+    try:
+        with Session(get_engine(database_url)) as session:
+            demo = ensure_demo_wave(session, redis)
+            if demo is None:
+                sync_registry(session, redis)
+            return demo.name if demo else None
+    finally:
+        redis.close()
+
+
 def _stop(children: list[subprocess.Popen]) -> None:
     for child in children:
         if child.poll() is None:
@@ -80,6 +100,7 @@ def run_dev(host: str = "127.0.0.1", port: int = defaults.DEV_PORT) -> int:
         print(f"embedded Redis at {env['REDIS_URL']}", flush=True)
 
     upgrade(env["DATABASE_URL"])
+    demo = prepare_waves(env["DATABASE_URL"], env["REDIS_URL"])
     python = sys.executable
     commands = {
         "worker": [python, "-m", "bot.cli", "worker"],
@@ -102,6 +123,8 @@ def run_dev(host: str = "127.0.0.1", port: int = defaults.DEV_PORT) -> int:
     named = {name: subprocess.Popen(argv, env=env) for name, argv in commands.items()}
     children = list(named.values())
     outbound = "Twilio" if env.get("TWILIO_ACCOUNT_SID") else "the simulator"
+    if demo:
+        print(f"created and opened the wave '{demo}': text SURVEY, ENCUESTA or SONDAJ", flush=True)
     print(
         f"\nsurveybot is running (outbound texts go to {outbound}).\n"
         f"  simulator: http://{host}:{port}/simulator\n"

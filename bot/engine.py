@@ -485,3 +485,34 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     if value is None:
         return _miss(q, session)
     return _advance(q, session, value)
+
+
+def outside_wave(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
+    """A text that no open wave can take: no wave is open, or the respondent's wave closed
+    before they finished (their partial answers go). STOP, START and HELP still work."""
+    text = clean_body(inbound.text)
+    norm = normalize(text) if len(text) <= MAX_BODY_CHARS else ""
+    keyword, keyword_lang = _keyword_and_language(q, norm)
+    lang = (session.lang if session else None) or keyword_lang
+    lang = lang or _start_language(q, norm) or _named_language(q, norm)
+
+    def say(key: str) -> Reply:
+        return _msg(q, key, lang) if lang else _all_languages(q, key)
+
+    if inbound.opted_out:
+        if keyword is not Keyword.START:
+            return Step(None)
+        return Step(None, (say("opted_in"),), (Event(EventType.OPTED_IN),))
+    if keyword is Keyword.STOP:
+        return Step(None, (), (Event(EventType.OPTED_OUT),))
+    closed = session is not None
+    replies = (say("wave_closed" if closed else "no_wave_open"),)
+    if keyword is Keyword.HELP:
+        replies = (say("help"), *replies)
+    return Step(None, replies)
+
+
+def begin_in_language(q: Questionnaire, lang: str) -> Step:
+    """The first reply to someone invited in a language: straight to consent in it."""
+    lang = lang if lang in q.languages else q.languages[0]
+    return Step(Session(stage=Stage.CONSENT, lang=lang), (_msg(q, "consent", lang),))

@@ -23,16 +23,6 @@ def opted_out(pseudonym: str) -> str:
     return f"{PREFIX}:{{{pseudonym}}}:optout"
 
 
-def completed(pseudonym: str, wave: str) -> str:
-    """Present once this respondent completed `wave`; no link to the answers. Dropped on close."""
-    return f"{PREFIX}:{{{pseudonym}}}:done:{wave}"
-
-
-def completed_pattern(wave: str) -> str:
-    """SCAN pattern for every completion marker of a wave."""
-    return f"{PREFIX}:{{*}}:done:{wave}"
-
-
 def wave_stats(wave: str) -> str:
     """Hash of counters for a wave (started, completed, declined, opted_out...)."""
     return f"{PREFIX}:stats:wave:{wave}"
@@ -46,3 +36,18 @@ def delivery_stats(day: str) -> str:
 def simulator_outbox(pseudonym: str) -> str:
     """Outbound messages for a simulated phone (development only)."""
     return f"{PREFIX}:sim:outbox:{pseudonym}"
+
+
+def completed_set(pseudonym: str) -> str:
+    """Set of the waves this respondent completed (no link to the answers); a wave's entry is
+    removed when the wave closes."""
+    return f"{PREFIX}:{{{pseudonym}}}:done"
+
+
+def invited(pseudonym: str) -> str:
+    """JSON {"wave": ..., "lang": ...} while an invitation to this respondent is pending."""
+    return f"{PREFIX}:{{{pseudonym}}}:invited"
+
+
+WAVES_OPEN = f"{PREFIX}:waves:open"  # hash: wave name -> JSON of its questionnaire and keywords
+WAVES_VERSION = f"{PREFIX}:waves:version"  # bumped on every change of WAVES_OPEN

@@ -90,3 +90,23 @@ class ReportDelivery(SQLModel, table=True):
     claimed_on: dt.date
     sent_on: dt.date | None = None
     recipients: int = 0
+
+class Wave(SQLModel, table=True):
+    """A survey wave: a named period with its own questionnaire snapshot and start keywords."""
+
+    __tablename__ = "wave"
+
+    name: str = Field(primary_key=True, max_length=64)
+    title: str = Field(default="", max_length=200)
+    survey_file: str = Field(default="", max_length=500)
+    # The questionnaire as it was when the wave opened: editing the YAML never changes a
+    # running wave. Empty while the wave is a draft.
+    questionnaire_yaml: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    questionnaire_digest: str = Field(default="", max_length=64)
+    start_keywords: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="draft", max_length=16)  # WaveStatus
+    is_default: bool = False
+    opens_at: dt.datetime | None = None  # organizers' schedule, not respondents' data
+    closes_at: dt.datetime | None = None
+    created_on: dt.date
+

@@ -64,6 +64,8 @@ REQUIRED_MESSAGES = (
     "already_completed",
     "opted_in",
     "text_only",
+    "no_wave_open",
+    "wave_closed",
 )
 
 Text = dict[str, str]  # language code -> string

@@ -48,7 +48,7 @@ def twiml(replies: tuple[str, ...] | list[str]) -> Response:
 
 
 def conversation() -> Conversation:
-    """The conversation context of this app (the default wave until waves exist)."""
+    """The conversation context of this app."""
     app_state = state()
     return Conversation(
         redis=app_state.redis,
@@ -56,6 +56,7 @@ def conversation() -> Conversation:
         questionnaire=app_state.questionnaire,
         wave=app_state.settings.DEFAULT_WAVE,
         session_ttl=app_state.settings.session_ttl_seconds,
+        registry=app_state.registry,
     )
 
 

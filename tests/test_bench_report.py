@@ -41,8 +41,10 @@ def test_generated_rows_follow_the_skip_logic(q):
     assert set(rows_of) <= {r[0] for r in responses}
     by_id = {o.id: o for o in q.questions}
     languages = Counter()
-    for response_id, survey, version, wave, language, day, week in responses:
+    for response_id, survey, version, wave, language, day, week, c_key, m_key in responses:
         assert (survey, version, wave) == (q.id, q.version, "w")
+        assert c_key.startswith("|") or c_key == ""
+        assert m_key.startswith("|") or m_key == ""
         assert week == iso_week(day)
         languages[language] += 1
         rows = rows_of[response_id]
