@@ -126,10 +126,11 @@ def watch_and_read(pipe: Pipeline, names: list[str], reads: list[tuple]) -> list
 
 
 def _registry(conv: Conversation, version: bytes | None) -> Registry:
-    if version is None or conv.registry is None:
+    if conv.registry is None:
+        return Registry(None, {conv.wave: OpenWave(conv.wave, conv.questionnaire, default=True)})
+    if version is None:
         # No wave was ever opened: the questionnaire file is the one open (implicit) wave.
-        implicit = OpenWave(conv.wave, conv.questionnaire, default=True)
-        return Registry(version=None, waves={conv.wave: implicit})
+        return conv.registry.implicit(conv.wave, conv.questionnaire)
     return conv.registry.get(conv.redis, version)
 
 

@@ -221,6 +221,16 @@ class RegistryCache:
     def __init__(self) -> None:
         self._registry = Registry(version=b"\x00never", waves={})
         self._parsed: dict[str, Questionnaire] = {}
+        self._implicit: Registry | None = None
+
+    def implicit(self, name: str, questionnaire: Questionnaire) -> Registry:
+        """The registry of a fresh installation: the questionnaire file as one open wave."""
+        cached = self._implicit
+        stale = cached is None or name not in cached.waves
+        if stale or cached.waves[name].questionnaire is not questionnaire:
+            wave = OpenWave(name=name, questionnaire=questionnaire, default=True)
+            cached = self._implicit = Registry(version=None, waves={name: wave})
+        return cached
 
     def get(self, redis: Redis, version: bytes | None) -> Registry:
         """The registry at `version` (read along with the conversation's keys)."""
