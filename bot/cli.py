@@ -32,11 +32,22 @@ def dev_command(host: str, port: int) -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker_command(burst: bool) -> None:
+@click.option(
+    "--simple",
+    is_flag=True,
+    help="Run jobs in this process instead of a forked one per job (faster, less isolated).",
+)
+def worker_command(burst: bool, simple: bool) -> None:
     """Run an RQ worker for the project's queue (any number may run)."""
     from redis import Redis
-    from rq import Worker
+    from rq import SimpleWorker, Worker
 
+    # Import every job module once here, so a job forked per message does not pay for
+    # importing the Twilio client and the database layer again (bench/invitations.py).
+    import workers.aggregation  # noqa: F401
+    import workers.invitations  # noqa: F401
+    import workers.storage  # noqa: F401
+    import workers.weekly  # noqa: F401
     from workers import context
     from workers.queues import get_queue
 
@@ -46,7 +57,8 @@ def worker_command(burst: bool) -> None:
     context.configure(settings)
     connection = Redis.from_url(settings.REDIS_URL)
     _sync_waves(settings, connection)
-    worker = Worker([get_queue(connection)], connection=connection)
+    worker_class = SimpleWorker if simple else Worker
+    worker = worker_class([get_queue(connection)], connection=connection)
     worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
 
 

@@ -63,6 +63,7 @@ class Settings:
     SMALL_CELL_MIN: int = defaults.SMALL_CELL_MIN
     SESSION_TTL_HOURS: float = defaults.SESSION_TTL_HOURS
     SEND_RATE_PER_SECOND: float = defaults.SEND_RATE_PER_SECOND
+    DEFAULT_PHONE_REGION: str = "US"
     SURVEY_FILE: str = ""
     DEFAULT_WAVE: str = defaults.DEFAULT_WAVE
     SIMULATOR_ENABLED: bool = False

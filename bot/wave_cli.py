@@ -166,3 +166,12 @@ def wave_show(name: str) -> None:
         except SurveybotError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(json.dumps(_describe(wave, redis), indent=2, default=str))
+
+
+def _attach_invite() -> None:
+    from bot.invitations_cli import invite_command
+
+    wave_group.add_command(invite_command)
+
+
+_attach_invite()

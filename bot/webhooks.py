@@ -99,4 +99,18 @@ def sms_status() -> tuple[str, int]:
             pipe.hincrby(keys.delivery_stats(day), f"error:{code}", 1)
         pipe.expire(keys.delivery_stats(day), 400 * 24 * 3600)
         pipe.execute()
+    # An invitation's outcome also counts in its wave's progress, and error 21610 (the
+    # recipient texted STOP to our sender) marks them opted out. `To` goes no further.
+    from bot.invitations import record_invitation_status
+
+    app_state = state()
+    record_invitation_status(
+        app_state.settings,
+        redis,
+        app_state.queue,
+        message_sid=request.form.get("MessageSid") or request.form.get("SmsSid") or "",
+        to=request.form.get("To") or "",
+        status=status,
+        error_code=code if _ERROR_CODE.match(code) else "",
+    )
     return "", 204
