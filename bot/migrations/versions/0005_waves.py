@@ -25,8 +25,8 @@ def upgrade() -> None:
         sa.Column("start_keywords", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("is_default", sa.Boolean(), nullable=False),
-        sa.Column("opens_at", sa.DateTime(), nullable=True),
-        sa.Column("closes_at", sa.DateTime(), nullable=True),
+        sa.Column("opens_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closes_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_on", sa.Date(), nullable=False),
     )
 
