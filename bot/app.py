@@ -67,10 +67,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         registry=RegistryCache(),
     )
 
-    from bot import cli, health, simulator, webhooks
+    from bot import cli, dashboard, health, simulator, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
+    dashboard.init_app(app)
     if settings.simulator_on:
         app.register_blueprint(simulator.bp)
     cli.init_app(app)

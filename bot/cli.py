@@ -7,6 +7,7 @@ import sys
 import click
 from flask.cli import FlaskGroup
 
+from bot.auth import user_group
 from bot.config import load_settings
 from bot.exceptions import ConfigError, QuestionnaireError
 from bot.report_cli import report_group
@@ -179,6 +180,7 @@ COMMANDS = (
     sim_command,
     report_group,
     wave_group,
+    user_group,
 )
 
 

@@ -91,6 +91,7 @@ class ReportDelivery(SQLModel, table=True):
     sent_on: dt.date | None = None
     recipients: int = 0
 
+
 class Wave(SQLModel, table=True):
     """A survey wave: a named period with its own questionnaire snapshot and start keywords."""
 
@@ -110,3 +111,19 @@ class Wave(SQLModel, table=True):
     closes_at: dt.datetime | None = None
     created_on: dt.date
 
+
+class User(SQLModel, table=True):
+    """An organizer's dashboard account (coalition staff; never a respondent).
+
+    `email` is stored lowercased. `role` is a `bot.auth.Role`; a disabled account cannot sign
+    in and its open sessions stop working at their next request.
+    """
+
+    __tablename__ = "dashboard_user"  # "user" is a reserved word in PostgreSQL
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)
+    disabled: bool = False
+    created_on: dt.date
