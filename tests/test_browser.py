@@ -1,0 +1,216 @@
+"""End to end in a real browser: Playwright drives Debian's Chromium (headless, never a
+downloaded browser) through the dashboard and the phone simulator of a live app.
+
+Sign in, create and open a wave, take the survey through /simulator, see the response on the
+wave's page (screenshot in test-artifacts/), close the wave and download its aggregate CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from bot import create_app
+from tests.dashboard_utils import PASSWORD, make_user
+from tests.utils import run_jobs
+from workers import context
+
+try:
+    from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - CI installs it with the dev extra
+    BrowserContext = Page = expect = sync_playwright = None
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+MAX_STEPS = 20  # texts after consent; the survey has fewer questions than this
+WAVE = "browser-test"
+EMAIL = "organizer@example.org"
+CSV_HEADER = ["table", "group", "option", "count", "suppressed"]
+
+
+@pytest.fixture
+def live_app(redis, settings_overrides) -> Iterator[tuple[object, str]]:
+    """The real app, served over HTTP on a free local port by a background thread."""
+    app = create_app({**settings_overrides, "SIMULATOR_ENABLED": "1"})
+    context.configure(app.extensions["surveybot"].settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="browser-test-server")
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+        context.configure(None)
+        app.extensions["surveybot"].redis.close()
+
+
+@pytest.fixture
+def browser_context() -> Iterator[BrowserContext]:
+    """A fresh context of Debian's headless Chromium (Playwright never downloads a browser)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    if sync_playwright is None:
+        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            browser_ctx = browser.new_context(
+                accept_downloads=True, viewport={"width": 1280, "height": 900}
+            )
+            browser_ctx.set_default_timeout(TIMEOUT_MS)
+            try:
+                yield browser_ctx
+            finally:
+                browser_ctx.close()
+        finally:
+            browser.close()
+
+
+def bot_texts(page: Page) -> list[str]:
+    """The text of every bot bubble in the simulator's transcript, oldest first."""
+    return page.locator("#sim-transcript .msg-bot .bubble").all_text_contents()
+
+
+def text_bot(page: Page, body: str) -> list[str]:
+    """Type one text into the simulator and send it; returns the bot's new bubbles."""
+    before = page.locator("#sim-transcript .msg-bot").count()
+    mine = page.locator("#sim-transcript .msg-me").count()
+    page.locator("#sim-text").fill(body)
+    page.locator("#sim-send").click()
+    expect(page.locator("#sim-transcript .msg-me")).to_have_count(mine + 1)
+    # Replies of one text are added together, once the webhook has answered.
+    page.wait_for_function(
+        "n => document.querySelectorAll('#sim-transcript .msg-bot').length > n",
+        arg=before,
+        timeout=TIMEOUT_MS,
+    )
+    expect(page.locator("#sim-transcript .system.error")).to_have_count(0)
+    return bot_texts(page)[before:]
+
+
+def take_survey(page: Page, questionnaire, keyword: str) -> int:  # noqa: ANN001
+    """Answer the whole survey in English through the simulator; returns the texts sent."""
+    consent = questionnaire.message("consent", "en")
+    closing = questionnaire.message("closing", "en")
+    first_question = questionnaire.questions[0].text["en"].strip()
+    assert consent in "\n".join(text_bot(page, keyword))
+    replies = text_bot(page, "1")  # consent: yes
+    assert first_question in "\n".join(replies)
+    for step in range(MAX_STEPS):
+        if closing in "\n".join(replies):
+            return step + 2
+        replies = text_bot(page, "1")
+    pytest.fail(f"no closing message after {MAX_STEPS} answers; last replies: {replies}")
+
+
+def progress_tile(page: Page, label: str) -> str:
+    """The value shown in one of the wave page's progress tiles."""
+    tile = page.locator(".tile").filter(has=page.locator(".tile-label", has_text=label)).first
+    return tile.locator(".tile-value").inner_text().strip()
+
+
+def test_wave_from_sign_in_to_aggregate_csv(live_app, browser_context, repo_root, tmp_path):
+    app, base = live_app
+    state = app.extensions["surveybot"]
+    minimum = state.settings.SMALL_CELL_MIN
+    make_user(app, EMAIL, "organizer")
+    artifacts = repo_root / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    dashboard = browser_context.new_page()
+
+    # Sign in: the dashboard sends us to the form, then back.
+    dashboard.goto(f"{base}/dashboard")
+    expect(dashboard).to_have_url(re.compile(r"/dashboard/sign-in\?next="))
+    dashboard.get_by_label("Email").fill(EMAIL)
+    dashboard.get_by_label("Password").fill(PASSWORD)
+    dashboard.get_by_role("button", name="Sign in").click()
+    expect(dashboard.get_by_role("heading", name="Survey waves")).to_be_visible()
+    expect(dashboard.get_by_text(EMAIL)).to_be_visible()
+
+    # Create a draft wave with the form, then open it.
+    dashboard.get_by_label("Name").fill(WAVE)
+    dashboard.get_by_label("Title").fill("Browser test wave")
+    dashboard.get_by_role("button", name="Create draft wave").click()
+    expect(dashboard).to_have_url(f"{base}/dashboard/waves/{WAVE}")
+    expect(dashboard.get_by_role("heading", name="Browser test wave")).to_be_visible()
+    expect(dashboard.locator(".meta .status")).to_have_text("draft")
+    dashboard.get_by_role("button", name="Open the wave").click()
+    expect(dashboard.get_by_text(f"Wave {WAVE} is open.")).to_be_visible()
+    expect(dashboard.locator(".meta .status")).to_have_text("open")
+    nobody_yet = dashboard.get_by_text("Nobody has completed this wave yet.")
+    expect(nobody_yet).to_be_visible()
+    before = progress_tile(dashboard, "Completed")
+    assert before == "0"
+
+    # Take the whole survey on the simulated phone, with the wave's start keyword.
+    phone = browser_context.new_page()
+    phone.goto(f"{base}/simulator")
+    expect(phone.locator("#sim-number")).not_to_have_value("")
+    keyword = state.questionnaire.start_keywords["en"][0].upper()  # SURVEY
+    sent = take_survey(phone, state.questionnaire, keyword)
+    assert sent >= 2 + len(state.questionnaire.questions) // 2
+    phone.close()
+
+    # The worker stores the response and refreshes the aggregates.
+    run_jobs(app)
+    dashboard.reload()
+    expect(dashboard.locator(".meta .status")).to_have_text("open")
+    # One completion is under the small-cell minimum: the Completed tile now says the count is
+    # hidden (it read 0 before), and the answer charts replace the "nobody yet" note.
+    after = progress_tile(dashboard, "Completed")
+    assert (before, after) == ("0", "not shown")
+    expect(nobody_yet).to_have_count(0)
+    expect(dashboard.locator("figure.chart").first).to_be_visible()
+    dashboard.screenshot(path=str(artifacts / "wave-page.png"), full_page=True)
+
+    # Close the wave (the form asks for a ticked confirmation).
+    dashboard.get_by_label("I understand that a closed wave").check()
+    dashboard.get_by_role("button", name="Close the wave").click()
+    expect(dashboard.get_by_text(f"Wave {WAVE} is closed.")).to_be_visible()
+    expect(dashboard.locator(".meta .status")).to_have_text("closed")
+    expect(dashboard.get_by_role("button", name="Close the wave")).to_have_count(0)
+
+    # Download the aggregate CSV through its link.
+    with dashboard.expect_download() as download_info:
+        dashboard.get_by_role("link", name="Aggregates (CSV)").click()
+    download = download_info.value
+    assert download.suggested_filename == f"{WAVE}-aggregates.csv"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    dashboard.close()
+
+    rows = list(csv.reader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert rows[0] == CSV_HEADER
+    body = [dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]]
+    summary = {row["option"]: row for row in body if row["table"] == "summary"}
+    assert set(summary) == {"started", "completed"}
+    # The one completion is suppressed: empty and flagged, never a number.
+    assert summary["completed"]["count"] == ""
+    assert summary["completed"]["suppressed"] == "yes"
+    questions = {q.id for q in state.questionnaire.questions}
+    assert questions & {row["table"] for row in body}, body
+    for row in body:
+        if row["count"] == "":
+            assert row["suppressed"] == "yes", row
+        else:
+            assert row["suppressed"] == "no", row
+            assert not 1 <= int(row["count"]) < minimum, row
