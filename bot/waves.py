@@ -253,3 +253,35 @@ class RegistryCache:
             )
         self._registry = Registry(version=version, waves=waves)
         return self._registry
+
+
+def apply_schedule(session: Session, redis: Redis, now: dt.datetime) -> list[str]:
+    """Open drafts whose opening time has come and close open waves whose closing time has
+    passed; returns what was done, e.g. ["opened summer-2026"]."""
+    done: list[str] = []
+    waves = list_waves(session)
+    # Closings first, so a wave that follows another with the same keywords can open now.
+    for wave in waves:
+        closes_at = _aware(wave.closes_at)
+        if wave.status == WaveStatus.OPEN and closes_at is not None and closes_at <= now:
+            close_wave(session, redis, wave.name)
+            done.append(f"closed {wave.name}")
+    for wave in waves:
+        opens_at, closes_at = _aware(wave.opens_at), _aware(wave.closes_at)
+        if wave.status != WaveStatus.DRAFT or opens_at is None or opens_at > now:
+            continue
+        if closes_at is not None and closes_at <= now:
+            continue  # its whole period went by as a draft: leave it to an organizer
+        try:
+            open_wave(session, redis, wave.name)
+            done.append(f"opened {wave.name}")
+        except WaveError as exc:
+            done.append(f"could not open {wave.name}: {exc}")
+    return done
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """Schedule times without a zone are UTC (SQLite drops the zone)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)

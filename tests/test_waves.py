@@ -182,3 +182,28 @@ def test_wave_commands(redis_url, db, redis, monkeypatch):
     assert result.exit_code == 0 and "closed" in result.output
     result = runner.invoke(main, ["wave", "open", "nope"])
     assert result.exit_code == 1 and "no wave named" in result.output
+
+
+def test_waves_open_and_close_at_their_planned_times(session, redis):
+    import datetime as dt
+
+    from bot.waves import apply_schedule
+
+    start = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)
+    create_wave(session, name="spring", opens_at=start - dt.timedelta(days=60), closes_at=start)
+    create_wave(session, name="summer", opens_at=start, closes_at=start + dt.timedelta(days=14))
+    create_wave(
+        session,
+        name="missed",
+        opens_at=start - dt.timedelta(days=9),
+        closes_at=start - dt.timedelta(days=2),
+    )
+    assert apply_schedule(session, redis, start - dt.timedelta(days=30)) == ["opened spring"]
+    assert apply_schedule(session, redis, start - dt.timedelta(days=29)) == []
+    # Spring closes and summer (same start keywords) opens in the same minute.
+    assert apply_schedule(session, redis, start) == ["closed spring", "opened summer"]
+    assert get_wave(session, "summer").status == WaveStatus.OPEN
+    assert get_wave(session, "missed").status == WaveStatus.DRAFT
+    assert apply_schedule(session, redis, start + dt.timedelta(days=14)) == ["closed summer"]
+    registry = json.loads(json.dumps({k.decode(): 1 for k in redis.hkeys(keys.WAVES_OPEN)}))
+    assert registry == {}

@@ -16,5 +16,8 @@ cron.register(
     interval=defaults.REQUEUE_FAILED_EVERY_SECONDS,
 )
 
+# Waves open and close at the times organizers planned (checked every minute).
+cron.register(weekly.apply_wave_schedule, queue_name=defaults.QUEUE_NAME, cron="* * * * *")
+
 # The weekly coalition report at REPORT_CRON in REPORT_TIMEZONE (converted to UTC).
 WEEKLY_REPORT_UTC = weekly.register(cron, context.settings(), defaults.QUEUE_NAME)

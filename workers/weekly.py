@@ -261,3 +261,21 @@ def register(cron: Any, settings: Settings, queue_name: str) -> list[str]:
             result_ttl=7 * 24 * 3600,
         )
     return expressions
+
+
+def apply_wave_schedule() -> list[str]:
+    """Cron job: open and close waves at the times organizers planned."""
+    from rq import get_current_job
+    from sqlmodel import Session as DbSession
+
+    from bot.waves import apply_schedule
+    from workers import context
+
+    settings = context.settings()
+    job = get_current_job()
+    redis = job.connection if job is not None else Redis.from_url(settings.REDIS_URL)
+    with DbSession(get_engine(settings.DATABASE_URL)) as session:
+        done = apply_schedule(session, redis, dt.datetime.now(dt.UTC))
+    for line in done:
+        log.info("wave schedule: %s", line)
+    return done
