@@ -79,8 +79,12 @@ def wave_group() -> None:
     help="Start keywords, LANG=WORD[,WORD]; repeat per language.",
 )
 @click.option("--default", "default", is_flag=True, help="Plain texts go to this wave.")
-@click.option("--opens", type=click.DateTime(), default=None, help="Opens by itself at this time (UTC).")
-@click.option("--closes", type=click.DateTime(), default=None, help="Closes by itself at this time (UTC).")
+@click.option(
+    "--opens", type=click.DateTime(), default=None, help="Opens by itself at this time (UTC)."
+)
+@click.option(
+    "--closes", type=click.DateTime(), default=None, help="Closes by itself at this time (UTC)."
+)
 def wave_create(name, title, survey_file, keywords, default, opens, closes) -> None:  # noqa: ANN001
     """Create a draft wave."""
     from bot.waves import create_wave
