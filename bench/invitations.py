@@ -46,7 +46,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.webhook import HOST, _loadavg, _tail, start_redis, stop_process  # noqa: E402
+from bench.services import HOST, start_redis, stop_process  # noqa: E402
+from bench.webhook import _loadavg, _tail  # noqa: E402
 
 WAVE = "bench"
 NUMBER_PREFIX = "+1555010"  # +1 555 010 XXXX: fictional numbers, 10,000 of them

