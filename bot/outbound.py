@@ -46,23 +46,34 @@ def twilio_client(settings: Settings) -> Client:
     return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
 
 
+def twilio_sender(settings: Settings, *, timeout: float | None = None):
+    """A function that texts through Twilio (Messaging Service or from number, with a status
+    callback) and returns the message SID; the client is built once, before any send."""
+    client = twilio_client(settings)
+    if timeout is not None:
+        client.http_client.timeout = timeout
+    messages = client.messages
+    sender = (
+        {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
+        if settings.TWILIO_MESSAGING_SERVICE_SID
+        else {"from_": settings.TWILIO_FROM_NUMBER}
+    )
+    callback = (
+        settings.PUBLIC_BASE_URL.rstrip("/") + "/twilio/sms/status"
+        if settings.PUBLIC_BASE_URL
+        else None
+    )
+
+    def send(to: str, body: str) -> str:
+        return messages.create(to=to, body=body, status_callback=callback, **sender).sid
+
+    return send
+
+
 def send_sms(settings: Settings, redis: Redis, to: str, body: str) -> str | None:
     """Send one text; returns Twilio's SID (None when it went to the simulator)."""
     if settings.twilio_configured:
-        sender = (
-            {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
-            if settings.TWILIO_MESSAGING_SERVICE_SID
-            else {"from_": settings.TWILIO_FROM_NUMBER}
-        )
-        callback = (
-            settings.PUBLIC_BASE_URL.rstrip("/") + "/twilio/sms/status"
-            if settings.PUBLIC_BASE_URL
-            else None
-        )
-        message = twilio_client(settings).messages.create(
-            to=to, body=body, status_callback=callback, **sender
-        )
-        return message.sid
+        return twilio_sender(settings)(to, body)
     if not settings.simulator_on:
         raise ConfigError("no Twilio credentials and the simulator is off: cannot send a text")
     key = keys.simulator_outbox(pseudonym(settings.PSEUDONYM_KEY, to))

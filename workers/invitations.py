@@ -44,7 +44,7 @@ from bot.invitations import (
     invite_stats,
     mark_opted_out,
 )
-from bot.outbound import send_sms, twilio_client
+from bot.outbound import send_sms, twilio_sender
 from bot.privacy import message_digest, pseudonym
 from workers import context
 
@@ -170,24 +170,7 @@ def _sender(settings: Settings, redis: Redis) -> Callable[[str, str], str | None
     the simulator. Built before the wait for a slot, so the send starts right on it."""
     if not settings.twilio_configured:
         return lambda to, body: send_sms(settings, redis, to, body)
-    client = twilio_client(settings)
-    client.http_client.timeout = TWILIO_TIMEOUT_SECONDS
-    messages = client.messages  # resolved now, not after the slot
-    sender = (
-        {"messaging_service_sid": settings.TWILIO_MESSAGING_SERVICE_SID}
-        if settings.TWILIO_MESSAGING_SERVICE_SID
-        else {"from_": settings.TWILIO_FROM_NUMBER}
-    )
-    callback = (
-        settings.PUBLIC_BASE_URL.rstrip("/") + "/twilio/sms/status"
-        if settings.PUBLIC_BASE_URL
-        else None
-    )
-
-    def send(to: str, body: str) -> str | None:
-        return messages.create(to=to, body=body, status_callback=callback, **sender).sid
-
-    return send
+    return twilio_sender(settings, timeout=TWILIO_TIMEOUT_SECONDS)
 
 
 def _count(redis: Redis, wave: str, *outcomes: str, pipe=None) -> None:  # noqa: ANN001
