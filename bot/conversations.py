@@ -80,6 +80,7 @@ def _apply_event(
     pseudonym: str,
     event: Event,
     today: dt.date,
+    done: set[bytes],
 ) -> None:
     if event.type is EventType.OPTED_OUT:
         pipe.set(keys.opted_out(pseudonym), "1")
@@ -96,7 +97,9 @@ def _apply_event(
         pipe.hincrby(stats, f"started:{event.lang}", 1)
         pipe.hincrby(stats, f"started:{iso_week(today)}", 1)
     elif event.type is EventType.COMPLETED:
-        pipe.sadd(keys.completed_set(pseudonym), wave.name)
+        # The key is WATCHed, so `done` is still what it holds.
+        names = sorted({d.decode() for d in done} | {wave.name})
+        pipe.set(keys.completed_waves(pseudonym), ",".join(names))
         pipe.hincrby(stats, f"completed:{event.lang}", 1)
         payload = {
             "response_id": str(uuid.uuid4()),
@@ -187,18 +190,16 @@ def handle_message(
     seen_key = keys.message_seen(pseudonym, message_digest)
     optout_key = keys.opted_out(pseudonym)
     invited_key = keys.invited(pseudonym)
-    done_key = keys.completed_set(pseudonym)
+    done_key = keys.completed_waves(pseudonym)
     watched = [session_key, seen_key, optout_key, invited_key, done_key, keys.WAVES_VERSION]
-    reads = [
-        ("MGET", session_key, seen_key, optout_key, invited_key, keys.WAVES_VERSION),
-        ("SMEMBERS", done_key),
-    ]
+    reads = [("MGET", *watched)]
     norm = normalize(clean_body(text))
     for _ in range(defaults.TRANSITION_MAX_ATTEMPTS):
         with conv.redis.pipeline() as pipe:
             try:
-                values, done = watch_and_read(pipe, watched, reads)
-                raw_session, seen, optout, invited_raw, version = values
+                [values] = watch_and_read(pipe, watched, reads)
+                raw_session, seen, optout, invited_raw, done_raw, version = values
+                done = set(done_raw.split(b",")) if done_raw else set()
                 if seen is not None:
                     return Handled(tuple(json.loads(seen)), duplicate=True)
                 envelope = json.loads(raw_session) if raw_session else {}
@@ -206,7 +207,7 @@ def handle_message(
                 earlier_seen: list[str] = envelope.get("seen", [])
                 reached: list[str] = envelope.get("reached", [])
                 registry = _registry(conv, version)
-                wave, invited_lang = _route(registry, envelope, invited_raw, set(done), norm)
+                wave, invited_lang = _route(registry, envelope, invited_raw, done, norm)
                 inbound = Inbound(
                     text=text,
                     has_media=has_media,
@@ -243,7 +244,7 @@ def handle_message(
                     pipe.delete(session_key)
                 pipe.set(seen_key, json.dumps(replies), ex=defaults.MESSAGE_DEDUP_TTL_SECONDS)
                 for event in result.events:
-                    _apply_event(conv, pipe, wave, pseudonym, event, today)
+                    _apply_event(conv, pipe, wave, pseudonym, event, today, done)
                 pipe.execute()
                 return Handled(replies, duplicate=False)
             except WatchError:

@@ -38,9 +38,10 @@ def simulator_outbox(pseudonym: str) -> str:
     return f"{PREFIX}:sim:outbox:{pseudonym}"
 
 
-def completed_set(pseudonym: str) -> str:
-    """Set of the waves this respondent completed (no link to the answers); a wave's entry is
-    removed when the wave closes."""
+def completed_waves(pseudonym: str) -> str:
+    """The waves this respondent completed, comma-separated (no link to the answers); a wave's
+    name is removed when the wave closes. A plain string so it is read in the same MGET as the
+    rest of the conversation."""
     return f"{PREFIX}:{{{pseudonym}}}:done"
 
 

@@ -144,10 +144,30 @@ def close_wave(session: Session, redis: Redis, name: str) -> int:
     session.add(wave)
     session.commit()
     sync_registry(session, redis)
+    forget = redis.register_script(_FORGET_WAVE)
     dropped = 0
     for key in redis.scan_iter(match=f"{keys.PREFIX}:{{*}}:done", count=1000):
-        dropped += redis.srem(key, name)
+        dropped += int(forget(keys=[key], args=[name]))
     return dropped
+
+
+# Remove one wave's name from a respondent's comma-separated list of completed waves, atomically
+# (a conversation WATCHing the key retries if this changes it).
+_FORGET_WAVE = """
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local kept, found = {}, 0
+for name in string.gmatch(value, '[^,]+') do
+  if name == ARGV[1] then found = 1 else table.insert(kept, name) end
+end
+if found == 0 then return 0 end
+if #kept == 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], table.concat(kept, ','))
+end
+return 1
+"""
 
 
 def sync_registry(session: Session, redis: Redis) -> None:

@@ -125,10 +125,17 @@ def test_closing_a_wave_ends_conversations_in_flight_and_drops_markers(app, clie
     finisher = "+13055550163"
     text(client, finisher, "SURVEY")
     finish(client, finisher)
-    done_key = keys.completed_set(pseudonym("test-pseudonym-key-0123456789abcdef", finisher))
-    assert redis.smembers(done_key) == {b"short"}
+    done_key = keys.completed_waves(pseudonym("test-pseudonym-key-0123456789abcdef", finisher))
+    assert redis.get(done_key) == b"short"
     assert close_wave(session, redis, "short") == 1
-    assert redis.smembers(done_key) == set()
+    assert redis.get(done_key) is None
+    other = keys.completed_waves("v1:someone-who-answered-two-waves")
+    redis.set(other, "earlier,short")
+    create_wave(session, name="short2")
+    open_wave(session, redis, "short2")
+    redis.set(other, "earlier,short2")
+    close_wave(session, redis, "short2")
+    assert redis.get(other) == b"earlier"  # only the closed wave's marker goes
     assert text(client, PHONE, "1") == [q.message("wave_closed", "en")]
     assert not redis.keys("sb:{*}:session")  # the partial answers are gone
     assert text(client, PHONE, "1")[0].startswith(q.message("no_wave_open", "en")[:20])
