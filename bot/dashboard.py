@@ -47,6 +47,7 @@ from bot.exceptions import SurveybotError
 from bot.models import AggregateProfile, Answer, User
 from bot.models import Response as ResponseRow
 from bot.questionnaire import Questionnaire, QuestionType, parse_questionnaire
+from bot.report import category_label, ordered_categories
 from bot.suppression import suppress_report
 from bot.waves import WaveError, WaveStatus, close_wave, create_wave, get_wave, list_waves
 from bot.waves import open_wave as open_wave_record
@@ -285,29 +286,6 @@ def _short_title(question_id: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def _label(q: Questionnaire, question_id: str, option_id: str) -> str:
-    if question_id == LANGUAGE:
-        return q.language_names.get(option_id, option_id)
-    try:
-        label = q.question(question_id).option(option_id).label
-    except KeyError:
-        return option_id
-    return label.get("en") or option_id
-
-
-def _ordered(q: Questionnaire, question_id: str, present: Iterable[str]) -> list[str]:
-    present = list(present)
-    if question_id == LANGUAGE:
-        order = list(q.languages)
-    else:
-        try:
-            order = [o.id for o in q.question(question_id).options]
-        except KeyError:
-            order = []
-    rank = {k: i for i, k in enumerate(order)}
-    return sorted(present, key=lambda k: (rank.get(k, len(rank)), present.index(k)))
-
-
 def question_charts(published: Mapping[str, Any], q: Questionnaire) -> list[Chart]:
     """A bar chart per question of the published report, in the questionnaire's order."""
     charts = []
@@ -318,11 +296,11 @@ def question_charts(published: Mapping[str, Any], q: Questionnaire) -> list[Char
         counts = data.get("counts", {})
         bars = tuple(
             Bar(
-                _label(q, question_id, option),
+                category_label(q, question_id, option),
                 counts[option],
                 whole_percent(counts[option], answered),
             )
-            for option in _ordered(q, question_id, counts)
+            for option in ordered_categories(q, question_id, counts)
         )
         charts.append(
             Chart(
@@ -346,21 +324,21 @@ def crosstab_tables(published: Mapping[str, Any], q: Questionnaire) -> list[Cros
     tables = []
     for key, groups in published.get("crosstabs", {}).items():
         first, _, second = key.partition("|")
-        options = _ordered(
+        options = ordered_categories(
             q, first, published.get("questions", {}).get(first, {}).get("counts", {})
         )
         rows = []
-        for category in _ordered(q, second, groups):
+        for category in ordered_categories(q, second, groups):
             cell = groups[category]
             answered = cell.get("answered")
             counts = cell.get("counts", {})
             rows.append(
                 CrossRow(
-                    _label(q, second, category),
+                    category_label(q, second, category),
                     answered,
                     tuple(
                         Bar(
-                            _label(q, first, option),
+                            category_label(q, first, option),
                             counts.get(option),
                             whole_percent(counts.get(option), answered),
                         )
@@ -370,7 +348,7 @@ def crosstab_tables(published: Mapping[str, Any], q: Questionnaire) -> list[Cros
             )
         title = f"{_short_title(first)}, by {SHORT_NAMES.get(second, second.replace('_', ' '))}"
         tables.append(
-            Crosstab(key, title, tuple(_label(q, first, o) for o in options), tuple(rows))
+            Crosstab(key, title, tuple(category_label(q, first, o) for o in options), tuple(rows))
         )
     return tables
 
@@ -389,7 +367,7 @@ def language_rows(
     )
     completed = published.get("by_language", {})
     rows = []
-    for lang in _ordered(q, LANGUAGE, dict.fromkeys([*q.languages, *completed])):
+    for lang in ordered_categories(q, LANGUAGE, dict.fromkeys([*q.languages, *completed])):
         began = started["by_language"].get(lang)
         done = completed.get(lang)
         rows.append((q.language_names.get(lang, lang), began, done, whole_percent(done, began)))
@@ -415,7 +393,7 @@ def drop_off(
         title = f"{question.id}: {_question_title(q, question.id)}"
         if question.when:
             whom = "; ".join(
-                f"{_short_title(k)} = {', '.join(_label(q, k, o) for o in v)}"
+                f"{_short_title(k)} = {', '.join(category_label(q, k, o) for o in v)}"
                 for k, v in question.when.items()
             )
             started = primary(values[0], minimum)

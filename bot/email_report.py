@@ -26,6 +26,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from html import escape
 from typing import Any
 
+from bot.report import category_label, ordered_categories
 from bot.suppression import percent
 
 AFRAID = "afraid_to_seek_help"
@@ -330,30 +331,6 @@ def _sum(values: Iterable[Count]) -> Count:
     return total
 
 
-def _option_label(q, question_id: str, option_id: str, language: str) -> str:
-    if question_id == "language":
-        return q.language_names.get(option_id, option_id)
-    try:
-        label = q.question(question_id).option(option_id).label
-    except KeyError:
-        return option_id
-    return label.get(language) or label.get("en") or option_id
-
-
-def _ordered(q, question_id: str, keys: Iterable[str]) -> list[str]:
-    """Categories in the questionnaire's order (unknown ones last, as they come)."""
-    keys = list(keys)
-    if question_id == "language":
-        order = list(q.languages)
-    else:
-        try:
-            order = [o.id for o in q.question(question_id).options]
-        except KeyError:
-            order = []
-    rank = {k: i for i, k in enumerate(order)}
-    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), keys.index(k)))
-
-
 @dataclass(frozen=True)
 class _GroupRow:
     label: str
@@ -370,7 +347,7 @@ def _afraid_rows(
     table = _get(current, "crosstabs", key) or {}
     before = _get(previous, "crosstabs", key) or {}
     rows = []
-    for category in _ordered(q, by, table):
+    for category in ordered_categories(q, by, table):
         cell = table[category]
         answered = _get(cell, "answered")
         afraid = _get(cell, "counts", "yes")
@@ -379,7 +356,7 @@ def _afraid_rows(
         pct_then = whole_percent(_get(then, "counts", "yes"), _get(then, "answered"))
         change = None if pct is None or pct_then is None else pct - pct_then
         rows.append(
-            _GroupRow(_option_label(q, by, category, language), answered, afraid, pct, change)
+            _GroupRow(category_label(q, by, category, language), answered, afraid, pct, change)
         )
     return rows
 
@@ -563,13 +540,13 @@ def _reasons_table(current: dict, q, f: _Format) -> _Table | None:
     answered = _get(reasons, "answered")
     counts = _get(reasons, "counts") or {}
     rows, suppressed = [], set()
-    for i, option in enumerate(_ordered(q, REASONS, counts)):
+    for i, option in enumerate(ordered_categories(q, REASONS, counts)):
         n = counts[option]
         if n is None:
             suppressed.add((i, 1))
         rows.append(
             (
-                _option_label(q, REASONS, option, f.language),
+                category_label(q, REASONS, option, f.language),
                 f.count(n),
                 f.pct(whole_percent(n, answered)),
             )
@@ -614,13 +591,13 @@ def _languages_table(current: dict, q, f: _Format) -> _Table | None:
     s = f.s
     completed = current.get("completed")
     rows, suppressed = [], set()
-    for i, lang in enumerate(_ordered(q, "language", by_language)):
+    for i, lang in enumerate(ordered_categories(q, "language", by_language)):
         n = by_language[lang]
         if n is None:
             suppressed.add((i, 1))
         rows.append(
             (
-                _option_label(q, "language", lang, f.language),
+                category_label(q, "language", lang, f.language),
                 f.count(n),
                 f.pct(whole_percent(n, completed)),
             )

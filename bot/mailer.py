@@ -145,6 +145,23 @@ def _by_code(code: int, text: bytes | str, what: str) -> Exception:
     return _Permanent(f"{what}: {reply}")
 
 
+def _transport(exc: BaseException) -> Exception | None:
+    """The retry verdict on a network or TLS failure (connecting or mid-conversation)."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return _Temporary(f"server disconnected: {exc}")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return _Permanent(f"TLS certificate not trusted: {exc.verify_message}")
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return _Temporary(f"TLS connection dropped: {exc}")
+    if isinstance(exc, ssl.SSLError):
+        return _Permanent(f"TLS handshake failed: {exc.reason or exc}")
+    if isinstance(exc, TimeoutError):
+        return _Temporary("timed out")
+    if isinstance(exc, OSError):
+        return _Temporary(f"connection error: {exc.strerror or exc}")
+    return None
+
+
 def _recipients(msg: EmailMessage) -> list[str]:
     fields = [str(v) for name in ("To", "Cc", "Bcc") for v in msg.get_all(name, [])]
     return [address for _name, address in getaddresses(fields) if address]
@@ -178,18 +195,8 @@ def _send_once(msg: EmailMessage, config: SmtpConfig) -> dict:
             )
     except smtplib.SMTPConnectError as exc:
         raise _by_code(exc.smtp_code, exc.smtp_error, "connection refused by server") from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise _Permanent(f"TLS certificate not trusted: {exc.verify_message}") from exc
-    except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
-        raise _Temporary(f"TLS connection dropped: {exc}") from exc
-    except ssl.SSLError as exc:
-        raise _Permanent(f"TLS handshake failed: {exc.reason or exc}") from exc
-    except smtplib.SMTPServerDisconnected as exc:
-        raise _Temporary(f"server disconnected: {exc}") from exc
-    except TimeoutError as exc:
-        raise _Temporary("timed out connecting") from exc
-    except OSError as exc:
-        raise _Temporary(f"cannot connect: {exc.strerror or exc}") from exc
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:  # ssl.SSLError is an OSError
+        raise _transport(exc) from exc
 
     try:
         server.ehlo()
@@ -223,19 +230,11 @@ def _send_once(msg: EmailMessage, config: SmtpConfig) -> dict:
     except smtplib.SMTPResponseException as exc:
         raise _by_code(exc.smtp_code, exc.smtp_error, "server error") from exc
     except smtplib.SMTPServerDisconnected as exc:
-        raise _Temporary(f"server disconnected: {exc}") from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise _Permanent(f"TLS certificate not trusted: {exc.verify_message}") from exc
-    except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
-        raise _Temporary(f"TLS connection dropped: {exc}") from exc
-    except ssl.SSLError as exc:
-        raise _Permanent(f"TLS handshake failed: {exc.reason or exc}") from exc
-    except smtplib.SMTPException as exc:
+        raise _transport(exc) from exc
+    except smtplib.SMTPException as exc:  # an OSError too: must come before the next clause
         raise _Permanent(f"SMTP error: {exc}") from exc
-    except TimeoutError as exc:
-        raise _Temporary("timed out") from exc
-    except OSError as exc:
-        raise _Temporary(f"connection error: {exc.strerror or exc}") from exc
+    except OSError as exc:  # network and TLS failures (ssl.SSLError is an OSError)
+        raise _transport(exc) from exc
     finally:
         try:
             server.quit()

@@ -25,6 +25,27 @@ def _by(q: Questionnaire, question_id: str) -> list[str]:
     return [option.id for option in q.question(question_id).options]
 
 
+def category_label(q: Questionnaire, question_id: str, option_id: str, language: str = "en") -> str:
+    """How a report category reads: an option's label, or a language's own name."""
+    if question_id == LANGUAGE:
+        return q.language_names.get(option_id, option_id)
+    try:
+        label = q.question(question_id).option(option_id).label
+    except KeyError:
+        return option_id
+    return label.get(language) or label.get("en") or option_id
+
+
+def ordered_categories(q: Questionnaire, question_id: str, keys: Iterable[str]) -> list[str]:
+    """Categories in the questionnaire's order (unknown ones last, as they come)."""
+    keys = list(keys)
+    try:
+        rank = {k: i for i, k in enumerate(_by(q, question_id))}
+    except KeyError:
+        rank = {}
+    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), keys.index(k)))
+
+
 def _category(profile: Profile, question_id: str) -> str | None:
     if question_id == LANGUAGE:
         return profile.language
