@@ -32,12 +32,11 @@ from bot.engine import (
     Inbound,
     Session,
     Step,
-    begin_in_language,
     outside_wave,
     step,
 )
 from bot.exceptions import SessionConflict
-from bot.questionnaire import Keyword, Questionnaire
+from bot.questionnaire import Questionnaire
 from bot.text import clean_body, normalize
 from bot.waves import OpenWave, Registry, RegistryCache
 from bot.weeks import iso_week
@@ -142,7 +141,7 @@ def _route(
     envelope: dict,
     invited_raw: bytes | None,
     done: set[bytes],
-    norm: str,
+    text: str,
 ) -> tuple[OpenWave | None, str | None]:
     """The wave a text goes to, and the invitation's language when it starts one."""
     if envelope:
@@ -152,27 +151,18 @@ def _route(
         wave = registry.waves.get(invitation.get("wave", ""))
         if wave is not None and wave.name.encode() not in done:
             return wave, invitation.get("lang")
-    found = registry.by_keyword(norm)
+    found = registry.by_keyword(normalize(clean_body(text)))
     if found is not None:
         return found[0], None
     return registry.default, None
 
 
 def _transition(
-    conv: Conversation,
-    wave: OpenWave | None,
-    session: Session | None,
-    inbound: Inbound,
-    invited_lang: str | None,
+    conv: Conversation, wave: OpenWave | None, session: Session | None, inbound: Inbound
 ) -> Step:
     if wave is None:
         return outside_wave(conv.questionnaire, session, inbound)
-    q = wave.questionnaire
-    if invited_lang and session is None and not inbound.opted_out:
-        keyword = q.keyword_index.get(normalize(clean_body(inbound.text)), (None,))[0]
-        if keyword not in (Keyword.STOP, Keyword.HELP):
-            return begin_in_language(q, invited_lang)
-    return step(q, session, inbound)
+    return step(wave.questionnaire, session, inbound)
 
 
 def handle_message(
@@ -193,7 +183,6 @@ def handle_message(
     done_key = keys.completed_waves(pseudonym)
     watched = [session_key, seen_key, optout_key, invited_key, done_key, keys.WAVES_VERSION]
     reads = [("MGET", *watched)]
-    norm = normalize(clean_body(text))
     for _ in range(defaults.TRANSITION_MAX_ATTEMPTS):
         with conv.redis.pipeline() as pipe:
             try:
@@ -207,14 +196,15 @@ def handle_message(
                 earlier_seen: list[str] = envelope.get("seen", [])
                 reached: list[str] = envelope.get("reached", [])
                 registry = _registry(conv, version)
-                wave, invited_lang = _route(registry, envelope, invited_raw, done, norm)
+                wave, invited_lang = _route(registry, envelope, invited_raw, done, text)
                 inbound = Inbound(
                     text=text,
                     has_media=has_media,
                     opted_out=optout is not None,
                     completed=wave is not None and wave.name.encode() in done,
+                    language=invited_lang,
                 )
-                result = _transition(conv, wave, session, inbound, invited_lang)
+                result = _transition(conv, wave, session, inbound)
                 replies = tuple(reply.text for reply in result.replies)
 
                 pipe.multi()

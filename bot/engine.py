@@ -85,6 +85,7 @@ class Inbound:
     has_media: bool = False
     opted_out: bool = False
     completed: bool = False  # this respondent already completed the current wave
+    language: str | None = None  # already known (an invitation's), so no language menu
 
 
 @dataclass
@@ -352,7 +353,8 @@ def _miss(q: Questionnaire, session: Session) -> Step:
 
 def _begin(q: Questionnaire, inbound: Inbound, norm: str) -> Step:
     """A text from someone with no conversation in flight."""
-    lang = _start_language(q, norm) or _named_language(q, norm)
+    known = inbound.language if inbound.language in q.languages else None
+    lang = _start_language(q, norm) or _named_language(q, norm) or known
     keyword = _keyword(q, norm)
     if inbound.completed:
         reply = (
@@ -360,7 +362,10 @@ def _begin(q: Questionnaire, inbound: Inbound, norm: str) -> Step:
         )
         return Step(None, (reply,))
     if lang:
-        return Step(Session(stage=Stage.CONSENT, lang=lang), (_msg(q, "consent", lang),))
+        consent = (_msg(q, "consent", lang),)
+        if keyword is Keyword.HELP:
+            consent = (_msg(q, "help", lang), *consent)
+        return Step(Session(stage=Stage.CONSENT, lang=lang), consent)
     replies: tuple[Reply, ...] = (language_prompt(q),)
     if keyword is Keyword.HELP:
         replies = (_all_languages(q, "help"), *replies)
@@ -510,9 +515,3 @@ def outside_wave(q: Questionnaire, session: Session | None, inbound: Inbound) ->
     if keyword is Keyword.HELP:
         replies = (say("help"), *replies)
     return Step(None, replies)
-
-
-def begin_in_language(q: Questionnaire, lang: str) -> Step:
-    """The first reply to someone invited in a language: straight to consent in it."""
-    lang = lang if lang in q.languages else q.languages[0]
-    return Step(Session(stage=Stage.CONSENT, lang=lang), (_msg(q, "consent", lang),))

@@ -479,3 +479,13 @@ def test_session_round_trips_through_plain_data():
     session = at_question("ht", "fear_reasons", {"afraid_to_seek_help": "yes"})
     session.resume = Stage.QUESTION
     assert Session.from_dict(session.to_dict()) == session
+
+
+def test_a_language_known_from_an_invitation_skips_the_menu():
+    result = say(None, "ok", language="ht")
+    assert result.session.stage is Stage.CONSENT and result.session.lang == "ht"
+    assert texts(result) == [Q.message("consent", "ht")]
+    helped = say(None, "HELP", language="es")
+    assert texts(helped) == [Q.message("help", "es"), Q.message("consent", "es")]
+    assert say(None, "STOP", language="es").events[0].type is EventType.OPTED_OUT
+    assert say(None, "hola", language="xx").session.stage is Stage.LANGUAGE  # unknown code
