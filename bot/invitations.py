@@ -44,8 +44,8 @@ CLAIM_PENDING_TTL_SECONDS = (
     sum(SEND_RETRY_INTERVALS) + (len(SEND_RETRY_INTERVALS) + 1) * SEND_JOB_TIMEOUT_SECONDS
 )
 # Only a job whose worker died mid-send reaches RQ's failed registry (every error is handled in
-# the job); it holds the number, so it is kept just long enough for an operator to notice.
-SEND_JOB_FAILURE_TTL_SECONDS = 3600
+# the job); it holds the number, so it is gone a minute later.
+SEND_JOB_FAILURE_TTL_SECONDS = 60
 ENQUEUE_CHUNK = 500
 MAX_INVALID_SHOWN = 20
 

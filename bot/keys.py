@@ -52,3 +52,9 @@ def invited(pseudonym: str) -> str:
 
 WAVES_OPEN = f"{PREFIX}:waves:open"  # hash: wave name -> JSON of its questionnaire and keywords
 WAVES_VERSION = f"{PREFIX}:waves:version"  # bumped on every change of WAVES_OPEN
+
+
+# Completed responses whose storage ran out of retries during a database outage, as the plain
+# payload (answers, language, date): no job record with exact times around them. Drained back
+# into storage jobs by the hourly cron job.
+PARKED_RESPONSES = f"{PREFIX}:storage:parked"

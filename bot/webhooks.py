@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request
 from bot import keys
 from bot.app import state
 from bot.conversations import Conversation, handle_message
+from bot.invitations import record_invitation_status
 from bot.privacy import message_digest, pseudonym
 from bot.twilio_auth import twilio_signed
 
@@ -101,8 +102,6 @@ def sms_status() -> tuple[str, int]:
         pipe.execute()
     # An invitation's outcome also counts in its wave's progress, and error 21610 (the
     # recipient texted STOP to our sender) marks them opted out. `To` goes no further.
-    from bot.invitations import record_invitation_status
-
     app_state = state()
     record_invitation_status(
         app_state.settings,

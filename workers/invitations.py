@@ -28,7 +28,7 @@ import requests
 import twilio.rest.api.v2010.account.message  # noqa: F401 - see below
 from redis import Redis
 from rq import get_current_job
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException
 
 from bot import defaults, keys
 from bot.config import Settings
@@ -159,10 +159,10 @@ class SendRateLimiter:
             self._sleep(min(reservation.wait, MAX_POLL_SECONDS, remaining))
 
 
-def _is_temporary(exc: TwilioRestException) -> bool:
+def _is_temporary(status: int | None) -> bool:
     # 401: credentials being rotated or mistyped; retrying gives the operator time to fix them
-    # instead of spending every number on errors.
-    return exc.status in (401, 429) or exc.status >= 500
+    # instead of spending every number on errors. No status: the request never got an answer.
+    return status is None or status in (401, 429) or status >= 500
 
 
 def _sender(settings: Settings, redis: Redis) -> Callable[[str, str], str | None]:
@@ -213,12 +213,21 @@ def send_invitation(wave: str, number: str, language: str, body: str) -> str:
         SendRateLimiter(redis, settings.SEND_RATE_PER_SECOND).acquire()
     except SlotTimeout:
         return _temporary(redis, job, wave, claim, "no send slot in time")
+    # Only the code and status leave the except blocks: Twilio's error text can quote the
+    # number, and any exception raised while handling it would carry that text along (as its
+    # context) into the logs and into RQ's record of the failed job.
+    failure: tuple[str, int | None] | None = None
     try:
         sid = send(number, body)
-    except TwilioRestException as exc:
-        status = exc.status
-        code = exc.code if exc.code is not None else f"http-{status}"  # a body without a code
-        if code == UNSUBSCRIBED:
+    except TwilioException as exc:  # REST and service errors alike
+        status = getattr(exc, "status", None)
+        code = getattr(exc, "code", None)
+        failure = (str(code) if code is not None else f"http-{status}", status)
+    except requests.RequestException as exc:
+        failure = (type(exc).__name__, None)
+    if failure is not None:
+        code, status = failure
+        if code == str(UNSUBSCRIBED):
             with redis.pipeline() as pipe:
                 pipe.multi()
                 mark_opted_out(redis, get_queue(redis), p, pipeline=pipe)
@@ -227,16 +236,14 @@ def send_invitation(wave: str, number: str, language: str, body: str) -> str:
                 pipe.execute()
             log.info("invitation job %s (wave %s): recipient opted out at Twilio", job_id, wave)
             return "opted out"
-        if _is_temporary(exc):
-            return _temporary(redis, job, wave, claim, f"HTTP {status}, Twilio error {code}")
+        if _is_temporary(status):
+            return _temporary(redis, job, wave, claim, f"HTTP {status}, error {code}")
         with redis.pipeline() as pipe:
             pipe.delete(claim)
             _count(redis, wave, InviteCount.FAILED, f"error:{code}", pipe=pipe)
             pipe.execute()
         log.info("invitation job %s (wave %s): refused, Twilio error %s", job_id, wave, code)
         return f"failed: Twilio error {code}"
-    except requests.RequestException as exc:
-        return _temporary(redis, job, wave, claim, type(exc).__name__)
 
     with redis.pipeline() as pipe:
         pipe.set(

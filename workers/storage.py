@@ -9,6 +9,7 @@ puts it back, so an outage only delays storage.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 from typing import Any
@@ -18,6 +19,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from bot import keys
 from bot.db import session_scope
 from bot.exceptions import StorageError
 from bot.models import Answer, OptOut, Response
@@ -83,10 +85,25 @@ def store_response(payload: dict[str, Any]) -> str:
     except IntegrityError:
         return "already stored"  # the same job ran at the same moment elsewhere
     except OperationalError as exc:
+        if _park(payload):
+            log.warning("database unavailable and out of retries: response parked for cron")
+            return "parked"
         log.warning("database unavailable, response storage will be retried")
         raise StorageError("database unavailable") from exc
     _request_refresh(payload["wave"])
     return "stored"
+
+
+def _park(payload: dict[str, Any]) -> bool:
+    """On the last attempt, keep the payload in a plain list instead of RQ's failed registry,
+    where it would sit next to the job's exact timestamps; True if it was parked."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is None or job.retries_left:
+        return False
+    job.connection.rpush(keys.PARKED_RESPONSES, json.dumps(payload))
+    return True
 
 
 def _request_refresh(wave: str) -> None:
@@ -127,18 +144,25 @@ def record_opt_in(pseudonym: str) -> str:
 
 
 def requeue_failed_storage(connection: Redis | None = None, queue_name: str | None = None) -> int:
-    """Put storage jobs that ran out of retries back on the queue (run hourly by cron)."""
+    """Put parked responses and failed storage jobs back on the queue (run hourly by cron)."""
     from rq import get_current_job
 
     from bot import defaults
+    from workers.queues import enqueue_store_response
 
     if connection is None:
         current = get_current_job()
         assert current is not None, "pass a connection when not running as a job"
         connection = current.connection
     queue = Queue(queue_name or defaults.QUEUE_NAME, connection=connection)
-    registry = FailedJobRegistry(queue=queue)
     requeued = 0
+    # Enqueue before removing: a crash in between stores the response twice, which the
+    # storage job's idempotence (same response id) turns into once.
+    while (raw := connection.lindex(keys.PARKED_RESPONSES, 0)) is not None:
+        enqueue_store_response(queue, json.loads(raw), pipeline=None)
+        connection.lpop(keys.PARKED_RESPONSES)
+        requeued += 1
+    registry = FailedJobRegistry(queue=queue)
     for job_id in registry.get_job_ids():
         job = queue.fetch_job(job_id)
         if job is not None and job.func_name in STORAGE_JOBS:
