@@ -711,3 +711,33 @@ def test_the_benchmark_runs_quickly_without_duplicates_or_losses():
     assert len(rows) == 3, result.stdout
     for row in rows:
         assert re.search(r"\bdup 0\b", row) and re.search(r"\blost 0\b", row), row
+
+
+def test_a_service_error_quoting_the_number_is_counted_and_leaves_no_trace(
+    app, wave, redis, twilio, monkeypatch, caplog
+):
+    from twilio.base.exceptions import TwilioServiceException
+
+    _, settings = twilio
+    caplog.set_level(logging.DEBUG)
+
+    def sender(*args, **kwargs):
+        def send(to, body):
+            raise TwilioServiceException(
+                "https://www.twilio.com/docs/errors/21211",
+                "Invalid 'To' Phone Number",
+                400,
+                21211,
+                detail=f"The 'To' number {to} is not a valid phone number.",
+            )
+
+        return send
+
+    monkeypatch.setattr("workers.invitations.twilio_sender", sender)
+    invite(app, redis, settings, NUMBERS[:1])
+    run_all(redis, settings)
+    assert stats(redis)["failed"] == 1 and stats(redis)["error:21211"] == 1
+    no_jobs_left(redis)
+    digits = NUMBERS[0].lstrip("+")
+    assert digits not in caplog.text
+    assert not any(digits.encode() in value for _, value in redis_dump(redis))
