@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis import Redis
@@ -27,10 +28,12 @@ from rq import Queue
 
 from bot import defaults, keys
 from bot.engine import (
+    Channel,
     Event,
     EventType,
     Inbound,
     Session,
+    Signal,
     Step,
     outside_wave,
     step,
@@ -136,6 +139,16 @@ def _registry(conv: Conversation, version: bytes | None) -> Registry:
     return conv.registry.get(conv.redis, version)
 
 
+# Turns a step into what is cached for the message and returned to the channel: the SMS texts,
+# or a whole TwiML document for a call. It gets the questionnaire the step walked.
+Render = Callable[[Step, Questionnaire], tuple[str, ...]]
+
+
+def sms_texts(result: Step, questionnaire: Questionnaire) -> tuple[str, ...]:
+    """The SMS rendering of a step: one text per reply."""
+    return tuple(reply.text for reply in result.replies)
+
+
 def _route(
     registry: Registry,
     envelope: dict,
@@ -170,11 +183,20 @@ def handle_message(
     *,
     pseudonym: str,
     message_digest: str,
-    text: str,
+    text: str = "",
     has_media: bool = False,
     today: dt.date | None = None,
+    channel: Channel = Channel.SMS,
+    signal: Signal | None = None,
+    keys_pressed: str | None = None,
+    render: Render = sms_texts,
 ) -> Handled:
-    """Advance the respondent's conversation by one message, exactly once per message."""
+    """Advance the respondent's conversation by one message, exactly once per message.
+
+    A call's steps come here too (`channel=VOICE`): a call answered (`signal`), keys pressed
+    or a speech result, each deduplicated by a digest of the CallSid and the step number.
+    STOP is about texts, so an opted-out respondent who calls can still answer by phone.
+    """
     today = today or dt.date.today()
     session_key = keys.session(pseudonym)
     seen_key = keys.message_seen(pseudonym, message_digest)
@@ -200,12 +222,15 @@ def handle_message(
                 inbound = Inbound(
                     text=text,
                     has_media=has_media,
-                    opted_out=optout is not None,
+                    opted_out=optout is not None and channel is Channel.SMS,
                     completed=wave is not None and wave.name.encode() in done,
                     language=invited_lang,
+                    channel=channel,
+                    signal=signal,
+                    keys=keys_pressed,
                 )
                 result = _transition(conv, wave, session, inbound)
-                replies = tuple(reply.text for reply in result.replies)
+                replies = render(result, wave.questionnaire if wave else conv.questionnaire)
 
                 pipe.multi()
                 forget = result.session is None or any(

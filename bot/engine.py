@@ -25,6 +25,10 @@ from bot.render import render_question
 from bot.text import CONJUNCTIONS, MAX_BODY_CHARS, clean_body, normalize
 
 MISSES_BEFORE_SKIP_OFFER = 3
+# By phone a missed answer costs the caller more: offer to skip after the second miss, and
+# after the third end the call for now (the session is kept, so calling again resumes).
+VOICE_MISSES_BEFORE_SKIP_OFFER = 2
+VOICE_MISSES_BEFORE_PAUSE = 3
 
 # Consent is a yes/no question without options in the file; these words read it.
 YES_WORDS = {
@@ -49,6 +53,20 @@ class Stage(StrEnum):
     QUESTION = "question"
 
 
+class Channel(StrEnum):
+    """How the respondent reaches the bot; both share sessions, answers and rules."""
+
+    SMS = "sms"
+    VOICE = "voice"
+
+
+class Signal(StrEnum):
+    """What a phone call says besides an answer."""
+
+    CALL_START = "call_start"  # a call was answered: greet, or resume where they left off
+    REPEAT = "repeat"  # say the pending question again (keypad *)
+
+
 class EventType(StrEnum):
     """What happened in a step that the edge must act on."""
 
@@ -58,6 +76,7 @@ class EventType(StrEnum):
     OPTED_OUT = "opted_out"
     OPTED_IN = "opted_in"
     RESTARTED = "restarted"
+    PAUSED = "paused"  # too many misses by phone: end the call, keep the session to resume
 
 
 @dataclass(frozen=True)
@@ -71,10 +90,16 @@ class Event:
 
 @dataclass(frozen=True)
 class Reply:
-    """One outbound message; `lang` is None when it speaks all languages at once."""
+    """One outbound message; `lang` is None when it speaks all languages at once.
+
+    `prompt` names what the text is ("language_prompt", "message.<key>" or "question.<id>"),
+    so a channel can say it in its own words (the phone reads options aloud, or plays a
+    recording) instead of sending the SMS text.
+    """
 
     text: str
     lang: str | None
+    prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +111,10 @@ class Inbound:
     opted_out: bool = False
     completed: bool = False  # this respondent already completed the current wave
     language: str | None = None  # already known (an invitation's), so no language menu
+    channel: Channel = Channel.SMS
+    signal: Signal | None = None
+    keyword: Keyword | None = None  # a command given without words (keypad 0 skips, 9 goes back)
+    keys: str | None = None  # keys pressed on a phone's keypad, read by `read_keys`
 
 
 @dataclass
@@ -289,15 +318,16 @@ def final_answers(q: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:
 def language_prompt(q: Questionnaire) -> Reply:
     """The first message: the language menu in every language at once."""
     lines = [q.language_prompt[lang].strip() for lang in q.languages]
-    return Reply("\n".join(lines), None)
+    return Reply("\n".join(lines), None, "language_prompt")
 
 
 def _all_languages(q: Questionnaire, key: str) -> Reply:
-    return Reply("\n\n".join(q.message(key, lang) for lang in q.languages), None)
+    text = "\n\n".join(q.message(key, lang) for lang in q.languages)
+    return Reply(text, None, f"message.{key}")
 
 
 def _msg(q: Questionnaire, key: str, lang: str) -> Reply:
-    return Reply(q.message(key, lang), lang)
+    return Reply(q.message(key, lang), lang, f"message.{key}")
 
 
 def pending_prompt(q: Questionnaire, session: Session) -> Reply:
@@ -307,7 +337,8 @@ def pending_prompt(q: Questionnaire, session: Session) -> Reply:
     if session.stage is Stage.CONSENT:
         return _msg(q, "consent", session.lang)
     question = q.question(session.question)  # type: ignore[arg-type]
-    return Reply(render_question(q, question, session.lang), session.lang)
+    text = render_question(q, question, session.lang)
+    return Reply(text, session.lang, f"question.{question.id}")
 
 
 def _ask(q: Questionnaire, session: Session, question_id: str, *before: Reply) -> Step:
@@ -335,9 +366,13 @@ def _advance(q: Questionnaire, session: Session, value: Any) -> Step:
     )
 
 
-def _miss(q: Questionnaire, session: Session) -> Step:
+def _miss(q: Questionnaire, session: Session, channel: Channel = Channel.SMS) -> Step:
     session.misses += 1
     lang = session.lang
+    voice = channel is Channel.VOICE
+    if voice and session.misses >= VOICE_MISSES_BEFORE_PAUSE:
+        session.misses = 0
+        return Step(session, (), (Event(EventType.PAUSED, lang=lang),))
     if session.stage is not Stage.QUESTION or lang is None:
         return Step(session, (pending_prompt(q, session),))
     question = q.question(session.question)  # type: ignore[arg-type]
@@ -346,9 +381,12 @@ def _miss(q: Questionnaire, session: Session) -> Step:
         QuestionType.NUMBER: "invalid_number",
     }.get(question.type, "invalid")
     hint = q.message(hint_key, lang)
-    if session.misses >= MISSES_BEFORE_SKIP_OFFER and question.skippable:
+    prompt = f"message.{hint_key}"
+    offer_after = VOICE_MISSES_BEFORE_SKIP_OFFER if voice else MISSES_BEFORE_SKIP_OFFER
+    if session.misses >= offer_after and question.skippable:
         hint = f"{hint} {q.message('skip_offer', lang)}"
-    return Step(session, (Reply(hint, lang), pending_prompt(q, session)))
+        prompt = f"{prompt} message.skip_offer"  # one SMS, two spoken prompts
+    return Step(session, (Reply(hint, lang, prompt), pending_prompt(q, session)))
 
 
 def _begin(q: Questionnaire, inbound: Inbound, norm: str) -> Step:
@@ -413,13 +451,48 @@ def _keyword_step(q: Questionnaire, session: Session, keyword: Keyword) -> Step:
     return Step(session, (_msg(q, "resumed", lang), pending_prompt(q, session)))
 
 
+# Keypad commands by phone: * says the question again, 0 skips, 9 goes back. A question whose
+# answer is a number takes 0 and 9 as digits; `surveybot survey check` flags a question with
+# nine or more options, whose 9th option the keypad could not choose.
+KEY_REPEAT = "*"
+KEY_SKIP = "0"
+KEY_BACK = "9"
+
+
+def read_keys(q: Questionnaire, session: Session | None, inbound: Inbound) -> Inbound:
+    """Keys pressed on a call, read as an answer, a command or a request to repeat."""
+    keys = (inbound.keys or "").replace("#", "")
+    if KEY_REPEAT in keys:
+        return replace(inbound, text="", keys=None, signal=Signal.REPEAT)
+    asking = session.question if session and session.stage is Stage.QUESTION else None
+    numeric = asking is not None and q.question(asking).type is QuestionType.NUMBER
+    if not numeric and keys == KEY_SKIP:
+        return replace(inbound, text="", keys=None, keyword=Keyword.SKIP)
+    if not numeric and keys == KEY_BACK:
+        return replace(inbound, text="", keys=None, keyword=Keyword.BACK)
+    return replace(inbound, text=keys, keys=None)
+
+
+def _signal_step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
+    """A call answered (greet or resume) or a request to hear the question again."""
+    if session is None:
+        return _begin(q, inbound, "")
+    session = session.copy()
+    session.misses = 0
+    if inbound.signal is Signal.REPEAT or session.lang is None:
+        return Step(session, (pending_prompt(q, session),))
+    return Step(session, (_msg(q, "resumed", session.lang), pending_prompt(q, session)))
+
+
 def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     """Advance one conversation by one inbound message."""
+    if inbound.keys is not None:
+        inbound = read_keys(q, session, inbound)
     text = clean_body(inbound.text)
     if len(text) > MAX_BODY_CHARS:
         text = ""  # longer than any SMS Twilio delivers: not an answer to anything
     norm = normalize(text)
-    keyword = _keyword(q, norm)
+    keyword = inbound.keyword or _keyword(q, norm)
 
     if inbound.opted_out:
         if keyword is not Keyword.START:
@@ -428,8 +501,15 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
         lang = session.lang if session else None
         opted_in = _msg(q, "opted_in", lang) if lang else _all_languages(q, "opted_in")
         return Step(began.session, (opted_in, *began.replies), (Event(EventType.OPTED_IN),))
+    if keyword is Keyword.STOP and inbound.channel is Channel.VOICE:
+        # "Stop" said on a call ends the survey and the call; texts are not opted out.
+        lang = session.lang if session else None
+        goodbye = _msg(q, "declined", lang) if lang else _all_languages(q, "declined")
+        return Step(None, (goodbye,), (Event(EventType.DECLINED),))
     if keyword is Keyword.STOP:
         return Step(None, (), (Event(EventType.OPTED_OUT),))
+    if inbound.signal is not None:
+        return _signal_step(q, session, inbound)
     if session is None:
         return _begin(q, inbound, norm)
 
@@ -455,7 +535,7 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
 
     if inbound.has_media and not norm:
         # A picture or voice note with no text: say we read text only, then ask again.
-        missed = _miss(q, session)
+        missed = _miss(q, session, inbound.channel)
         lang = session.lang
         explain = _msg(q, "text_only", lang) if lang else _all_languages(q, "text_only")
         return Step(missed.session, (explain, missed.replies[-1]))
@@ -463,7 +543,7 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     if session.stage is Stage.LANGUAGE:
         chosen = _chosen_language(q, norm)
         if chosen is None:
-            return _miss(q, session)
+            return _miss(q, session, inbound.channel)
         session.lang = chosen
         session.misses = 0
         if session.resume is not None:
@@ -477,7 +557,7 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     if session.stage is Stage.CONSENT:
         consent = _consent_answer(norm, lang)
         if consent is None:
-            return _miss(q, session)
+            return _miss(q, session, inbound.channel)
         if not consent:
             return Step(None, (_msg(q, "declined", lang),), (Event(EventType.DECLINED),))
         first = next_question(q, None, session.answers)
@@ -488,7 +568,7 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     question = q.question(session.question)  # type: ignore[arg-type]
     value = parse_answer(q, question, text, lang)
     if value is None:
-        return _miss(q, session)
+        return _miss(q, session, inbound.channel)
     return _advance(q, session, value)
 
 
@@ -508,7 +588,7 @@ def outside_wave(q: Questionnaire, session: Session | None, inbound: Inbound) ->
         if keyword is not Keyword.START:
             return Step(None)
         return Step(None, (say("opted_in"),), (Event(EventType.OPTED_IN),))
-    if keyword is Keyword.STOP:
+    if keyword is Keyword.STOP and inbound.channel is Channel.SMS:
         return Step(None, (), (Event(EventType.OPTED_OUT),))
     closed = session is not None
     replies = (say("wave_closed" if closed else "no_wave_open"),)

@@ -78,6 +78,7 @@ class Option:
     id: str
     label: Text
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    voice: Text = field(default_factory=dict)  # the label as read aloud, where it differs
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,21 @@ class Question:
 
 
 @dataclass(frozen=True)
+class VoiceText:
+    """What the phone channel says where the SMS wording does not read well aloud.
+
+    `language_prompt` and `messages` override the SMS texts per language (a message missing
+    here is spoken from `messages`); `recordings` names, per language without text-to-speech
+    (Haitian Creole), the audio file of each prompt: "language_prompt", "message.<key>",
+    "question.<id>".
+    """
+
+    language_prompt: Text = field(default_factory=dict)
+    messages: dict[str, Text] = field(default_factory=dict)
+    recordings: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Questionnaire:
     """A whole survey: languages, messages, keywords, questions and report settings."""
 
@@ -134,6 +150,7 @@ class Questionnaire:
     crosstabs: tuple[tuple[str, str], ...]
     review: dict[str, Any]
     digest: str
+    voice: VoiceText = field(default_factory=lambda: VoiceText())
 
     @cached_property
     def keyword_index(self) -> dict[str, tuple[Keyword, str]]:
@@ -176,6 +193,13 @@ class Questionnaire:
         """A message in one language with the file's resources filled in."""
         return self.messages[key][lang].strip().format(**self.resources)
 
+    def voice_message(self, key: str, lang: str, **values: Any) -> str:
+        """A message as spoken by phone: its `voice` text if any, else its SMS text."""
+        text = self.voice.messages.get(key, {}).get(lang)
+        if text is None:
+            text = self.messages[key][lang]
+        return " ".join(text.split()).format(**self.resources, **values)
+
 
 def _text(raw: Any, where: str) -> Text:
     if isinstance(raw, str):
@@ -205,6 +229,29 @@ def _option(raw: Any, where: str) -> Option:
         id=str(raw["id"]),
         label=_text(raw.get("label"), f"{where}.label"),
         synonyms=_words(raw.get("synonyms"), f"{where}.synonyms"),
+        voice=_text(raw["voice"], f"{where}.voice") if raw.get("voice") else {},
+    )
+
+
+def _voice(raw: Any) -> VoiceText:
+    if raw is None:
+        return VoiceText()
+    if not isinstance(raw, dict):
+        raise QuestionnaireError("voice: expected language_prompt, messages and recordings")
+    recordings_raw = raw.get("recordings") or {}
+    if not isinstance(recordings_raw, dict) or not all(
+        isinstance(v, dict) for v in recordings_raw.values()
+    ):
+        raise QuestionnaireError("voice.recordings: expected language -> prompt -> audio file")
+    return VoiceText(
+        language_prompt=_text(raw.get("language_prompt") or {}, "voice.language_prompt"),
+        messages={
+            str(k): _text(v, f"voice.messages.{k}") for k, v in (raw.get("messages") or {}).items()
+        },
+        recordings={
+            str(lang): {str(k): str(v) for k, v in files.items() if v}
+            for lang, files in recordings_raw.items()
+        },
     )
 
 
@@ -289,6 +336,7 @@ def parse_questionnaire(source: str) -> Questionnaire:
         crosstabs=crosstabs,  # type: ignore[arg-type]
         review=dict(raw.get("review") or {}),
         digest=hashlib.sha256(source.encode()).hexdigest()[:16],
+        voice=_voice(raw.get("voice")),
     )
 
 
