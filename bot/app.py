@@ -67,9 +67,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         registry=RegistryCache(),
     )
 
-    from bot import cli, dashboard, health, simulator, webhooks
+    from bot import cli, dashboard, health, simulator, voice, webhooks
 
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
     dashboard.init_app(app)
     if settings.simulator_on:

@@ -67,6 +67,9 @@ class Settings:
     SURVEY_FILE: str = ""
     DEFAULT_WAVE: str = defaults.DEFAULT_WAVE
     SIMULATOR_ENABLED: bool = False
+    VOICE_SPEECH: bool = True
+    VOICE_AUDIO_DIR: str = ""
+    VOICE_AUDIO_BASE_URL: str = ""
     INSTANCE_PATH: str = defaults.INSTANCE_DIR
     LOG_LEVEL: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)

@@ -33,6 +33,11 @@ def delivery_stats(day: str) -> str:
     return f"{PREFIX}:stats:delivery:{day}"
 
 
+def call_stats(day: str) -> str:
+    """Hash of call outcome counts per day (voice status callbacks), no identifiers."""
+    return f"{PREFIX}:stats:calls:{day}"
+
+
 def simulator_outbox(pseudonym: str) -> str:
     """Outbound messages for a simulated phone (development only)."""
     return f"{PREFIX}:sim:outbox:{pseudonym}"

@@ -1,0 +1,131 @@
+"""How the survey sounds on a call: the one place that turns engine replies into speech.
+
+The engine names every reply's prompt ("language_prompt", "message.<key>", "question.<id>"),
+so the phone says the same thing as the text, in words that read well aloud: the file's
+`voice` texts where it has them, options read as "For <label>, press <N>", and, for a
+language Twilio cannot speak (Haitian Creole), the recording the file names for the prompt.
+Pure functions: `bot.voice` turns their output into TwiML, `bot.survey_check` lints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.engine import Reply
+from bot.questionnaire import Keyword, Question, Questionnaire, QuestionType
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A Twilio <Say> voice and the BCP-47 language it speaks."""
+
+    language: str
+    name: str
+
+
+# Twilio's Amazon Polly voices for the languages it speaks well. Haitian Creole has no
+# text-to-speech anywhere at Twilio: its prompts are recordings, and a missing recording is
+# read by a French voice (close in spelling, far from right) until one is made.
+SAY_VOICES = {
+    "en": Voice("en-US", "Polly.Joanna"),
+    "es": Voice("es-US", "Polly.Lupe"),
+}
+FALLBACK_VOICE = Voice("fr-FR", "Polly.Lea")
+# Languages <Gather> speech recognition understands; the others answer by keypad only.
+SPEECH_LANGUAGES = {"en": "en-US", "es": "es-US"}
+# What a Gather waits for: seconds of silence before the next key (Twilio's default is 5).
+GATHER_TIMEOUT_SECONDS = 6
+MAX_HINT_CHARS = 100  # Twilio's limit for one hint phrase
+
+
+@dataclass(frozen=True)
+class Speech:
+    """One thing said on a call: its text, its language and its recording if it has one."""
+
+    text: str
+    lang: str
+    prompt: str  # "language_prompt", "message.<key>" or "question.<id>"
+    recording: str | None = None  # file name from the questionnaire's `voice.recordings`
+
+    @property
+    def voice(self) -> Voice:
+        """The voice that reads `text` when there is no recording."""
+        return SAY_VOICES.get(self.lang, FALLBACK_VOICE)
+
+
+def option_label(question: Question, index: int, lang: str) -> str:
+    """An option's label as read aloud."""
+    option = question.options[index]
+    return (option.voice.get(lang) or option.label[lang]).strip()
+
+
+def question_speech(q: Questionnaire, question: Question, lang: str) -> str:
+    """A question as read aloud: its text, each option and its key, how to answer."""
+    parts = [" ".join((question.voice.get(lang) or question.text[lang]).split())]
+    if question.type in (QuestionType.CHOICE, QuestionType.MULTI):
+        parts.extend(
+            q.voice_message("option", lang, label=option_label(question, i, lang), number=i + 1)
+            for i in range(len(question.options))
+        )
+    if question.type is QuestionType.MULTI:
+        parts.append(q.voice_message("keys_multi", lang))
+    elif question.type is QuestionType.NUMBER:
+        parts.append(q.voice_message("keys_number", lang))
+    return " ".join(parts)
+
+
+def prompt_speech(q: Questionnaire, prompt: str, lang: str) -> str:
+    """The spoken text of one named prompt in one language."""
+    kind, _, name = prompt.partition(".")
+    if kind == "question":
+        return question_speech(q, q.question(name), lang)
+    if kind == "message":
+        return q.voice_message(name, lang)
+    if prompt == "language_prompt":
+        text = q.voice.language_prompt.get(lang) or q.language_prompt[lang]
+        return " ".join(text.split())
+    raise KeyError(prompt)
+
+
+def recording(q: Questionnaire, prompt: str, lang: str) -> str | None:
+    """The audio file the questionnaire names for a prompt in a language, if any."""
+    return q.voice.recordings.get(lang, {}).get(prompt)
+
+
+def speech_for(q: Questionnaire, prompt: str, lang: str) -> Speech:
+    """One prompt in one language, ready to say."""
+    return Speech(prompt_speech(q, prompt, lang), lang, prompt, recording(q, prompt, lang))
+
+
+def speak(q: Questionnaire, reply: Reply) -> list[Speech]:
+    """What a call says for one engine reply (every language in turn when it has none)."""
+    langs = (reply.lang,) if reply.lang else q.languages
+    return [speech_for(q, prompt, lang) for prompt in reply.prompt.split() for lang in langs]
+
+
+def all_prompts(q: Questionnaire) -> list[str]:
+    """Every prompt a call can say (what a language without text-to-speech must record)."""
+    keys = sorted({*q.messages, *q.voice.messages} - {"option", "keys_multi", "keys_number"})
+    # Texting-only messages are never said on a call.
+    keys = [k for k in keys if k not in ("opted_in", "text_only")]
+    return [
+        "language_prompt",
+        *(f"message.{k}" for k in keys),
+        *(f"question.{question.id}" for question in q.questions),
+    ]
+
+
+def speech_hints(q: Questionnaire, question: Question, lang: str) -> str:
+    """Words a caller is likely to say for a question: its option labels and synonyms."""
+    words: list[str] = []
+    for option in question.options:
+        words.append(option.label.get(lang, ""))
+        words.extend(option.synonyms.get(lang, ()))
+    for keyword in (Keyword.SKIP, Keyword.BACK):
+        words.extend(q.keywords.get(keyword, {}).get(lang, ()))
+    seen: dict[str, None] = {}
+    for word in words:
+        word = " ".join(word.replace(",", " ").split())
+        if word and len(word) <= MAX_HINT_CHARS:
+            seen.setdefault(word, None)
+    return ", ".join(seen)
