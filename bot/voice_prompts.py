@@ -53,6 +53,25 @@ class Speech:
         return SAY_VOICES.get(self.lang, FALLBACK_VOICE)
 
 
+# Phone-only messages a questionnaire may lack (`surveybot survey check` warns): what a call
+# says instead, so a file written for texts still works by phone.
+PHONE_ONLY_FALLBACKS = {
+    "option": "{number}. {label}.",
+    "keys_multi": "",
+    "keys_number": "",
+}
+PHONE_ONLY_MESSAGES = ("call_ended", *PHONE_ONLY_FALLBACKS)
+
+
+def voice_message(q: Questionnaire, key: str, lang: str, **values: object) -> str:
+    """A message as said on a call, with the fallbacks for phone-only messages."""
+    if key in q.voice.messages and lang in q.voice.messages[key] or key in q.messages:
+        return q.voice_message(key, lang, **values)
+    if key == "call_ended":
+        return q.voice_message("declined", lang)
+    return PHONE_ONLY_FALLBACKS[key].format(**values)
+
+
 def option_label(question: Question, index: int, lang: str) -> str:
     """An option's label as read aloud."""
     option = question.options[index]
@@ -64,14 +83,14 @@ def question_speech(q: Questionnaire, question: Question, lang: str) -> str:
     parts = [" ".join((question.voice.get(lang) or question.text[lang]).split())]
     if question.type in (QuestionType.CHOICE, QuestionType.MULTI):
         parts.extend(
-            q.voice_message("option", lang, label=option_label(question, i, lang), number=i + 1)
+            voice_message(q, "option", lang, label=option_label(question, i, lang), number=i + 1)
             for i in range(len(question.options))
         )
     if question.type is QuestionType.MULTI:
-        parts.append(q.voice_message("keys_multi", lang))
+        parts.append(voice_message(q, "keys_multi", lang))
     elif question.type is QuestionType.NUMBER:
-        parts.append(q.voice_message("keys_number", lang))
-    return " ".join(parts)
+        parts.append(voice_message(q, "keys_number", lang))
+    return " ".join(p for p in parts if p)
 
 
 def prompt_speech(q: Questionnaire, prompt: str, lang: str) -> str:
@@ -80,7 +99,7 @@ def prompt_speech(q: Questionnaire, prompt: str, lang: str) -> str:
     if kind == "question":
         return question_speech(q, q.question(name), lang)
     if kind == "message":
-        return q.voice_message(name, lang)
+        return voice_message(q, name, lang)
     if prompt == "language_prompt":
         text = q.voice.language_prompt.get(lang) or q.language_prompt[lang]
         return " ".join(text.split())
@@ -105,7 +124,7 @@ def speak(q: Questionnaire, reply: Reply) -> list[Speech]:
 
 def all_prompts(q: Questionnaire) -> list[str]:
     """Every prompt a call can say (what a language without text-to-speech must record)."""
-    keys = sorted({*q.messages, *q.voice.messages} - {"option", "keys_multi", "keys_number"})
+    keys = sorted({*q.messages, *q.voice.messages, "call_ended"} - set(PHONE_ONLY_FALLBACKS))
     # Texting-only messages are never said on a call.
     keys = [k for k in keys if k not in ("opted_in", "text_only")]
     return [

@@ -6,9 +6,13 @@ import pytest
 
 from bot.engine import (
     MISSES_BEFORE_SKIP_OFFER,
+    VOICE_MISSES_BEFORE_PAUSE,
+    VOICE_MISSES_BEFORE_SKIP_OFFER,
+    Channel,
     EventType,
     Inbound,
     Session,
+    Signal,
     Stage,
     language_prompt,
     parse_answer,
@@ -489,3 +493,118 @@ def test_a_language_known_from_an_invitation_skips_the_menu():
     assert texts(helped) == [Q.message("help", "es"), Q.message("consent", "es")]
     assert say(None, "STOP", language="es").events[0].type is EventType.OPTED_OUT
     assert say(None, "hola", language="xx").session.stage is Stage.LANGUAGE  # unknown code
+
+
+# ------------------------------------------------------------------------------ by phone
+# A call uses the same engine: keys pressed, "call answered" and "repeat" are inputs, and
+# every reply names its prompt so the phone can say it in its own words.
+
+
+def press(session, keys, **kwargs):
+    """One step of a call with keys pressed."""
+    return step(Q, session, Inbound(text="", keys=keys, channel=Channel.VOICE, **kwargs))
+
+
+def prompts(result) -> list[str]:
+    return [reply.prompt for reply in result.replies]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_reply_names_its_prompt(lang):
+    assert prompts(say(None, "hello")) == ["language_prompt"]
+    assert prompts(say(Session(), str(LANGS.index(lang) + 1))) == ["message.consent"]
+    for question in Q.questions:
+        session = at_question(lang, question.id)
+        missed = say(session, "zzz")
+        assert prompts(missed)[-1] == f"question.{question.id}"
+        assert missed.replies[-1].text == render_question(Q, question, lang)
+    assert prompts(say(at_question(lang, "would_report_crime"), "1")) == ["message.closing"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_keys_answer_choice_and_multi_questions(lang):
+    result = press(at_question(lang, "status"), "4")
+    assert result.session.answers == {"status": "undocumented"}
+    result = press(at_question(lang, "fear_reasons", {"afraid_to_seek_help": "yes"}), "135")
+    assert result.session.answers["fear_reasons"] == ["ice_collaboration", "language", "other"]
+
+
+def test_star_repeats_zero_skips_nine_goes_back():
+    session = at_question("es", "years_in_us", {"status": "lpr"})
+    session.misses = 1
+    repeated = press(session, "*")
+    assert prompts(repeated) == ["question.years_in_us"]
+    assert repeated.session.misses == 0 and repeated.session.answers == {"status": "lpr"}
+    skipped = press(session, "0")
+    assert skipped.session.answers == {"status": "lpr", "years_in_us": None}
+    back = press(session, "9")
+    assert back.session.question == "status" and back.session.answers == {}
+    # A multi answer ends with # (Twilio drops it; a stray one changes nothing).
+    multi = at_question("en", "fear_reasons", {"afraid_to_seek_help": "yes"})
+    assert press(multi, "12#").session.answers["fear_reasons"] == [
+        "ice_collaboration",
+        "deportation",
+    ]
+    assert press(multi, "0").session.answers["fear_reasons"] is None
+
+
+def test_a_number_question_takes_zero_and_nine_as_digits():
+    from bot.questionnaire import parse_questionnaire
+
+    q = parse_questionnaire(
+        """
+languages: [en]
+messages: {}
+questions:
+  - {id: household, type: number, text: {en: "How many people live with you?"}, min: 0, max: 30}
+  - {id: done, type: choice, text: {en: "Done?"}, options: [{id: "y", label: {en: "Yes"}}]}
+"""
+    )
+    session = Session(stage=Stage.QUESTION, lang="en", question="household")
+    result = step(q, session, Inbound(text="", keys="9", channel=Channel.VOICE))
+    assert result.session.answers == {"household": 9}
+    result = step(q, session, Inbound(text="", keys="0", channel=Channel.VOICE))
+    assert result.session.answers == {"household": 0}
+
+
+def test_by_phone_the_skip_offer_comes_sooner_and_the_third_miss_pauses_the_call():
+    session = at_question("en", "status")
+    for miss in range(1, VOICE_MISSES_BEFORE_PAUSE):
+        result = press(session, "8")
+        offered = "message.skip_offer" in prompts(result)[0].split()
+        assert offered == (miss >= VOICE_MISSES_BEFORE_SKIP_OFFER)
+        session = result.session
+    paused = press(session, "")
+    assert events(paused) == [EventType.PAUSED] and paused.replies == ()
+    assert paused.session.question == "status" and paused.session.misses == 0
+    # By text the same misses only re-ask: texts never pause.
+    session = at_question("en", "status")
+    for _ in range(VOICE_MISSES_BEFORE_PAUSE + 1):
+        session = say(session, "8").session
+    assert session.misses == VOICE_MISSES_BEFORE_PAUSE + 1
+
+
+def test_a_call_answered_greets_or_resumes():
+    fresh = step(Q, None, Inbound(text="", channel=Channel.VOICE, signal=Signal.CALL_START))
+    assert prompts(fresh) == ["language_prompt"]
+    invited = step(
+        Q, None, Inbound(text="", channel=Channel.VOICE, signal=Signal.CALL_START, language="ht")
+    )
+    assert prompts(invited) == ["message.consent"] and invited.session.lang == "ht"
+    session = at_question("ht", "knows_deported", {"status": "lpr"})
+    session.misses = 2
+    resumed = step(Q, session, Inbound(text="", channel=Channel.VOICE, signal=Signal.CALL_START))
+    assert prompts(resumed) == ["message.resumed", "question.knows_deported"]
+    assert resumed.session.misses == 0 and resumed.session.answers == {"status": "lpr"}
+    done = step(
+        Q, None, Inbound(text="", channel=Channel.VOICE, signal=Signal.CALL_START, completed=True)
+    )
+    assert done.session is None and prompts(done) == ["message.already_completed"]
+
+
+def test_stop_said_on_a_call_ends_it_without_opting_out_of_texts():
+    result = step(Q, at_question("en", "status"), Inbound(text="stop", channel=Channel.VOICE))
+    assert result.session is None and events(result) == [EventType.DECLINED]
+    assert prompts(result) == ["message.declined"]
+    by_text = say(at_question("en", "status"), "stop")
+    assert events(by_text) == [EventType.OPTED_OUT]

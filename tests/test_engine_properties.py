@@ -5,10 +5,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.engine import EventType, Inbound, Session, Stage, language_prompt, step
+from bot.engine import Channel, EventType, Inbound, Session, Signal, Stage, language_prompt, step
 from bot.questionnaire import Keyword, load_questionnaire
 from bot.render import render_question
 from bot.text import normalize
+from bot.voice_prompts import prompt_speech
 
 Q = load_questionnaire()
 
@@ -115,3 +116,40 @@ def test_any_texts_never_raise_and_answer_in_the_respondents_language(
         if session is None:
             opted_out = opted_out and EventType.OPTED_IN not in kinds
             opted_out = opted_out or EventType.OPTED_OUT in kinds
+
+
+keys = st.text(alphabet="0123456789*#", max_size=6)
+call_inputs = st.one_of(
+    st.tuples(keys, st.none()),
+    st.tuples(meaningful, st.none()),
+    st.tuples(st.just(""), st.sampled_from(list(Signal))),
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(session=sessions(), inputs=st.lists(call_inputs, min_size=1, max_size=15))
+def test_any_call_never_raises_and_every_reply_can_be_said(session, inputs):
+    """Any keys, words or call signals: the engine answers, and a call can say each reply."""
+    for pressed, signal in inputs:
+        is_keys = signal is None and set(pressed) <= set("0123456789*#")
+        inbound = Inbound(
+            text="" if is_keys else pressed,
+            keys=pressed if is_keys else None,
+            channel=Channel.VOICE,
+            signal=signal,
+        )
+        result = step(Q, session, inbound)
+        kinds = {event.type for event in result.events}
+        assert EventType.OPTED_OUT not in kinds, "a call never opts anyone out of texts"
+        if EventType.PAUSED in kinds:
+            assert result.replies == () and result.session is not None
+            assert result.session.misses == 0
+        else:
+            assert result.replies, "a caller always hears something"
+        for reply in result.replies:
+            for lang in (reply.lang,) if reply.lang else Q.languages:
+                for prompt in reply.prompt.split():
+                    assert prompt_speech(Q, prompt, lang).strip()
+        if result.session is not None and result.session.stage is Stage.QUESTION:
+            assert result.session.lang in Q.languages
+        session = result.session
