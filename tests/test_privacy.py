@@ -1,9 +1,10 @@
 """The privacy model, proven by scanning everything at rest after real conversations.
 
-After complete (and stopped, and declined) conversations from known numbers, no database
-table, no Redis key or value (RQ's job data included, decompressed) and no captured log line
-holds any of the numbers in any common format, or any MessageSid; no pseudonym sits next to
-an answer; and no stored response has a time finer than a day.
+After complete (and stopped, and declined) conversations from known numbers, by text and by
+phone, no database table, no Redis key or value (RQ's job data included, decompressed) and no
+captured log line holds any of the numbers in any common format, any MessageSid or CallSid, a
+recording URL or a speech result; no pseudonym sits next to an answer; and no stored response
+has a time finer than a day.
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ from sqlalchemy import inspect, text
 from bot import keys
 from bot.db import get_engine
 from bot.privacy import pseudonym
+from bot.voice_prompts import prompt_speech
 from tests.utils import new_sid, replies_of, run_jobs, sms
+from tests.voice_utils import Call
 
 NUMBERS = ["+13055550123", "+17865550188", "+509 3412 5678", "+1 (954) 555-0147"]
+# Callers: one by keypad in Kreyol, one by speech in Spanish who hangs up and calls back, one
+# who starts by text and finishes by phone.
+CALLERS = ["+13055550144", "+1 786 555 0166", "+15095550199"]
+SPOKEN = "sin papeles"  # a speech result: read into an option id, never kept
 
 
 def formats(number: str) -> set[str]:
@@ -97,6 +104,33 @@ def conversations(client, app, caplog):
     sids += converse(client, NUMBERS[2], ["2", "1", "1", "1 5", "2", "3", "SONDAJ"])
     sids += converse(client, NUMBERS[3], ["SURVEY", "1", "1", "STOP"])
     sids += converse(client, "+13055550999", ["SURVEY", "2"])
+
+    call = Call(client, CALLERS[0])
+    call.start()
+    for pressed in ("3", "1", "4", "3", "1", "12#", "3", "2"):
+        call.press(pressed)
+    assert call.turn.hung_up
+    call.hang_up()
+    first = Call(client, CALLERS[1])
+    first.start()
+    first.press("2")
+    first.say("sí")
+    first.say(SPOKEN)
+    first.hang_up()
+    second = Call(client, CALLERS[1])
+    second.start()
+    for words in ("tres", "claro", "uno y dos", "varias", "no"):
+        second.say(words)
+    assert second.turn.hung_up
+    second.hang_up()
+    sids += converse(client, CALLERS[2], ["SURVEY", "1", "1"])
+    third = Call(client, CALLERS[2])
+    third.start()
+    for pressed in ("2", "2", "1", "1"):
+        third.press(pressed)
+    assert third.turn.hung_up
+    third.hang_up()
+    sids += [call.call_sid, first.call_sid, second.call_sid, third.call_sid]
     return sids
 
 
@@ -107,7 +141,20 @@ def assert_clean(blobs, numbers, sids, where):
             for shape in formats(number):
                 assert shape not in as_text, f"{shape!r} found in {where}: {as_text[:200]!r}"
         for sid in sids:
-            assert sid not in as_text, f"a MessageSid found in {where}"
+            assert sid not in as_text, f"a MessageSid or CallSid found in {where}"
+        for trace in ("Recording", "recording_url", SPOKEN):
+            assert trace not in as_text, f"{trace!r} found in {where}"
+
+
+def _said(reply: str) -> str:
+    """A cached reply as its words: an SMS text, or what a call's TwiML says."""
+    if not reply.startswith("<?xml"):
+        return reply
+    from tests.voice_utils import check_twiml
+
+    turn = check_twiml(reply.encode())
+    assert turn.hung_up, "only a finished call's last answer is left cached"
+    return " ".join(words for words, _ in turn.said)
 
 
 def assert_pseudonyms_only_in_markers(dump, pseudonyms, harmless_replies):
@@ -126,7 +173,7 @@ def assert_pseudonyms_only_in_markers(dump, pseudonyms, harmless_replies):
         elif b":session" in key:
             pass  # a conversation still in flight (none is left in these tests)
         elif b":msg:" in key:
-            assert set(json.loads(value)) <= harmless_replies, value
+            assert set(map(_said, json.loads(value))) <= harmless_replies, value
         elif key.decode().endswith(":done"):
             assert value == b"default"  # the set of waves this respondent completed
         else:
@@ -135,7 +182,7 @@ def assert_pseudonyms_only_in_markers(dump, pseudonyms, harmless_replies):
 
 
 def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, caplog):
-    numbers = [*NUMBERS, "+13055550999"]
+    numbers = [*NUMBERS, "+13055550999", *CALLERS]
     sids = conversations
     settings = app.extensions["surveybot"].settings
     pseudonyms = {pseudonym(settings.PSEUDONYM_KEY, n) for n in numbers}
@@ -149,7 +196,7 @@ def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, 
     after = redis_dump(redis)
     assert_clean([k for k, _ in after] + [v for _, v in after], numbers, sids, "Redis")
     tables = database_dump(db)
-    assert len(tables["response"]) == 3
+    assert len(tables["response"]) == 6  # 3 by text, 3 by phone
     for table, rows in tables.items():
         assert_clean([value for row in rows for value in row], numbers, sids, f"table {table}")
     # The conversations ran while the fixture was set up: scan that phase's records too.
@@ -167,6 +214,10 @@ def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, 
         q.message(k, lang)
         for k in ("closing", "already_completed", "declined")
         for lang in q.languages
+    } | {
+        prompt_speech(q, f"message.{k}", lang)
+        for k in ("closing", "already_completed", "declined")
+        for lang in q.languages
     }
     for dump in (before, after):
         assert_pseudonyms_only_in_markers(dump, pseudonyms, harmless)
@@ -182,5 +233,5 @@ def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, 
 
 def test_in_flight_state_is_deleted_on_completion_stop_and_decline(app, redis, conversations):
     settings = app.extensions["surveybot"].settings
-    for number in (*NUMBERS, "+13055550999"):
+    for number in (*NUMBERS, "+13055550999", *CALLERS):
         assert not redis.exists(keys.session(pseudonym(settings.PSEUDONYM_KEY, number)))
