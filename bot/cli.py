@@ -140,13 +140,25 @@ def survey_group() -> None:
 
 @survey_group.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-def survey_check(file: str | None) -> None:
-    """Lint a questionnaire: translations, ids, skip logic, SMS encoding and segments."""
+@click.option(
+    "--audio-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of the recordings (default: VOICE_AUDIO_DIR, else audio/ beside FILE).",
+)
+def survey_check(file: str | None, audio_dir: str | None) -> None:
+    """Lint a questionnaire: translations, ids, skip logic, SMS segments and phone prompts."""
     from bot.questionnaire import DEFAULT_SURVEY_PATH
     from bot.survey_check import check_file, format_findings
 
+    # Only the two audio settings matter here: a file can be linted without a deployment's
+    # secrets. Recordings served from VOICE_AUDIO_BASE_URL are not looked for on this disk.
+    settings = _settings()
+    base_url = settings.VOICE_AUDIO_BASE_URL
+    if audio_dir is None and not base_url:
+        audio_dir = settings.VOICE_AUDIO_DIR or None
     path = file or str(DEFAULT_SURVEY_PATH)
-    findings = check_file(path)
+    findings = check_file(path, audio_dir=audio_dir, audio_base_url=base_url)
     click.echo(f"checking {path}")
     click.echo(format_findings(findings))
     if any(f.level == "error" for f in findings):

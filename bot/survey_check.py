@@ -3,19 +3,22 @@
 `bot.questionnaire` rejects files it cannot build; this module reports the softer problems
 (missing translations, skip logic pointing nowhere, keywords that swallow answers) and measures
 every message as it will be sent, because each extra SMS segment costs money and can arrive out
-of order. `surveybot survey check [FILE]` prints `format_findings(check_file(FILE))`.
+of order. It also hears the file as a call does: recordings for languages Twilio cannot speak,
+keypad limits, phone-only texts and how long each question takes to read aloud.
+`surveybot survey check [FILE]` prints `format_findings(check_file(FILE))`.
 """
 
 from __future__ import annotations
 
+import difflib
 import string
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from bot.engine import LANGUAGE_WORDS, NO_WORDS, YES_WORDS
+from bot.engine import KEY_BACK, KEY_SKIP, LANGUAGE_WORDS, NO_WORDS, YES_WORDS
 from bot.exceptions import QuestionnaireError
 from bot.questionnaire import (
     DEFAULT_SURVEY_PATH,
@@ -29,6 +32,15 @@ from bot.questionnaire import (
 from bot.render import render_question
 from bot.smsencoding import describe
 from bot.text import CONJUNCTIONS, normalize
+from bot.voice_prompts import (
+    MAX_HINT_CHARS,
+    PHONE_ONLY_FALLBACKS,
+    PHONE_ONLY_MESSAGES,
+    SAY_VOICES,
+    SPEECH_LANGUAGES,
+    all_prompts,
+    question_speech,
+)
 
 Level = Literal["error", "warning", "info"]
 
@@ -63,6 +75,19 @@ CONTRACT_WHEN = {"fear_reasons": {"afraid_to_seek_help": ("yes",)}}
 _MULTI_SEPARATORS = ",;/+&"
 _WITH_OPTIONS = (QuestionType.CHOICE, QuestionType.MULTI)
 
+# The files the app's audio route serves (bot.voice.AUDIO_SUFFIXES, kept equal by a test; this
+# module stays clear of the web stack).
+AUDIO_SUFFIXES = (".mp3", ".wav")
+# Words past which a question is hard to follow by ear: a caller holds every option in mind
+# until the last one is read.
+SPOKEN_WORD_LIMIT = 90
+# By phone a choice is one key and 9 goes back, so options 1-8 only; a multi answer is a run
+# of single digits, so options 1-9 only.
+CHOICE_KEYPAD_OPTIONS = int(KEY_BACK) - 1
+MULTI_KEYPAD_OPTIONS = 9
+# What a call says for a prompt with no playable recording (bot.voice_prompts.FALLBACK_VOICE).
+_READ_BY_FALLBACK = "calls read it with a French voice"
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -73,9 +98,21 @@ class Finding:
     message: str
 
 
-def check_file(path: str | Path | None = None) -> list[Finding]:
-    """Load and check a questionnaire file; a file that cannot load is one error finding."""
+def check_file(
+    path: str | Path | None = None,
+    *,
+    audio_dir: str | Path | None = None,
+    audio_base_url: str = "",
+) -> list[Finding]:
+    """Load and check a questionnaire file; a file that cannot load is one error finding.
+
+    Recordings are looked for in `audio_dir`, else in `audio/` beside the file, unless
+    `audio_base_url` says they are served from elsewhere: then only their names are checked.
+    """
     where = str(path or DEFAULT_SURVEY_PATH)
+    folder = Path(audio_dir) if audio_dir else None
+    if folder is None and not audio_base_url:
+        folder = Path(where).parent / "audio"
     try:
         q = load_questionnaire(path)
     except QuestionnaireError as exc:
@@ -83,14 +120,25 @@ def check_file(path: str | Path | None = None) -> list[Finding]:
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         # The loader trusts the file's shape in a few places; a wrong shape lands here.
         return [Finding("error", where, f"cannot load: {type(exc).__name__}: {exc}")]
-    findings = check_questionnaire(q)
+    findings = check_questionnaire(q, audio_dir=folder)
+    if folder is None and _needs_recordings(q):
+        findings.append(
+            Finding(
+                "info",
+                "voice.recordings",
+                f"served from {audio_base_url}: not checked that the files exist",
+            )
+        )
     if q.id == "community_safety":
         findings.extend(check_contract(q))
     return findings
 
 
-def check_questionnaire(q: Questionnaire) -> list[Finding]:
-    """Every check that applies to any questionnaire, grouped by kind, in file order."""
+def check_questionnaire(q: Questionnaire, audio_dir: str | Path | None = None) -> list[Finding]:
+    """Every check that applies to any questionnaire, grouped by kind, in file order.
+
+    Named recordings must exist in `audio_dir`; without one, only their names are checked.
+    """
     return [
         *_check_translations(q),
         *_check_questions(q),
@@ -99,6 +147,7 @@ def check_questionnaire(q: Questionnaire) -> list[Finding]:
         *_check_words(q),
         *_check_review(q),
         *_check_segments(q),
+        *_check_voice(q, Path(audio_dir) if audio_dir else None),
     ]
 
 
@@ -170,11 +219,6 @@ def _check_translations(q: Questionnaire) -> Iterator[Finding]:
                 yield Finding("error", where, f"no {lang} text")
         for lang in sorted(set(text) - known):
             yield Finding("warning", where, f"text in {lang}, which is not in languages")
-    for question in q.questions:
-        if question.voice:
-            for lang in q.languages:
-                if not question.voice.get(lang, "").strip():
-                    yield Finding("warning", f"question {question.id}.voice", f"no {lang} text")
     for lang in q.languages:
         if not q.language_names.get(lang, "").strip():
             # The engine also accepts a language's name as the answer to the language prompt.
@@ -253,23 +297,27 @@ def _fields(text: str) -> list[str]:
     return names
 
 
+def _placeholder_findings(
+    q: Questionnaire, where: str, text: str, values: tuple[str, ...] = ()
+) -> Iterator[Finding]:
+    """A formatted text's placeholders must each name a resource or one of `values`."""
+    try:
+        names = _fields(text)
+    except ValueError as exc:
+        yield Finding("error", where, f"bad braces ({exc}); write no literal braces")
+        return
+    for name in names:
+        if not name or name.isdigit():
+            yield Finding("error", where, "a placeholder needs a name, e.g. {hotline}")
+        elif name not in q.resources and name not in values:
+            known = ", ".join(sorted({*q.resources, *values})) or "none"
+            yield Finding("error", where, f"unknown placeholder {{{name}}} (resources: {known})")
+
+
 def _check_placeholders(q: Questionnaire) -> Iterator[Finding]:
     for key, texts in q.messages.items():
         for lang, text in texts.items():
-            where = f"messages.{key}[{lang}]"
-            try:
-                names = _fields(text)
-            except ValueError as exc:
-                yield Finding("error", where, f"bad braces ({exc}); write no literal braces")
-                continue
-            for name in names:
-                if not name or name.isdigit():
-                    yield Finding("error", where, "a placeholder needs a name, e.g. {hotline}")
-                elif name not in q.resources:
-                    known = ", ".join(sorted(q.resources)) or "none"
-                    yield Finding(
-                        "error", where, f"unknown placeholder {{{name}}} (resources: {known})"
-                    )
+            yield from _placeholder_findings(q, f"messages.{key}[{lang}]", text)
     # Only messages are formatted: braces anywhere else reach the phone as typed.
     for where, texts in _strings(q):
         if where.startswith("messages."):
@@ -438,3 +486,240 @@ def _check_segments(q: Questionnaire) -> Iterator[Finding]:
             if all(text.get(lang, "").strip() for text in texts):
                 rendered = render_question(q, question, lang)
                 yield _sms_finding(f"question {question.id}[{lang}]", rendered, SEGMENT_LIMIT)
+
+
+# -------------------------------------------------------------------------------------- phone
+
+
+def _check_voice(q: Questionnaire, audio_dir: Path | None) -> Iterator[Finding]:
+    """The file as a call hears it (bot.voice_prompts): recordings, keys, spoken texts."""
+    yield from _check_recordings(q, audio_dir)
+    yield from _check_keypad(q)
+    yield from _check_phone_messages(q)
+    yield from _check_spoken_texts(q)
+    yield from _check_speech_hints(q)
+    yield from _check_spoken_length(q)
+
+
+def _needs_recordings(q: Questionnaire) -> bool:
+    """Whether any prompt of the file can be a recording."""
+    return bool(q.voice.recordings) or any(lang not in SAY_VOICES for lang in q.languages)
+
+
+def _audio_name_problem(name: str) -> str | None:
+    """Why the app's audio route would not serve a file of this name, if it would not."""
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or "\\" in name or PureWindowsPath(name).drive:
+        return f"{name} leaves the audio folder (.. or an absolute path): the app never serves it"
+    if not name.endswith(AUDIO_SUFFIXES):
+        return f"{name} is not a .mp3 or .wav file: the app serves only those"
+    return None
+
+
+def _recorded(folder: Path, name: str) -> bool:
+    """Whether the app would play this file (the test of bot.voice.has_recording)."""
+    root = folder.resolve()
+    path = (root / name).resolve()
+    return path.is_relative_to(root) and path.is_file()
+
+
+def _unknown_prompt(prompt: str, prompts: list[str]) -> str:
+    kind, _, key = prompt.partition(".")
+    if kind == "message" and key in PHONE_ONLY_FALLBACKS:
+        return "no such prompt: it is said inside each question, record it with question.<id>"
+    close = difflib.get_close_matches(prompt, prompts, n=1)
+    guess = f" (did you mean {close[0]}?)" if close else ""
+    return f"no such prompt{guess}: calls never play this file"
+
+
+def _check_recordings(q: Questionnaire, audio_dir: Path | None) -> Iterator[Finding]:
+    """Every prompt of a language without text-to-speech needs a recording the app can play."""
+    prompts = all_prompts(q)
+    for lang, files in q.voice.recordings.items():
+        if lang not in q.languages:
+            yield Finding(
+                "warning", f"voice.recordings.{lang}", f"{lang} is not in languages: never played"
+            )
+        for prompt in files:
+            if prompt not in prompts:
+                yield Finding(
+                    "warning", f"voice.recordings.{lang} {prompt}", _unknown_prompt(prompt, prompts)
+                )
+    for lang in q.languages:
+        files = q.voice.recordings.get(lang, {})
+        required = lang not in SAY_VOICES
+        fallback = _READ_BY_FALLBACK if required else "calls read it with text-to-speech"
+        recorded = 0
+        for prompt in prompts:
+            where = f"voice.recordings.{lang} {prompt}"
+            name = files.get(prompt)
+            if name is None:
+                if required:
+                    yield Finding("warning", where, f"no recording named: {fallback}")
+                continue
+            problem = _audio_name_problem(name)
+            if problem is not None:
+                yield Finding("warning", where, problem)
+            elif audio_dir is not None and not _recorded(audio_dir, name):
+                yield Finding(
+                    "warning",
+                    where,
+                    f"recording {name} not found in {audio_dir}: {fallback} until it exists",
+                )
+            else:
+                recorded += 1
+        if not required:
+            continue
+        if audio_dir is None:
+            summary = f"{recorded} of {len(prompts)} prompts name a recording (files not checked)"
+        else:
+            missing = "" if audio_dir.is_dir() else " (no such folder)"
+            summary = f"{recorded} of {len(prompts)} prompts recorded in {audio_dir}{missing}"
+        yield Finding("info", f"voice.recordings.{lang}", summary)
+
+
+def _check_keypad(q: Questionnaire) -> Iterator[Finding]:
+    """Options a caller's keypad cannot reach."""
+    for question in q.questions:
+        count = len(question.options)
+        where = f"question {question.id}"
+        if question.type is QuestionType.CHOICE and count > CHOICE_KEYPAD_OPTIONS:
+            yield Finding(
+                "warning",
+                where,
+                f"{count} options: by keypad a choice is one key ({KEY_BACK} goes back, "
+                f"{KEY_SKIP} skips), so callers cannot choose option {CHOICE_KEYPAD_OPTIONS + 1} "
+                "or later",
+            )
+        elif question.type is QuestionType.MULTI and count > MULTI_KEYPAD_OPTIONS:
+            yield Finding(
+                "warning",
+                where,
+                f"{count} options: by keypad a multi answer is a run of single keys "
+                f"({KEY_BACK} alone goes back, {KEY_SKIP} skips), so callers cannot choose "
+                f"option {MULTI_KEYPAD_OPTIONS + 1} or later with others",
+            )
+
+
+def _phone_only_fallback(key: str) -> str:
+    """What a call says when the file lacks a phone-only message (bot.voice_prompts)."""
+    if key == "call_ended":
+        return "a call ended after missed answers says the declined message instead"
+    if key == "option":
+        example = PHONE_ONLY_FALLBACKS["option"].format(number=1, label="<label>")
+        return f'calls read each option as "{example}"'
+    if key == "keys_multi":
+        return "calls do not say how to answer a multi question (keys, then #)"
+    return "calls do not say how to answer a number question (digits, then #)"
+
+
+def _check_phone_messages(q: Questionnaire) -> Iterator[Finding]:
+    """Phone-only messages: present in every language, with the placeholders they are given."""
+    types = {question.type for question in q.questions}
+    used = {
+        "call_ended": True,
+        "option": bool(types & set(_WITH_OPTIONS)),
+        "keys_multi": QuestionType.MULTI in types,
+        "keys_number": QuestionType.NUMBER in types,
+    }
+    for key in PHONE_ONLY_MESSAGES:
+        if key in q.messages or not used.get(key, True):
+            continue  # a call says the text message, or never needs this one
+        texts = q.voice.messages.get(key, {})
+        missing = [lang for lang in q.languages if lang not in texts]
+        if missing:
+            yield Finding(
+                "warning",
+                f"voice.messages.{key}",
+                f"no {', '.join(missing)} text: {_phone_only_fallback(key)}",
+            )
+    for key, texts in q.voice.messages.items():
+        values = ("label", "number") if key == "option" else ()
+        for lang, text in texts.items():
+            where = f"voice.messages.{key}[{lang}]"
+            findings = list(_placeholder_findings(q, where, text, values))
+            yield from findings
+            if values and not findings:
+                for name in values:
+                    if name not in _fields(text):
+                        example = "For {label}, press {number}."
+                        yield Finding("error", where, f"needs {{{name}}}, e.g. {example!r}")
+
+
+def _voice_strings(q: Questionnaire) -> Iterator[tuple[str, dict[str, str], str]]:
+    """Every spoken-only text mapping, its place, and what a call reads where it has none."""
+    yield "voice.language_prompt", q.voice.language_prompt, "the texted language_prompt"
+    for key, texts in q.voice.messages.items():
+        yield f"voice.messages.{key}", texts, f"messages.{key}"
+    for question in q.questions:
+        yield f"question {question.id}.voice", question.voice, "the question's text"
+        for option in question.options:
+            where = f"question {question.id}.option {option.id}.voice"
+            yield where, option.voice, "the option's label"
+
+
+def _check_spoken_texts(q: Questionnaire) -> Iterator[Finding]:
+    """Spoken texts: the file's languages, each one where another has one, no stray keys."""
+    known = set(q.languages)
+    for where, texts, instead in _voice_strings(q):
+        if not texts:
+            continue  # nothing spoken differs from the text version
+        key = where.removeprefix("voice.messages.")
+        phone_only = key in PHONE_ONLY_MESSAGES and key not in q.messages
+        for lang in q.languages:
+            if phone_only and lang not in texts:
+                continue  # reported with what a call says instead
+            if not texts.get(lang, "").strip():
+                yield Finding("warning", where, f"no {lang} text: calls read {instead}")
+        for lang in sorted(set(texts) - known):
+            yield Finding("warning", where, f"text in {lang}, which is not in languages")
+        if where.startswith("voice.messages."):
+            continue  # formatted: checked with the phone messages
+        for lang, text in texts.items():
+            if "{" in text or "}" in text:
+                yield Finding("warning", f"{where}[{lang}]", "braces are spoken literally here")
+    prompts = set(all_prompts(q))
+    for key in q.voice.messages:
+        where = f"voice.messages.{key}"
+        if key not in q.messages and key not in PHONE_ONLY_MESSAGES:
+            yield Finding(
+                "warning", where, f"not a message of the file (no messages.{key}): never said"
+            )
+        elif key in q.messages and f"message.{key}" not in prompts:
+            yield Finding("warning", where, "a texting-only message: calls never say it")
+
+
+def _check_speech_hints(q: Questionnaire) -> Iterator[Finding]:
+    """Hint phrases Twilio's speech recognition would refuse (bot.voice_prompts.speech_hints)."""
+    for question in q.questions:
+        for option in question.options:
+            for lang in (lang for lang in q.languages if lang in SPEECH_LANGUAGES):
+                for word in (option.label.get(lang, ""), *option.synonyms.get(lang, ())):
+                    phrase = " ".join(word.replace(",", " ").split())
+                    if len(phrase) > MAX_HINT_CHARS:
+                        yield Finding(
+                            "warning",
+                            f"question {question.id}.option {option.id}",
+                            f"{lang} hint {phrase[:40]!r}... has {len(phrase)} characters: "
+                            f"speech recognition gets no hint over {MAX_HINT_CHARS}",
+                        )
+
+
+def _check_spoken_length(q: Questionnaire) -> Iterator[Finding]:
+    """Count the words of each question as a call reads it, options and keys included."""
+    for question in q.questions:
+        for lang in q.languages:
+            try:
+                words = len(question_speech(q, question, lang).split())
+            except (KeyError, IndexError, ValueError, AttributeError):
+                continue  # a missing text or a broken placeholder, reported above
+            where = f"question {question.id}[{lang}]"
+            if words > SPOKEN_WORD_LIMIT:
+                yield Finding(
+                    "warning",
+                    where,
+                    f"{words} words spoken, more than {SPOKEN_WORD_LIMIT}: a caller must hold "
+                    "every option in mind",
+                )
+            else:
+                yield Finding("info", where, f"{words} words spoken")

@@ -16,12 +16,14 @@ from bot.questionnaire import (
 )
 from bot.render import render_question
 from bot.survey_check import (
+    AUDIO_SUFFIXES,
     Finding,
     check_contract,
     check_file,
     check_questionnaire,
     format_findings,
 )
+from bot.voice_prompts import all_prompts
 
 # A small valid questionnaire; each test breaks one thing in a copy.
 BASE: dict[str, Any] = {
@@ -85,6 +87,37 @@ def question(raw: dict, qid: str) -> dict:
     return next(q for q in raw["questions"] if q["id"] == qid)
 
 
+def add_kreyol(raw: dict) -> None:
+    """Make `ht` a language of the raw file, its texts copied from English."""
+
+    def copy_en(node):
+        if isinstance(node, dict):
+            if "en" in node and "ht" not in node:
+                node["ht"] = copy.deepcopy(node["en"])
+            for value in node.values():
+                copy_en(value)
+        elif isinstance(node, list):
+            for value in node:
+                copy_en(value)
+
+    raw["languages"].append("ht")
+    copy_en(raw)
+    raw["language_names"]["ht"] = "Kreyòl"
+    raw["start_keywords"]["ht"] = ["sondaj"]
+
+
+def warnings_at(findings: list[Finding], prefix: str) -> list[Finding]:
+    return [f for f in findings if f.level == "warning" and f.where.startswith(prefix)]
+
+
+def record_everything(q, folder) -> None:
+    """Empty files for every recording the questionnaire names."""
+    for files in q.voice.recordings.values():
+        for name in files.values():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).touch()
+
+
 # ------------------------------------------------------------------------------ the shipped file
 
 
@@ -115,6 +148,46 @@ def test_shipped_consent_fits_three_segments_in_every_language():
 
 def test_base_questionnaire_is_clean():
     assert errors(check_questionnaire(build())) == []
+
+
+def test_shipped_survey_lists_each_missing_kreyol_recording(tmp_path):
+    q = load_questionnaire()
+    prompts = all_prompts(q)
+    findings = check_file(DEFAULT_SURVEY_PATH, audio_dir=tmp_path)
+    missing = warnings_at(findings, "voice.recordings.ht ")
+    assert [f.where.split(" ", 1)[1] for f in missing] == prompts
+    assert has(findings, "warning", "voice.recordings.ht message.consent", "ht/consent.mp3")
+    assert has(findings, "warning", "voice.recordings.ht message.consent", str(tmp_path))
+    assert has(findings, "warning", "voice.recordings.ht question.status", "French voice")
+    assert has(findings, "info", "voice.recordings.ht", f"0 of {len(prompts)} prompts recorded")
+    assert errors(findings) == []
+
+    record_everything(q, tmp_path)
+    findings = check_file(DEFAULT_SURVEY_PATH, audio_dir=tmp_path)
+    assert warnings_at(findings, "voice.recordings") == []
+    assert has(findings, "info", "voice.recordings.ht", f"{len(prompts)} of {len(prompts)}")
+
+
+def test_recordings_are_looked_for_beside_the_file_by_default(tmp_path):
+    path = tmp_path / "survey.yaml"
+    path.write_text(DEFAULT_SURVEY_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    q = load_questionnaire(path)
+    findings = check_file(path)
+    assert has(findings, "info", "voice.recordings.ht", f"in {tmp_path / 'audio'} (no such")
+    record_everything(q, tmp_path / "audio")
+    assert warnings_at(check_file(path), "voice.recordings") == []
+
+
+def test_recordings_served_from_a_url_are_only_checked_by_name(tmp_path):
+    findings = check_file(DEFAULT_SURVEY_PATH, audio_base_url="https://cdn.example/audio")
+    assert warnings_at(findings, "voice.recordings") == []
+    assert has(findings, "info", "voice.recordings", "served from https://cdn.example/audio")
+    assert has(findings, "info", "voice.recordings.ht", "name a recording (files not checked)")
+    # An explicit folder is checked even then.
+    findings = check_file(
+        DEFAULT_SURVEY_PATH, audio_dir=tmp_path, audio_base_url="https://cdn.example/audio"
+    )
+    assert has(findings, "warning", "voice.recordings.ht message.consent", "not found")
 
 
 # ---------------------------------------------------------------------------------- each error
@@ -339,6 +412,246 @@ def test_questions_are_measured_as_rendered():
 def test_all_language_messages_are_measured_together():
     findings = check_questionnaire(build())
     assert has(findings, "info", "messages.help[all languages]", "1 segment")
+
+
+# ------------------------------------------------------------------------------------- phone
+
+
+def test_every_kreyol_prompt_needs_a_playable_recording(tmp_path):
+    def kreyol(raw):
+        add_kreyol(raw)
+        raw["voice"] = {
+            "recordings": {
+                "ht": {
+                    "language_prompt": "ht/language_prompt.mp3",
+                    "message.consent": "ht/consent.ogg",
+                    "message.help": "../help.mp3",
+                    "message.closing": "/etc/closing.wav",
+                    "question.afrad": "ht/afraid.mp3",
+                    "message.option": "ht/option.mp3",
+                },
+                "fr": {"language_prompt": "fr/language_prompt.mp3"},
+            }
+        }
+
+    q = build(kreyol)
+    findings = check_questionnaire(q)  # no folder: names only
+    where = "voice.recordings.ht"
+    assert has(findings, "warning", f"{where} message.declined", "no recording named: calls read")
+    assert has(findings, "warning", f"{where} question.afraid", "French voice")
+    assert has(findings, "warning", f"{where} message.consent", "not a .mp3 or .wav file")
+    assert has(findings, "warning", f"{where} message.help", "leaves the audio folder")
+    assert has(findings, "warning", f"{where} message.closing", "leaves the audio folder")
+    assert has(findings, "warning", f"{where} question.afrad", "did you mean question.afraid?")
+    assert has(findings, "warning", f"{where} message.option", "said inside each question")
+    assert has(findings, "warning", "voice.recordings.fr", "fr is not in languages")
+    assert not warnings_at(findings, f"{where} language_prompt")
+    assert has(findings, "info", where, "1 of ")
+    assert has(findings, "info", where, "(files not checked)")
+    # Texting-only messages are never said on a call, so never recorded.
+    assert not warnings_at(findings, f"{where} message.opted_in")
+
+    findings = check_questionnaire(q, audio_dir=tmp_path)
+    assert has(findings, "warning", f"{where} language_prompt", "ht/language_prompt.mp3 not found")
+    (tmp_path / "ht").mkdir()
+    (tmp_path / "ht" / "language_prompt.mp3").touch()
+    assert not warnings_at(check_questionnaire(q, audio_dir=tmp_path), f"{where} language_prompt")
+    assert errors(findings) == []
+
+
+def test_languages_with_text_to_speech_need_no_recording():
+    assert not warnings_at(check_questionnaire(build()), "voice.recordings")
+
+
+def test_audio_suffixes_are_the_ones_the_app_serves():
+    from bot.voice import AUDIO_SUFFIXES as SERVED
+
+    assert AUDIO_SUFFIXES == SERVED
+
+
+def test_options_the_keypad_cannot_reach():
+    def options(n):
+        return [{"id": f"o{i}", "label": {"en": f"Opt {i}", "es": f"Opc {i}"}} for i in range(n)]
+
+    def many(raw):
+        question(raw, "afraid")["options"] = options(9)
+        question(raw, "why")["options"] = options(10)
+
+    findings = check_questionnaire(build(many))
+    assert has(findings, "warning", "question afraid", "cannot choose option 9 or later")
+    assert has(findings, "warning", "question why", "cannot choose option 10 or later")
+
+    def enough(raw):
+        question(raw, "afraid")["options"] = options(8)
+        question(raw, "why")["options"] = options(9)
+
+    findings = check_questionnaire(build(enough))
+    assert not any("cannot choose" in f.message for f in findings)
+
+
+def test_missing_phone_only_messages_say_what_a_call_says_instead():
+    findings = check_questionnaire(build())
+    assert has(findings, "warning", "voice.messages.call_ended", "no en, es text")
+    assert has(findings, "warning", "voice.messages.call_ended", "declined message instead")
+    assert has(findings, "warning", "voice.messages.option", '"1. <label>."')
+    assert has(findings, "warning", "voice.messages.keys_multi", "(keys, then #)")
+    assert has(findings, "warning", "voice.messages.keys_number", "(digits, then #)")
+
+    def spoken(raw):
+        raw["voice"] = {
+            "messages": {
+                "call_ended": {"en": "Goodbye for now.", "es": "Adiós por ahora."},
+                "option": {"en": "For {label}, press {number}."},
+                "keys_multi": {"en": "Then pound.", "es": "Luego numeral."},
+                "keys_number": {"en": "Then pound.", "es": "Luego numeral."},
+            }
+        }
+
+    findings = check_questionnaire(build(spoken))
+    assert warnings_at(findings, "voice.messages") == [
+        Finding(
+            "warning",
+            "voice.messages.option",
+            'no es text: calls read each option as "1. <label>."',
+        ),
+    ]
+
+
+def test_a_phone_only_message_used_by_no_question_is_not_asked_for():
+    def choices_only(raw):
+        raw["questions"] = [question(raw, "afraid")]
+        raw["report"]["crosstabs"] = []
+
+    findings = check_questionnaire(build(choices_only))
+    assert not warnings_at(findings, "voice.messages.keys_multi")
+    assert not warnings_at(findings, "voice.messages.keys_number")
+    assert warnings_at(findings, "voice.messages.option")
+
+
+def test_option_message_placeholders():
+    def option(en, es):
+        def mutate(raw):
+            raw["voice"] = {"messages": {"option": {"en": en, "es": es}}}
+
+        return check_questionnaire(build(mutate))
+
+    findings = option("For {label}, press {numbr}.", "Press {number}.")
+    assert has(findings, "error", "voice.messages.option[en]", "unknown placeholder {numbr}")
+    assert not has(findings, "error", "voice.messages.option[en]", "needs {number}")
+    assert has(findings, "error", "voice.messages.option[es]", "needs {label}")
+    assert errors(option("{label}: {number}. Help: {hotline}.", "{label}, {number}.")) == []
+
+    def bad_message(raw):
+        raw["voice"] = {"messages": {"help": {"en": "Press {number}.", "es": "Ayuda {"}}}
+
+    findings = check_questionnaire(build(bad_message))
+    assert has(findings, "error", "voice.messages.help[en]", "unknown placeholder {number}")
+    assert has(findings, "error", "voice.messages.help[es]", "bad braces")
+
+
+def test_spoken_texts_follow_the_files_languages():
+    def spoken(raw):
+        raw["voice"] = {
+            "language_prompt": {"en": "For English, press 1.", "fr": "Pour le français, 3."},
+            "messages": {
+                "help": {"en": "Press star to hear it again."},
+                "consnet": {"en": "Welcome.", "es": "Bienvenido."},
+                "opted_in": {"en": "Welcome back.", "es": "Bienvenido de nuevo."},
+            },
+        }
+        question(raw, "why")["options"][0]["voice"] = {"en": "the police"}
+        question(raw, "age")["voice"] = {"es": "¿Cuántos años {tiene}?"}
+
+    findings = check_questionnaire(build(spoken))
+    assert has(findings, "warning", "voice.language_prompt", "no es text")
+    assert has(findings, "warning", "voice.language_prompt", "text in fr, which is not in")
+    assert has(findings, "warning", "voice.messages.help", "no es text: calls read messages.help")
+    assert has(findings, "warning", "voice.messages.consnet", "not a message of the file")
+    assert has(findings, "warning", "voice.messages.opted_in", "texting-only")
+    assert has(findings, "warning", "question why.option police.voice", "no es text")
+    assert has(findings, "warning", "question age.voice", "no en text")
+    assert has(findings, "warning", "question age.voice[es]", "braces are spoken literally")
+
+
+def test_a_speech_hint_too_long_for_twilio_names_its_option():
+    def long(raw):
+        add_kreyol(raw)
+        options = question(raw, "afraid")["options"]
+        options[0]["synonyms"]["en"] = ["yeah", "yes " * 30]
+        options[1]["synonyms"] = {"ht": ["non " * 30]}  # no speech recognition in Kreyòl
+
+    findings = check_questionnaire(build(long))
+    assert has(findings, "warning", "question afraid.option yes", "en hint 'yes yes")
+    assert has(findings, "warning", "question afraid.option yes", "over 100")
+    assert not warnings_at(findings, "question afraid.option no")
+
+
+def test_spoken_questions_are_counted_in_words():
+    def spoken(raw):
+        raw["voice"] = {
+            "messages": {
+                "option": {"en": "For {label}, press {number}.", "es": "{label}: {number}."}
+            }
+        }
+        question(raw, "why")["voice"] = {"en": "Why? " * 90, "es": "¿Por qué?"}
+
+    findings = check_questionnaire(build(spoken))
+    # "Are you afraid? For Yes, press 1. For No, press 2."
+    assert has(findings, "info", "question afraid[en]", "11 words spoken")
+    assert has(findings, "warning", "question why[en]", "more than 90")
+    assert has(findings, "info", "question why[es]", "words spoken")
+
+
+# -------------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def no_audio_settings(monkeypatch):
+    """The audio settings unset, whatever the environment says."""
+    monkeypatch.setenv("VOICE_AUDIO_DIR", "")
+    monkeypatch.setenv("VOICE_AUDIO_BASE_URL", "")
+    return monkeypatch
+
+
+def survey_check(*args: str):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    return CliRunner().invoke(main, ["survey", "check", *args])
+
+
+def test_cli_warns_about_missing_recordings_without_failing(no_audio_settings, tmp_path):
+    result = survey_check("--audio-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    line = "WARNING voice.recordings.ht message.consent: recording ht/consent.mp3 not found in"
+    assert f"{line} {tmp_path}" in result.output
+    assert "0 errors" in result.output
+
+
+def test_cli_audio_dir_option_and_setting(no_audio_settings, tmp_path):
+    record_everything(load_questionnaire(), tmp_path)
+    result = survey_check("--audio-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "WARNING voice.recordings" not in result.output
+    assert f"recorded in {tmp_path}" in result.output
+
+    no_audio_settings.setenv("VOICE_AUDIO_DIR", str(tmp_path))
+    result = survey_check()
+    assert "WARNING voice.recordings" not in result.output
+    assert f"recorded in {tmp_path}" in result.output
+
+
+def test_cli_with_an_audio_base_url_checks_names_only(no_audio_settings, tmp_path):
+    no_audio_settings.setenv("VOICE_AUDIO_BASE_URL", "https://cdn.example/audio")
+    no_audio_settings.setenv("VOICE_AUDIO_DIR", str(tmp_path))  # the app plays from the URL
+    result = survey_check()
+    assert result.exit_code == 0, result.output
+    assert "WARNING voice.recordings" not in result.output
+    assert "INFO voice.recordings: served from https://cdn.example/audio" in result.output
+    # --audio-dir checks a local copy anyway.
+    result = survey_check("--audio-dir", str(tmp_path))
+    assert "WARNING voice.recordings.ht message.consent" in result.output
 
 
 # ------------------------------------------------------------------------------------ output
