@@ -670,7 +670,11 @@ def _check_spoken_texts(q: Questionnaire) -> Iterator[Finding]:
             if phone_only and lang not in texts:
                 continue  # reported with what a call says instead
             if not texts.get(lang, "").strip():
-                yield Finding("warning", where, f"no {lang} text: calls read {instead}")
+                # A question's or option's `voice` text is an override where the written words
+                # read badly aloud, which is a matter of each language on its own ("EE.UU."
+                # needs one, "US citizen" does not): its absence is a note, not a warning.
+                level: Level = "info" if where.startswith("question ") else "warning"
+                yield Finding(level, where, f"no {lang} text: calls read {instead}")
         for lang in sorted(set(texts) - known):
             yield Finding("warning", where, f"text in {lang}, which is not in languages")
         if where.startswith("voice.messages."):
