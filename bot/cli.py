@@ -173,12 +173,13 @@ def survey_check(file: str | None, audio_dir: str | None) -> None:
     help="A running bot with its simulator on (e.g. `surveybot dev`).",
 )
 @click.option("--from", "sender", default=None, help="Simulated phone number (made up if omitted).")
-def sim_command(url: str, sender: str | None) -> None:
-    """Chat with the bot from this terminal, through its simulator and signed webhook."""
-    from bot.terminal_sim import run_terminal_sim
+@click.option("--phone", is_flag=True, help="Call the bot (keypad answers) instead of texting it.")
+def sim_command(url: str, sender: str | None, phone: bool) -> None:
+    """Text or call the bot from this terminal, through its simulator and signed webhooks."""
+    from bot.terminal_sim import run_terminal_call, run_terminal_sim
 
     try:
-        run_terminal_sim(url, sender)
+        (run_terminal_call if phone else run_terminal_sim)(url, sender)
     except QuestionnaireError as exc:  # pragma: no cover - defensive
         raise click.ClickException(str(exc)) from exc
 

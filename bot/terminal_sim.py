@@ -1,9 +1,12 @@
-"""`surveybot sim`: text the bot from a terminal, through its simulator and signed webhook.
+"""`surveybot sim`: text (or call) the bot from a terminal, through its simulator and signed
+webhooks.
 
 The same chat as the /simulator page, with the standard library only: each line typed is
 POSTed to `/simulator/api/send` of a running bot (e.g. `surveybot dev`), and the bot's texts
-sent on its own (`/simulator/api/outbox`) are printed before each prompt. Numbers are made
-up in the fictional 555-0100..555-0199 range; nothing goes to a real phone.
+sent on its own (`/simulator/api/outbox`) are printed before each prompt. With `--phone` it
+calls instead: each step goes through `/simulator/api/call` to the real voice routes, what the
+bot says is printed, and the keys typed answer it. Numbers are made up in the fictional
+555-0100..555-0199 range; nothing goes to a real phone.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ QUIT_COMMANDS = frozenset({"/quit", "/exit"})
 PICTURE_COMMAND = "/picture"
 SEND_TIMEOUT = 30.0
 OUTBOX_TIMEOUT = 10.0
+KEYS_PROMPT = "keys> "
+SAY_COMMAND = "/say"
+HANGUP_COMMANDS = frozenset({"/hangup", *QUIT_COMMANDS})
+_KEYS = re.compile(r"^[0-9*#]+$")
 
 _US_NUMBER = re.compile(r"^\+1(\d{3})(\d{3})(\d{4})$")
 
@@ -167,6 +174,145 @@ def run_terminal_sim(url: str, sender: str | None) -> None:
         _chat(url, number)
     except (EOFError, KeyboardInterrupt):
         print()
+    except BotUnreachable as exc:
+        print(
+            f"error: cannot reach the bot ({exc}): is `surveybot dev` running at {url}?",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1) from None
+    except SimulatorOff:
+        print(
+            f"error: {url} has no simulator (404): it is on only with SURVEYBOT_ENV=development "
+            "or SIMULATOR_ENABLED=1; is `surveybot dev` running there?",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1) from None
+    print("bye", flush=True)
+
+
+# ------------------------------------------------------------------------------- phone calls
+
+
+def format_prompt(prompt: dict[str, Any]) -> str:
+    """One thing the bot says on a call, labelled with its language (or as a recording)."""
+    label = "recording" if prompt.get("audio") else (prompt.get("language") or "?")
+    return format_reply(str(prompt.get("text") or ""), f"[{label}]")
+
+
+def gather_hint(gather: dict[str, Any] | None) -> str:
+    """How to answer what the bot listens for, in a line."""
+    if not gather:
+        return ""
+    if gather.get("numDigits") == 1:
+        how = "press one key (0-9, * or #) and Enter"
+    else:
+        how = f"type the keys and Enter (Enter is {gather.get('finishOnKey') or '#'})"
+    if "speech" in str(gather.get("input") or ""):
+        how += f", or {SAY_COMMAND} WORDS"
+    return f"({how}; Enter alone: no answer; /hangup)"
+
+
+def call_banner(url: str, number: str) -> str:
+    """What the terminal shows first in phone mode."""
+    return "\n".join(
+        [
+            f"surveybot simulator at {url}: calling the bot (through the real signed voice",
+            "webhooks; nothing goes to a real phone).",
+            f"Your made-up number: {pretty_number(number)}  ({number})",
+            "Answer with keys (1, 2, ... * #), /say WORDS where the bot listens for speech,",
+            "Enter alone to let it time out. Hang up with /hangup, Ctrl-D or Ctrl-C.",
+        ]
+    )
+
+
+def call_step(url: str, payload: dict[str, Any]) -> tuple[int, Any]:
+    """One step of a simulated call; returns (HTTP status, the simulator's JSON answer)."""
+    return _http_json(f"{url}/simulator/api/call", payload, SEND_TIMEOUT)
+
+
+def describe_call_end(data: dict[str, Any], why: str) -> str:
+    """The line that says the call ended, and what the status callback got."""
+    callback = data.get("status_callback")
+    return f"-- {why}" + (f" (status callback: HTTP {callback})" if callback else "")
+
+
+def next_payload(line: str, answer: dict[str, Any]) -> dict[str, Any] | None:
+    """The simulator request for one line typed during a call (None: the line means nothing)."""
+    gather = answer.get("gather") or {}
+    text = line.strip()
+    if text.lower() in HANGUP_COMMANDS:
+        return {"action": "hangup"}
+    if text.lower().startswith(SAY_COMMAND + " ") and "speech" in str(gather.get("input")):
+        return {"action": "say", "url": gather["action"], "speech": text[len(SAY_COMMAND) :]}
+    if not text:
+        # Twilio's timeout: the action gets no Digits, or the call goes on after the <Gather>.
+        if gather.get("actionOnEmptyResult"):
+            return {"action": "press", "url": gather["action"], "digits": ""}
+        if answer.get("redirect"):
+            return {"action": "press", "url": answer["redirect"], "digits": ""}
+        return {"action": "hangup"}
+    keys = text.replace(" ", "")
+    if not _KEYS.match(keys):
+        return None
+    finish = str(gather.get("finishOnKey") or "")
+    if gather.get("numDigits") == 1:
+        key = keys[0]
+        if finish and key in finish:
+            return {
+                "action": "press",
+                "url": gather["action"],
+                "digits": "",
+                "finished_on_key": key,
+            }
+        return {"action": "press", "url": gather["action"], "digits": key}
+    digits = keys.split(finish[0])[0] if finish else keys
+    return {
+        "action": "press",
+        "url": gather["action"],
+        "digits": digits,
+        "finished_on_key": finish[:1],
+    }
+
+
+def _call(url: str, number: str) -> None:
+    """Call the bot and answer it until the call ends."""
+    status, data = call_step(url, {"from": number, "action": "start"})
+    call_sid = data.get("call_sid") if isinstance(data, dict) else None
+    try:
+        while True:
+            if status != 200 or not isinstance(data, dict):
+                print(describe_failure(status, data), flush=True)
+                return
+            for prompt in data.get("prompts") or []:
+                print(format_prompt(prompt), flush=True)
+            if data.get("ended"):
+                print(describe_call_end(data, "the bot ended the call"), flush=True)
+                return
+            print(gather_hint(data.get("gather")), flush=True)
+            payload = None
+            while payload is None:
+                payload = next_payload(input(KEYS_PROMPT), data)
+                if payload is None:
+                    print("(keys are 0-9, * and #)", flush=True)
+            if payload["action"] == "hangup":
+                break
+            payload.update({"from": number, "call_sid": call_sid})
+            status, data = call_step(url, payload)
+    except (EOFError, KeyboardInterrupt):
+        print()
+    _, data = call_step(url, {"from": number, "action": "hangup", "call_sid": call_sid})
+    print(describe_call_end(data if isinstance(data, dict) else {}, "you hung up"), flush=True)
+
+
+def run_terminal_call(url: str, sender: str | None) -> None:
+    """Call a running bot from this terminal and answer on the keyboard until the call ends."""
+    url = url.rstrip("/")
+    number = sender or make_up_number()
+    print(call_banner(url, number), flush=True)
+    try:
+        _call(url, number)
     except BotUnreachable as exc:
         print(
             f"error: cannot reach the bot ({exc}): is `surveybot dev` running at {url}?",

@@ -1,5 +1,6 @@
 // The local SMS simulator: texts the bot through /simulator/api/send (which signs and posts to
 // the real Twilio webhook) and polls /simulator/api/outbox for texts the bot sends on its own.
+// Its phone mode (calls, keypad) is simulator_phone.js.
 // Plain JavaScript, no framework. Chats are kept in memory per number, never stored.
 (function () {
   "use strict";
@@ -265,4 +266,7 @@
 
   useNumber(madeUpNumber());
   window.setTimeout(poll, pollMs);
+
+  // The phone mode (simulator_phone.js) calls from the same number field.
+  window.SurveybotSimulator = { activeNumber: activeNumber, pretty: pretty };
 })();
