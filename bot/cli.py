@@ -8,6 +8,7 @@ import click
 from flask.cli import FlaskGroup
 
 from bot.auth import user_group
+from bot.cleanup_cli import cleanup_group
 from bot.config import load_settings
 from bot.exceptions import ConfigError, QuestionnaireError
 from bot.report_cli import report_group
@@ -46,6 +47,7 @@ def worker_command(burst: bool, simple: bool) -> None:
     # Import every job module once here, so a job forked per message does not pay for
     # importing the Twilio client and the database layer again (bench/invitations.py).
     import workers.aggregation  # noqa: F401
+    import workers.cleanup  # noqa: F401
     import workers.invitations  # noqa: F401
     import workers.storage  # noqa: F401
     import workers.weekly  # noqa: F401
@@ -194,6 +196,7 @@ COMMANDS = (
     report_group,
     wave_group,
     user_group,
+    cleanup_group,
 )
 
 

@@ -113,6 +113,13 @@ class Settings:
             problems.append("REDIS_URL is missing")
         if not self.DATABASE_URL:
             problems.append("DATABASE_URL is missing")
+        if self.TWILIO_DELETE_MESSAGES and not (
+            self.TWILIO_ACCOUNT_SID.strip() and self.TWILIO_AUTH_TOKEN.strip()
+        ):
+            problems.append(
+                "TWILIO_DELETE_MESSAGES=1 needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
+                "(records are deleted through Twilio's REST API)"
+            )
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
 

@@ -14,3 +14,23 @@ TRANSITION_MAX_ATTEMPTS = 50
 QUEUE_NAME = "surveybot"
 INSTANCE_DIR = "instance"
 DEV_PORT = 5000
+
+# Deleting records at Twilio (TWILIO_DELETE_MESSAGES=1). Twilio refuses to delete a record it
+# has not finished processing (error 20009) and asks for at least a minute after a message was
+# sent or received, or a call ended, before the DELETE.
+CLEANUP_DELAY_SECONDS = 90
+# A message whose last status is "sent" may never get a delivery receipt; Twilio waits about an
+# hour for one before the record is final, so its deletion waits longer (a later final status
+# schedules the prompt one instead).
+CLEANUP_SENT_DELAY_SECONDS = 70 * 60
+# A repeated status callback schedules nothing more while this marker lives (longer than the
+# "sent" delay, so the delayed job can see that a final status took over).
+CLEANUP_DEDUP_TTL_SECONDS = 6 * 3600
+# Retries of temporary errors (429, 5xx, no connection, 20009): Twilio says a record can take
+# minutes, rarely days, to become deletable. Then the deletion is counted as failed.
+CLEANUP_RETRY_INTERVALS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 72 * 3600)
+# Only a job whose worker died mid-run reaches RQ's failed registry (every outcome is settled in
+# the job); it holds the SID, so it is dropped after a day.
+CLEANUP_FAILURE_TTL_SECONDS = 24 * 3600
+CLEANUP_JOB_TIMEOUT_SECONDS = 120
+CLEANUP_HTTP_TIMEOUT_SECONDS = 30

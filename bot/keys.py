@@ -63,3 +63,19 @@ WAVES_VERSION = f"{PREFIX}:waves:version"  # bumped on every change of WAVES_OPE
 # payload (answers, language, date): no job record with exact times around them. Drained back
 # into storage jobs by the hourly cron job.
 PARKED_RESPONSES = f"{PREFIX}:storage:parked"
+
+
+def cleanup_scheduled(kind: str, record_digest: str) -> str:
+    """Present while the deletion at Twilio of one record is scheduled after its final status
+    (by keyed digest of its SID, never the SID; with a short TTL)."""
+    return f"{PREFIX}:cleanup:{kind}:{record_digest}"
+
+
+def cleanup_fallback(kind: str, record_digest: str) -> str:
+    """Present while a delayed deletion is scheduled for a message whose last status was "sent"."""
+    return f"{PREFIX}:cleanup:{kind}:{record_digest}:sent"
+
+
+def cleanup_stats(day: str) -> str:
+    """Hash of deletions at Twilio per day ("message:deleted", "call:failed"...), no identifiers."""
+    return f"{PREFIX}:stats:cleanup:{day}"

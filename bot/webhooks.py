@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, request
 
 from bot import keys
 from bot.app import state
+from bot.cleanup import RecordKind, deletion_on, schedule_deletion
 from bot.conversations import Conversation, handle_message
 from bot.invitations import record_invitation_status
 from bot.privacy import message_digest, pseudonym
@@ -41,9 +42,11 @@ _ERROR_CODE = re.compile(r"^\d{1,6}$")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def twiml(replies: tuple[str, ...] | list[str]) -> Response:
-    """A TwiML <Response> with one <Message> per reply (none: Twilio sends nothing)."""
-    body = "".join(f"<Message>{escape(_XML_INVALID.sub('', text))}</Message>" for text in replies)
+def twiml(replies: tuple[str, ...] | list[str], *, action: str | None = None) -> Response:
+    """A TwiML <Response> with one <Message> per reply (none: Twilio sends nothing); `action`:
+    where Twilio posts each reply's status callbacks."""
+    tag = f"<Message action={quoteattr(action)}>" if action else "<Message>"
+    body = "".join(f"{tag}{escape(_XML_INVALID.sub('', text))}</Message>" for text in replies)
     xml = f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
     return Response(xml, mimetype="text/xml")
 
@@ -82,7 +85,27 @@ def inbound_sms() -> Response | tuple[str, int]:
         text=request.form.get("Body", ""),
         has_media=num_media > 0,
     )
-    return twiml(handled.replies)
+    app_state = state()
+    schedule_deletion(
+        settings,
+        app_state.redis,
+        app_state.queue,
+        kind=RecordKind.MESSAGE,
+        sid=message_sid,
+        status="received",
+    )
+    return twiml(handled.replies, action=_status_callback_url(settings))
+
+
+def _status_callback_url(settings) -> str | None:  # noqa: ANN001
+    """With deletion at Twilio on, the URL where Twilio reports the replies' statuses (the final
+    one schedules their deletion); else None, and the TwiML stays as it always was."""
+    if not deletion_on(settings):
+        return None
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    if settings.TRUST_PROXY or not base:  # as twilio_auth.signed_url rebuilds it
+        base = request.host_url.rstrip("/") + request.script_root
+    return f"{base}{bp.url_prefix}/sms/status"
 
 
 @bp.post("/sms/status")
@@ -111,5 +134,14 @@ def sms_status() -> tuple[str, int]:
         to=request.form.get("To") or "",
         status=status,
         error_code=code if _ERROR_CODE.match(code) else "",
+    )
+    # A final status: the record (an invitation, or one of the bot's replies) can be deleted.
+    schedule_deletion(
+        app_state.settings,
+        redis,
+        app_state.queue,
+        kind=RecordKind.MESSAGE,
+        sid=request.form.get("MessageSid") or request.form.get("SmsSid") or "",
+        status=status,
     )
     return "", 204

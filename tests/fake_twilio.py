@@ -1,14 +1,21 @@
 """A local stand-in for Twilio's REST API, at its HTTP boundary (the real client talks to it).
 
 Tests and benchmarks point the Twilio client at it with TWILIO_API_BASE_URL. It records every
-request (path, form, auth header, the arrival time on `clock`, the SID it answered with) and
-answers message creation like Twilio, or with an error chosen for every request (`error`), for
-the next requests in order (`fail_next`), or for one recipient (`fail_for`).
+request (method, path, form, auth header, the arrival time on `clock`, the SID it answered
+with, the HTTP status) and answers message creation like Twilio, or with an error chosen for
+every request (`error`), for the next requests in order (`fail_next`), or for one recipient
+(`fail_for`, by To number).
+
+It also answers the deletion of a message or call record (`DELETE .../Messages/{SID}.json`,
+`.../Calls/{SID}.json`) with 204, or 404 (error 20404) for a SID it deleted before, or an
+error chosen the same ways (`fail_for` by the record's SID). Like Twilio, its 404 text quotes
+the URL (SID included), so tests see whether that text leaks anywhere.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -24,6 +31,11 @@ UNSUBSCRIBED: Error = (400, 21610, "Attempt to send to unsubscribed recipient")
 INVALID_NUMBER: Error = (400, 21211, "The 'To' number is not a valid phone number.")
 SERVER_ERROR: Error = (500, 20500, "Internal Server Error")
 TOO_MANY_REQUESTS: Error = (429, 20429, "Too Many Requests")
+# Twilio refuses to delete a record it has not finished processing. Its documentation gives the
+# code, not the HTTP status; 400 here makes the tests prove that the code decides.
+NOT_COMPLETE: Error = (400, 20009, "Cannot delete this resource before it is complete")
+UNAUTHORIZED: Error = (401, 20003, "Authenticate")
+RECORD_PATH = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/(Messages|Calls)/(\w+)\.json$")
 
 
 class _Server(ThreadingHTTPServer):
@@ -37,7 +49,8 @@ class FakeTwilio:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.requests: list[dict] = []
         self.error: Error | None = None  # for every request
-        self.fail_for: dict[str, Error] = {}  # To number -> error, for every request to it
+        self.fail_for: dict[str, Error] = {}  # To number (or SID deleted) -> error, every time
+        self.deleted: set[str] = set()  # SIDs of the records it deleted
         self._next: deque[Error | None] = deque()  # for the next requests, in order
         self._lock = threading.Lock()
         self.clock = clock
@@ -52,18 +65,29 @@ class FakeTwilio:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 status, body = fake._answer(form)
+                self._record_and_reply("POST", arrived, form, status, body, sid=body.get("sid"))
+
+            def do_DELETE(self) -> None:  # noqa: N802 - http.server's naming
+                arrived = fake.clock()
+                status, body = fake._answer_delete(self.path)
+                self._record_and_reply("DELETE", arrived, {}, status, body, sid=None)
+
+            def _record_and_reply(self, method, arrived, form, status, body, *, sid) -> None:  # noqa: ANN001
                 record = {
+                    "method": method,
                     "path": self.path,
                     "form": form,
                     "auth": self.headers.get("Authorization"),
                     "time": arrived,
-                    "sid": body.get("sid"),
+                    "sid": sid,
+                    "status": status,
                 }
                 with fake._lock:
                     fake.requests.append(record)
-                data = json.dumps(body).encode()
+                data = json.dumps(body).encode() if body is not None else b""
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if data:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -83,12 +107,40 @@ class FakeTwilio:
             self.requests.clear()
             self._next.clear()
             self.fail_for.clear()
+            self.deleted.clear()
             self.error = None
 
     @property
     def sids(self) -> list[str]:
         """The SIDs of the messages it accepted."""
         return [r["sid"] for r in self.requests if r["sid"]]
+
+    @property
+    def deletions(self) -> list[tuple[str, str, int]]:
+        """Every DELETE it answered: (Messages or Calls, SID, HTTP status), in order."""
+        out = []
+        for r in self.requests:
+            match = RECORD_PATH.match(r["path"]) if r.get("method") == "DELETE" else None
+            if match:
+                out.append((match.group(2), match.group(3), r["status"]))
+        return out
+
+    def _answer_delete(self, path: str) -> tuple[int, dict | None]:
+        match = RECORD_PATH.match(path)
+        if not match:
+            return 404, {"code": 20404, "message": f"The requested resource {path} was not found"}
+        sid = match.group(3)
+        with self._lock:
+            error = self._next.popleft() if self._next else None
+            error = error or self.fail_for.get(sid) or self.error
+            if not error and sid in self.deleted:
+                error = (404, 20404, f"The requested resource {path} was not found")
+            if not error:
+                self.deleted.add(sid)
+        if error:
+            status, code, message = error
+            return status, {"code": code, "message": message, "status": status}
+        return 204, None
 
     def _answer(self, form: dict[str, str]) -> tuple[int, dict]:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
@@ -51,3 +52,33 @@ def enqueue_opt_out(queue: Queue, pseudonym: str, day: str, *, opted_out: bool, 
         description="record an opt-out change",
         pipeline=pipeline,
     )
+
+
+def enqueue_record_deletion(
+    queue: Queue,
+    kind: str,
+    sid: str,
+    *,
+    delay: timedelta,
+    fallback: bool = False,
+    pipeline: Pipeline | None = None,
+):
+    """Schedule the deletion of one Twilio record `delay` from now.
+
+    The SID is in the job's arguments only: the description names the kind (RQ would otherwise
+    describe the job by its call, SID included), the job leaves Redis as soon as it ends
+    (result_ttl=0; every outcome is settled inside it), and a job that died with its worker is
+    dropped from the failed registry after CLEANUP_FAILURE_TTL_SECONDS.
+    """
+    intervals = list(defaults.CLEANUP_RETRY_INTERVALS)
+    job = queue.create_job(
+        "workers.cleanup.delete_twilio_record",
+        args=(str(kind), sid),
+        kwargs={"fallback": fallback},
+        timeout=defaults.CLEANUP_JOB_TIMEOUT_SECONDS,
+        result_ttl=0,
+        failure_ttl=defaults.CLEANUP_FAILURE_TTL_SECONDS,
+        description=f"delete a {kind} record at Twilio",
+        retry=Retry(max=len(intervals), interval=intervals),
+    )
+    return queue.schedule_job(job, datetime.now(UTC) + delay, pipeline=pipeline)
