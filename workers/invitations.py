@@ -10,7 +10,7 @@ reaching Twilio cannot push two sends closer together than Twilio counts.
 A job holds its number only while it is pending. Every outcome is settled inside the job, so
 the job always ends successfully and RQ deletes it at once (result_ttl=0): sent, opted out
 (Twilio error 21610), refused for good (counted as failed), or a temporary error (HTTP 429, 5xx,
-no connection) which is raised for RQ to retry with backoff, and on the last attempt counted as
+no connection) which hands RQ a `Retry` with backoff, and on the last attempt is counted as
 failed. Log lines and exceptions name the job, the wave and Twilio's error code; never the
 number, and never Twilio's message text (it can quote the number).
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import requests
 import twilio.rest.api.v2010.account.message  # noqa: F401 - see below
 from redis import Redis
-from rq import get_current_job
+from rq import Retry, get_current_job
 from twilio.base.exceptions import TwilioException
 
 from bot import defaults, keys
@@ -37,6 +37,7 @@ from bot.invitations import (
     CLAIM_PENDING_TTL_SECONDS,
     INVITED_TTL_SECONDS,
     MESSAGE_MAP_TTL_SECONDS,
+    SEND_RETRY_INTERVALS,
     UNSUBSCRIBED,
     InviteCount,
     invite_claim,
@@ -94,11 +95,6 @@ return {1, string.format('%.0f', wait), string.format('%.0f', slot)}
 
 class SlotTimeout(SurveybotError):
     """No send slot came up in time (the job retries later)."""
-
-
-class TemporarySendError(SurveybotError):
-    """Twilio could not take the message now (HTTP 429 or 5xx, or no connection): RQ retries.
-    The message names the HTTP status and Twilio's code only."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +180,7 @@ def _count(redis: Redis, wave: str, *outcomes: str, pipe=None) -> None:  # noqa:
         target.execute()
 
 
-def send_invitation(wave: str, number: str, language: str, body: str) -> str:
+def send_invitation(wave: str, number: str, language: str, body: str) -> str | Retry:
     """Text one invitation (at the shared rate); returns the outcome, never the number."""
     from workers.queues import get_queue
 
@@ -258,14 +254,19 @@ def send_invitation(wave: str, number: str, language: str, body: str) -> str:
     return "sent"
 
 
-def _temporary(redis: Redis, job, wave: str, claim: str, what: str) -> str:  # noqa: ANN001
-    """Retry later (raise for RQ), or on the last attempt count the invitation as failed."""
+def _temporary(redis: Redis, job, wave: str, claim: str, what: str) -> str | Retry:  # noqa: ANN001
+    """Retry later (a `Retry` handed back to RQ), or on the last attempt count the invitation
+    as failed.
+
+    Returned, not raised: RQ logs a job that raises with its arguments attached to the log
+    record (`extra`), and this job's arguments hold the number, which a structured log
+    handler would then write out.
+    """
     job_id = job.id if job is not None else "-"
-    if job is not None and job.retries_left:
+    intervals = list(SEND_RETRY_INTERVALS)
+    if job is not None and (job.number_of_retries or 0) < len(intervals):
         log.warning("invitation job %s (wave %s): %s, will retry", job_id, wave, what)
-        # `from None`: the traceback RQ keeps must not chain Twilio's error (its text can
-        # quote the number).
-        raise TemporarySendError(f"temporary send error ({what})") from None
+        return Retry(max=len(intervals), interval=intervals)
     with redis.pipeline() as pipe:
         pipe.delete(claim)
         _count(redis, wave, InviteCount.FAILED, "error:temporary", pipe=pipe)
