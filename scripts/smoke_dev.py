@@ -97,6 +97,27 @@ def main() -> int:
         print(f"responses stored: {count}")
         if count != 1:
             raise SystemExit(f"FAIL: expected 1 stored response, found {count}")
+
+        # The same survey by phone, through the simulator's keypad and the signed voice routes.
+        caller = "+13055550143"
+        call = post_json(f"{base}/simulator/api/call", {"from": caller, "action": "start"})
+        print("call ->", call["prompts"][0]["text"][:60], "...")
+        for keys in ["1", "1"] + ["1"] * 12:
+            gather = call.get("gather")
+            if not gather:
+                break
+            multi = not gather.get("numDigits")  # several keys, then #
+            step = {"from": caller, "call_sid": call["call_sid"], "url": gather["action"]}
+            step.update(action="press", digits="13" if multi else keys)
+            if multi:
+                step["finished_on_key"] = "#"
+            call = post_json(f"{base}/simulator/api/call", step)
+        goodbye = call["prompts"][-1]["text"] if call["prompts"] else ""
+        print("call ended:", call.get("ended"), "-", goodbye[:60])
+        if not call.get("ended") or "Thank you" not in goodbye:
+            raise SystemExit("FAIL: the call did not reach its closing words")
+        wait_for("the worker to store the call's response", lambda: stored() == 2)
+        print("responses stored after the call: 2")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
