@@ -266,8 +266,10 @@ class Throttle:
 
 
 def session_key(sid: str) -> str:
-    """A signed-in dashboard session (JSON, with an idle TTL)."""
-    return f"{keys.PREFIX}:dash:session:{sid}"
+    """A signed-in dashboard session (JSON, with an idle TTL), under a digest of its id: what
+    Redis holds (or a copy of it leaks) is no session id a browser could present."""
+    digest = hashlib.sha256(sid.encode()).hexdigest()
+    return f"{keys.PREFIX}:dash:session:{digest}"
 
 
 def start_session(redis: Redis, user: User) -> str:

@@ -179,6 +179,11 @@ def test_sign_in_and_out(app, client):
 
     with client.session_transaction() as session:
         stolen = dict(session)
+    # Redis holds a digest of the session id, never the id a browser presents.
+    redis = app.extensions["surveybot"].redis
+    held = [key for key in redis.scan_iter("sb:dash:session:*")]
+    assert len(held) == 1
+    assert stolen["sid"].encode() not in held[0] + (redis.get(held[0]) or b"")
     out = post(client, "/dashboard/sign-out")
     assert out.status_code == 302 and out.headers["Location"].startswith(SIGN_IN)
     assert client.get("/dashboard/").status_code == 302
