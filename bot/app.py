@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Request, current_app
 from redis import Redis
 from rq import Queue
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -29,6 +30,15 @@ class AppState:
     registry: RegistryCache
 
 
+class SurveybotRequest(Request):
+    """Uploaded files stay in memory (bounded by the request's size limit): an invitation CSV
+    holds phone numbers, and Werkzeug's default writes uploads over 500 KB to a temporary file
+    on disk, where a deleted file's blocks can outlive it."""
+
+    def _get_file_stream(self, *args, **kwargs):  # noqa: ANN002, ANN003 - Werkzeug's hook
+        return io.BytesIO()
+
+
 def state() -> AppState:
     """The running app's shared state."""
     return current_app.extensions["surveybot"]
@@ -40,6 +50,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings.validate()
     instance = Path(settings.INSTANCE_PATH).resolve()
     app = Flask(__name__, instance_path=str(instance))
+    app.request_class = SurveybotRequest
     app.config.update(
         SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32),
         SESSION_COOKIE_HTTPONLY=True,

@@ -831,3 +831,27 @@ def test_admins_manage_accounts(app, db):
     with Session(get_engine(db)) as session:
         assert not find_user(session, "admin@example.org").disabled
         assert find_user(session, "new@example.org").disabled
+
+
+def test_an_uploaded_list_of_numbers_never_touches_the_disk(app):
+    """Werkzeug spools uploads over 500 KB to a temporary file; the app keeps them in memory."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    big = b"phone\n" + b"+13055550100\n" * 60_000  # ~780 KB
+    boundary, body = encode_multipart(
+        {"file": FileStorage(io.BytesIO(big), "numbers.csv", content_type="text/csv")}
+    )
+    with app.test_request_context(
+        "/dashboard/waves/w/invitations",
+        method="POST",
+        input_stream=io.BytesIO(body),
+        content_length=len(body),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    ) as context:
+        context.request.max_content_length = 2 * 1024 * 1024  # as the invitations page allows
+        upload = context.request.files["file"]
+        assert isinstance(upload.stream, io.BytesIO)
+        assert upload.read() == big
