@@ -1,6 +1,7 @@
 """Benchmark of the SMS webhook: the real app under gunicorn on a real Redis, next to a baseline.
 
 Run:  python bench/webhook.py            (or python -m bench.webhook; --quick for a smoke run)
+      python bench/webhook.py --channel voice   (the phone channel: whole calls instead of texts)
 
 What it does, in one run:
   1. starts a dedicated redis-server on a free port (no persistence), unless --redis-url is given;
@@ -11,7 +12,11 @@ What it does, in one run:
      texts a complete English survey (SURVEY, consent, one answer per question; "1 3" for a
      multiple-choice question), each message with a fresh MessageSid and an X-Twilio-Signature
      for PUBLIC_BASE_URL + /twilio/sms. Signing happens before the timed loop, so the client's
-     HMAC cost is not in the figures;
+     HMAC cost is not in the figures. With --channel voice, each respondent places a whole call
+     in English instead (fresh CallSid): the call-start POST to /twilio/voice, then one POST to
+     /twilio/voice/gather?n=N per keypad answer (language 1, consent 1, one key per question,
+     "13" then # for a multiple-choice question), N predicted as the bot numbers its <Gather>
+     actions, each signed over its absolute URL with the query string;
   4. warms each server up, then sends the same requests (same bytes, same headers) to each,
      from --clients processes, every process driving its share of respondents one after
      another, one request at a time, each respondent's survey on its own keep-alive connection
@@ -20,10 +25,12 @@ What it does, in one run:
      the run at one worker's GIL, which makes the figures swing between runs). The measured
      respondents are split into --rounds rounds, the servers taking turns (minimal, app, app,
      minimal, ...), so that whatever else the machine does weighs on both alike;
-  5. prints messages per second and p50 / p99 latency of both, and their ratios, and where the
-     CPU went (server workers, the dedicated Redis, the client processes) per message;
-  6. checks the bot really did the work: every respondent's last reply is the closing message,
-     and the queue holds exactly one storage job per respondent (no RQ worker runs meanwhile).
+  5. prints messages (for voice: requests) per second and p50 / p99 latency of both, and their
+     ratios, and where the CPU went (server workers, the dedicated Redis, the client processes)
+     per message;
+  6. checks the bot really did the work: every respondent's last reply is the closing message
+     (for voice: the closing words, then <Hangup/>), and the queue holds exactly one storage job
+     per respondent (no RQ worker runs meanwhile).
 
 Everything it starts is stopped and its temporary files removed on the way out.
 """
@@ -45,6 +52,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +71,9 @@ from bench.services import (  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 WEBHOOK_PATH = "/twilio/sms"
+VOICE_PATH = "/twilio/voice"  # a call answered
+GATHER_PATH = "/twilio/voice/gather"  # keys pressed after a prompt; ?n= numbers the step
+CHANNELS = ("sms", "voice")
 PUBLIC_BASE_URL = "https://bench.surveybot.invalid"
 NUMBER_PREFIX = "+1555010"  # +1 555 010 XXXX: fictional numbers, 10,000 of them
 MAX_NUMBERS = 10_000
@@ -80,8 +91,22 @@ BASE_HEADERS = {
     "Accept": "*/*",
 }
 
-# One request: (urlencoded form body, X-Twilio-Signature).
-Request = tuple[bytes, str]
+# One request: (path with its query string, urlencoded form body, X-Twilio-Signature).
+Request = tuple[str, bytes, str]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How the output names one request: an SMS message, or one webhook request of a call."""
+
+    noun: str  # table column: how many
+    rate: str  # table column: how many per second
+    short: str  # "CPU ms/<short>"
+    one: str  # "CPU per <one>"
+
+
+SMS_UNIT = Unit("messages", "msg/s", "msg", "message")
+VOICE_UNIT = Unit("requests", "requests/s", "req", "request")
 
 
 # ------------------------------------------------------------------------------- pure helpers
@@ -118,7 +143,7 @@ def signed_request(validator: Any, url: str, sender: str, text: str) -> Request:
 
     params = twilio_params(sender, text)
     signature = validator.compute_signature(url, params)
-    return urllib.parse.urlencode(params).encode(), signature
+    return WEBHOOK_PATH, urllib.parse.urlencode(params).encode(), signature
 
 
 def build_requests(
@@ -137,6 +162,122 @@ def build_requests(
         [signed_request(validator, url, respondent_number(first + i), text) for text in script]
         for i in range(count)
     ]
+
+
+def gather_url(n: int, public_base_url: str = PUBLIC_BASE_URL) -> str:
+    """The action URL of a call's n-th <Gather> (n = 1 after the call starts), as bot.voice
+    writes it and Twilio signs it."""
+    return f"{public_base_url.rstrip('/')}{GATHER_PATH}?n={n}"
+
+
+def signed_call_request(validator: Any, url: str, params: dict[str, str]) -> Request:
+    """One webhook request of a call, posted to `url` (absolute) and signed over it."""
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    signature = validator.compute_signature(url, params)
+    return path, urllib.parse.urlencode(params).encode(), signature
+
+
+def build_call_requests(
+    auth_token: str,
+    keys: Sequence[str],
+    first: int,
+    count: int,
+    public_base_url: str = PUBLIC_BASE_URL,
+) -> list[list[Request]]:
+    """Signed requests of `count` calls (numbers from `first` on, a fresh CallSid each): the
+    call answered, then one gather callback per entry of `keys` (a trailing # finishes it)."""
+    from twilio.request_validator import RequestValidator
+
+    from bot.simulator import CallStatus, call_params, new_call_sid
+
+    validator = RequestValidator(auth_token)
+    start_url = public_base_url.rstrip("/") + VOICE_PATH
+    calls = []
+    for i in range(count):
+        caller, sid = respondent_number(first + i), new_call_sid()
+        requests = [
+            signed_call_request(
+                validator, start_url, call_params(caller, sid, status=CallStatus.RINGING)
+            )
+        ]
+        for n, pressed in enumerate(keys, start=1):
+            params = call_params(
+                caller,
+                sid,
+                status=CallStatus.IN_PROGRESS,
+                digits=pressed.rstrip("#"),
+                finished_on_key="#" if pressed.endswith("#") else "",
+            )
+            requests.append(signed_call_request(validator, gather_url(n, public_base_url), params))
+        calls.append(requests)
+    return calls
+
+
+def call_script(questionnaire: Any, lang: str = "en") -> tuple[list[str], str]:
+    """The keys of one complete call in `lang`, and the closing words the call ends with.
+
+    Walks the pure conversation engine from a call answered: the language's menu key, "1" for
+    consent, then option 1 of every question asked ("13#" for a multiple-choice question).
+    """
+    from bot.engine import Channel, Inbound, Signal, Stage, step
+    from bot.questionnaire import QuestionType
+    from bot.voice_prompts import prompt_speech, speak
+
+    result = step(
+        questionnaire, None, Inbound(text="", channel=Channel.VOICE, signal=Signal.CALL_START)
+    )
+    keys: list[str] = []
+    for _ in range(4 * len(questionnaire.questions) + 4):  # bounded: one key per question
+        session = result.session
+        if session is None:
+            break
+        if session.stage is Stage.LANGUAGE:
+            pressed = str(questionnaire.languages.index(lang) + 1)
+        elif session.stage is Stage.CONSENT:
+            pressed = "1"
+        elif session.stage is Stage.QUESTION:
+            question = questionnaire.question(session.question)
+            if question.type is QuestionType.MULTI and len(question.options) >= 3:
+                pressed = "13#"
+            elif question.type is QuestionType.NUMBER:
+                pressed = f"{question.minimum if question.minimum is not None else 1}#"
+            else:
+                pressed = "1"
+        else:
+            raise RuntimeError(f"the call script got stuck at stage {session.stage}")
+        keys.append(pressed)
+        inbound = Inbound(text="", channel=Channel.VOICE, keys=pressed)
+        result = step(questionnaire, session, inbound)
+    else:
+        raise RuntimeError("the call script did not reach the end of the survey")
+    closing = prompt_speech(questionnaire, "message.closing", lang)
+    said = [speech.text for reply in result.replies for speech in speak(questionnaire, reply)]
+    if not said or said[-1] != closing:
+        raise RuntimeError("the call script does not end with the closing words")
+    return keys, closing
+
+
+def sms_ended(twiml: bytes, closing: str) -> bool:
+    """Whether an SMS TwiML answer carries the closing message."""
+    from bot.simulator import parse_twiml
+
+    try:
+        texts = parse_twiml(twiml) if twiml else []
+    except ET.ParseError:
+        return False
+    return any(closing in t for t in texts)
+
+
+def call_ended(twiml: bytes, closing: str) -> bool:
+    """Whether a call's TwiML answer says the closing words and then hangs up."""
+    try:
+        root = ET.fromstring(twiml)
+    except ET.ParseError:
+        return False
+    verbs = list(root)
+    said = [verb.text or "" for verb in verbs if verb.tag == "Say"]
+    return bool(verbs) and verbs[-1].tag == "Hangup" and any(closing in t for t in said)
 
 
 def survey_script(questionnaire: Any, lang: str = "en") -> tuple[list[str], str]:
@@ -235,15 +376,17 @@ def split_rounds(items: Sequence[Any], rounds: int) -> list[list[Any]]:
     return chunks
 
 
-def format_table(results: Sequence[RunResult]) -> str:
+def format_table(results: Sequence[RunResult], unit: Unit = SMS_UNIT) -> str:
     """The results as a fixed-width table."""
+    width = max(8, len(unit.rate))
     header = (
-        f"{'server':<10} {'messages':>9} {'seconds':>8} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+        f"{'server':<10} {unit.noun:>9} {'seconds':>8} {unit.rate:>{width}} {'p50 ms':>8}"
+        f" {'p99 ms':>8}"
     )
     lines = [header, "-" * len(header)]
     for r in results:
         lines.append(
-            f"{r.name:<10} {r.messages:>9} {r.seconds:>8.2f} {r.rate:>8.1f}"
+            f"{r.name:<10} {r.messages:>9} {r.seconds:>8.2f} {r.rate:>{width}.1f}"
             f" {r.latency_ms(50):>8.2f} {r.latency_ms(99):>8.2f}"
         )
     return "\n".join(lines)
@@ -252,10 +395,10 @@ def format_table(results: Sequence[RunResult]) -> str:
 # ---------------------------------------------------------------------------- load generator
 
 
-def _post(conn: http.client.HTTPConnection, body: bytes, signature: str) -> tuple[int, bytes]:
-    conn.request(
-        "POST", WEBHOOK_PATH, body=body, headers={**BASE_HEADERS, "X-Twilio-Signature": signature}
-    )
+def _post(
+    conn: http.client.HTTPConnection, path: str, body: bytes, signature: str
+) -> tuple[int, bytes]:
+    conn.request("POST", path, body=body, headers={**BASE_HEADERS, "X-Twilio-Signature": signature})
     response = conn.getresponse()
     return response.status, response.read()
 
@@ -288,11 +431,11 @@ def _client_main(
             if connection_per_respondent and n:
                 conn.close()  # the next request connects again
             reply = b""
-            for body, signature in conversation:
+            for path, body, signature in conversation:
                 t0 = time.perf_counter()
                 for attempt in range(2):  # one reconnect if the server closed the connection
                     try:
-                        status, reply = _post(conn, body, signature)
+                        status, reply = _post(conn, path, body, signature)
                         break
                     except (http.client.RemoteDisconnected, ConnectionError):
                         conn.close()
@@ -441,10 +584,11 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> dict[int, flo
     return {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
 
 
-def format_cpu_table(results: Sequence[RunResult]) -> str:
+def format_cpu_table(results: Sequence[RunResult], unit: Unit = SMS_UNIT) -> str:
     """CPU milliseconds per message by role (where the machine's time went)."""
     roles = [role for role in ("server", "redis", "clients") if any(role in r.cpu for r in results)]
-    header = f"{'CPU ms/msg':<10} " + " ".join(f"{role:>8}" for role in roles) + f" {'total':>8}"
+    title = f"CPU ms/{unit.short}"
+    header = f"{title:<10} " + " ".join(f"{role:>8}" for role in roles) + f" {'total':>8}"
     lines = [header, "-" * len(header)]
     for r in results:
         per = {role: 1000 * r.cpu.get(role, 0.0) / max(1, r.messages) for role in roles}
@@ -549,6 +693,13 @@ def app_environment(redis_url: str, workdir: Path, secrets_: dict[str, str]) -> 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--channel",
+        choices=CHANNELS,
+        default="sms",
+        help="sms: each respondent texts the survey; voice: each places a whole call (default: "
+        "%(default)s)",
+    )
     parser.add_argument("--respondents", type=int, default=1000, help="measured respondents")
     parser.add_argument("--clients", type=int, default=4, help="client processes (connections)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
@@ -612,16 +763,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot import keys
     from bot.defaults import DEFAULT_WAVE
     from bot.questionnaire import load_questionnaire
-    from bot.simulator import parse_twiml
     from workers.queues import get_queue
 
-    script, closing = survey_script(load_questionnaire())
+    voice = args.channel == "voice"
+    unit = VOICE_UNIT if voice else SMS_UNIT
     secrets_ = {
         name: secrets.token_hex(24) for name in ("SECRET_KEY", "PSEUDONYM_KEY", "TWILIO_AUTH_TOKEN")
     }
     token = secrets_["TWILIO_AUTH_TOKEN"]
-    measured = build_requests(token, script, 0, args.respondents)
-    warmup = build_requests(token, script, args.respondents, args.warmup)
+    if voice:
+        script, closing = call_script(load_questionnaire())
+        measured = build_call_requests(token, script, 0, args.respondents)
+        warmup = build_call_requests(token, script, args.respondents, args.warmup)
+    else:
+        script, closing = survey_script(load_questionnaire())
+        measured = build_requests(token, script, 0, args.respondents)
+        warmup = build_requests(token, script, args.respondents, args.warmup)
 
     workdir = Path(tempfile.mkdtemp(prefix="surveybot-bench-"))
     redis_process: subprocess.Popen | None = None
@@ -652,7 +809,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         import gunicorn
 
-        print("surveybot webhook benchmark")
+        print("surveybot webhook benchmark" + (" (phone channel)" if voice else ""))
         print(
             f"  machine: {os.cpu_count()} CPUs ({platform.machine()}), Python "
             f"{platform.python_version()}, gunicorn {gunicorn.__version__}, Redis {redis_version}"
@@ -667,13 +824,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.one_connection
                 else "a keep-alive connection per respondent; "
             )
-            + f"{args.respondents} respondents x {len(script)} messages "
-            f"({' / '.join(script)}), warm-up {args.warmup} respondents per server, measured "
+            + (
+                f"{args.respondents} respondents x one call of {len(script) + 1} requests "
+                f"(call start / keys {' / '.join(script)}), "
+                if voice
+                else f"{args.respondents} respondents x {len(script)} messages "
+                f"({' / '.join(script)}), "
+            )
+            + f"warm-up {args.warmup} respondents per server, measured "
             f"in {min(args.rounds, args.respondents)} alternating rounds"
         )
         print(
-            "  requests: built and signed (X-Twilio-Signature) before the timed loop; "
-            "the same bytes go to both servers"
+            "  requests: built and signed (X-Twilio-Signature"
+            + (" over the absolute URL, ?n= included" if voice else "")
+            + ") before the timed loop; the same bytes go to both servers"
         )
         print(
             "  note: the load generator shares the CPUs with the servers and Redis; "
@@ -716,10 +880,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = merge_runs("app", app_runs)
         minimal = merge_runs("minimal", minimal_runs)
 
-        print(format_table([app, minimal]))
+        print(format_table([app, minimal], unit))
         print(f"(load average after the run: {_loadavg()})")
         print()
-        print(format_cpu_table([app, minimal]))
+        print(format_cpu_table([app, minimal], unit))
         for r in (app, minimal):
             if r.workers_cpu:
                 split = " / ".join(f"{s:.2f}" for s in r.workers_cpu)
@@ -740,7 +904,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # When both runs keep the CPUs busy, throughput goes as 1 / CPU per message; this
             # figure moves less than the throughput ratio when other work shares the machine.
             print(
-                f"ratio (minimal / app) CPU per message: {minimal_cpu / app_cpu:.2f}  "
+                f"ratio (minimal / app) CPU per {unit.one}: {minimal_cpu / app_cpu:.2f}  "
                 "(the throughput ratio when both saturate the CPUs; steadier on a busy machine)"
             )
 
@@ -748,22 +912,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = [f"warm-up: {e}" for e in warm.errors[:5]]
         problems += [f"app: {e}" for e in app.errors[:5]]
         problems += [f"minimal: {e}" for e in minimal.errors[:5]]
-        unfinished = 0
-        for reply in app.last_replies:
-            try:
-                texts = parse_twiml(reply) if reply else []
-            except Exception:
-                texts = []
-            if not any(closing in t for t in texts):
-                unfinished += 1
+        ended = call_ended if voice else sms_ended
+        unfinished = sum(not ended(reply, closing) for reply in app.last_replies)
         if unfinished:
-            problems.append(f"{unfinished} respondents' last reply is not the closing message")
+            problems.append(
+                f"{unfinished} calls' last answer is not the closing words and <Hangup/>"
+                if voice
+                else f"{unfinished} respondents' last reply is not the closing message"
+            )
         jobs = get_queue(redis_client).count
         stats = redis_client.hgetall(keys.wave_stats(DEFAULT_WAVE))
         completed = int(stats.get(b"completed", 0))
+        finished = len(app.last_replies) - unfinished
         print(
-            f"check: {args.respondents} respondents, {len(app.last_replies) - unfinished} got the "
-            f"closing message, {completed} completed surveys counted, {jobs} storage jobs queued"
+            (
+                f"check: {args.respondents} calls, {finished} ended with the closing words and "
+                "<Hangup/>, "
+                if voice
+                else f"check: {args.respondents} respondents, {finished} got the closing message, "
+            )
+            + f"{completed} completed surveys counted, {jobs} storage jobs queued"
             + (
                 f", {app.reconnects + minimal.reconnects} reconnects"
                 if app.reconnects or minimal.reconnects
