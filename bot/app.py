@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, current_app
+from flask.sessions import SecureCookieSessionInterface
 from redis import Redis
 from rq import Queue
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -39,6 +40,16 @@ class SurveybotRequest(Request):
         return io.BytesIO()
 
 
+class WebhookFreeSessions(SecureCookieSessionInterface):
+    """No cookie session for Twilio's webhooks: Twilio keeps no cookies, and opening one costs
+    every text and every step of a call a serializer (bench/webhook.py)."""
+
+    def open_session(self, app: Flask, request: Request):  # noqa: ANN201 - Flask's hook
+        if request.path.startswith("/twilio/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
 def state() -> AppState:
     """The running app's shared state."""
     return current_app.extensions["surveybot"]
@@ -51,6 +62,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     instance = Path(settings.INSTANCE_PATH).resolve()
     app = Flask(__name__, instance_path=str(instance))
     app.request_class = SurveybotRequest
+    app.session_interface = WebhookFreeSessions()
     app.config.update(
         SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32),
         SESSION_COOKIE_HTTPONLY=True,

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, abort, request, send_from_directory
-from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from bot import keys
 from bot.app import state
@@ -87,9 +89,17 @@ def has_recording(filename: str) -> bool:
     """Whether a recording can be played (always assumed when served from elsewhere)."""
     if state().settings.VOICE_AUDIO_BASE_URL:
         return True
-    folder = audio_dir().resolve()
-    path = (folder / filename).resolve()
-    return path.is_relative_to(folder) and path.is_file()
+    folder = audio_dir()
+    key = (str(folder), filename)
+    now = time.monotonic()
+    known = _recordings_seen.get(key)
+    if known is not None and now - known[0] < RECORDING_CHECK_SECONDS:
+        return known[1]
+    resolved = folder.resolve()
+    path = (resolved / filename).resolve()
+    exists = path.is_relative_to(resolved) and path.is_file()
+    _recordings_seen[key] = (now, exists)
+    return exists
 
 
 def public_base() -> str:
@@ -100,36 +110,75 @@ def public_base() -> str:
     return request.host_url.rstrip("/") + request.script_root
 
 
-def _say(target: VoiceResponse | Gather, speech: Speech) -> None:
-    if speech.recording and has_recording(speech.recording):
-        target.play(audio_url(speech.recording))
-    else:
+# A recording added to the folder is played within this many seconds; meanwhile each web
+# process remembers whether a file exists instead of asking the disk on every prompt.
+RECORDING_CHECK_SECONDS = 10.0
+_recordings_seen: dict[tuple[str, str], tuple[float, bool]] = {}
+# TwiML fragments by what they say: the same prompts are said to every caller, so each is
+# written once per process (bench/webhook.py --channel voice: a fifth of a call's CPU).
+_fragments: dict[tuple, str] = {}
+MAX_FRAGMENTS = 4096
+
+
+def _fragment(key: tuple, build: Callable[[], str]) -> str:
+    fragment = _fragments.get(key)
+    if fragment is None:
+        if len(_fragments) >= MAX_FRAGMENTS:
+            _fragments.clear()
+        fragment = _fragments[key] = build()
+    return fragment
+
+
+def _said(speech: Speech) -> str:
+    """<Play> of the prompt's recording, or <Say> of its text in a voice of its language."""
+    url = (
+        audio_url(speech.recording) if speech.recording and has_recording(speech.recording) else ""
+    )
+
+    def build() -> str:
+        if url:
+            return f"<Play>{escape(url)}</Play>"
         voice = speech.voice
-        target.say(speech.text, voice=voice.name, language=voice.language)
+        attrs = f"language={quoteattr(voice.language)} voice={quoteattr(voice.name)}"
+        return f"<Say {attrs}>{escape(speech.text)}</Say>"
+
+    return _fragment(("said", speech, url), build)
 
 
 def gather_for(q: Questionnaire, stage: Stage, lang: str | None, question_id: str | None):
-    """The <Gather> attributes that fit what the call waits for."""
-    attrs: dict = {
+    """The <Gather> attributes that fit what the call waits for, in TwiML's spelling."""
+    attrs: dict[str, str] = {
+        "actionOnEmptyResult": "true",
         "input": "dtmf",
-        "timeout": GATHER_TIMEOUT_SECONDS,
-        "action_on_empty_result": True,
         "method": "POST",
+        "timeout": str(GATHER_TIMEOUT_SECONDS),
     }
     question = q.question(question_id) if stage is Stage.QUESTION and question_id else None
     if question is not None and question.type in (QuestionType.MULTI, QuestionType.NUMBER):
-        attrs["finish_on_key"] = "#"  # several keys, then #
+        attrs["finishOnKey"] = "#"  # several keys, then #
     else:
-        attrs["num_digits"] = 1
+        attrs["numDigits"] = "1"
     speech_on = state().settings.VOICE_SPEECH and stage is not Stage.LANGUAGE
     if speech_on and lang in SPEECH_LANGUAGES:
         attrs["input"] = "dtmf speech"
         attrs["language"] = SPEECH_LANGUAGES[lang]
-        attrs["speech_timeout"] = "auto"
+        attrs["speechTimeout"] = "auto"
         hints = speech_hints(q, question, lang) if question is not None else ""
         if hints:
             attrs["hints"] = hints
     return attrs
+
+
+def _gather_attributes(q: Questionnaire, stage: Stage, lang: str | None, question: str | None):
+    speech_on = state().settings.VOICE_SPEECH
+    key = ("gather", q.digest, stage, lang, question, speech_on)
+    return _fragment(
+        key,
+        lambda: "".join(
+            f" {name}={quoteattr(value)}"
+            for name, value in sorted(gather_for(q, stage, lang, question).items())
+        ),
+    )
 
 
 def call_twiml(q: Questionnaire, result: Step, action: str) -> str:
@@ -139,18 +188,14 @@ def call_twiml(q: Questionnaire, result: Step, action: str) -> str:
     if paused is not None:
         langs = (paused.lang,) if paused.lang else q.languages
         said += [speech_for(q, "message.call_ended", lang) for lang in langs]
-    response = VoiceResponse()
+    body = "".join(map(_said, said))
     session = result.session
     if session is None or paused is not None:
-        for speech in said:
-            _say(response, speech)
-        response.hangup()
-        return str(response)
-    gather = Gather(action=action, **gather_for(q, session.stage, session.lang, session.question))
-    for speech in said:
-        _say(gather, speech)
-    response.append(gather)
-    return str(response)
+        body = f"{body}<Hangup />"
+    else:
+        attributes = _gather_attributes(q, session.stage, session.lang, session.question)
+        body = f"<Gather action={quoteattr(action)}{attributes}>{body}</Gather>"
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
 
 
 # ---------------------------------------------------------------------------------- input

@@ -111,9 +111,22 @@ def recording(q: Questionnaire, prompt: str, lang: str) -> str | None:
     return q.voice.recordings.get(lang, {}).get(prompt)
 
 
+# Spoken prompts by questionnaire (its digest names its content), prompt and language: every
+# caller hears the same ones, so each is composed once per process.
+_spoken: dict[tuple[str, str, str], Speech] = {}
+MAX_SPOKEN = 4096
+
+
 def speech_for(q: Questionnaire, prompt: str, lang: str) -> Speech:
     """One prompt in one language, ready to say."""
-    return Speech(prompt_speech(q, prompt, lang), lang, prompt, recording(q, prompt, lang))
+    key = (q.digest, prompt, lang)
+    speech = _spoken.get(key)
+    if speech is None:
+        if len(_spoken) >= MAX_SPOKEN:
+            _spoken.clear()
+        text = prompt_speech(q, prompt, lang)
+        speech = _spoken[key] = Speech(text, lang, prompt, recording(q, prompt, lang))
+    return speech
 
 
 def speak(q: Questionnaire, reply: Reply) -> list[Speech]:
