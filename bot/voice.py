@@ -46,10 +46,25 @@ bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
 CALL_STATUSES = frozenset(
     {"queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
 )
-# What Twilio puts in From when the caller withholds their number. Such callers share no
-# number, so their session is keyed by the call itself: they can answer, not resume.
+# What Twilio and carriers put in From when the caller withholds their number: "ANONYMOUS"
+# and "RESTRICTED" spelled on a keypad (+266696687, +7378742833), other sentinels seen in the
+# wild, and words. Such callers share no number, so their session is keyed by the call
+# itself: they can answer, not resume.
 WITHHELD_CALLER_IDS = frozenset(
-    {"+266696687", "+86282452253", "+8656696", "+2562533", "anonymous", "restricted"}
+    {
+        "+266696687",
+        "+7378742833",
+        "+86282452253",
+        "+8656696",
+        "+2562533",
+        "anonymous",
+        "restricted",
+        "unavailable",
+        "unknown",
+        "private",
+        "blocked",
+        "withheld",
+    }
 )
 MIN_CALLER_DIGITS = 7
 # Spoken words that ask for the question again, and spoken numbers read as keys.

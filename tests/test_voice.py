@@ -396,17 +396,18 @@ def test_an_opted_out_texter_can_still_answer_by_phone_and_stays_opted_out(app, 
     assert text(client, CALLER, "1") == []  # texts stay silent until START
 
 
-def test_withheld_caller_ids_never_share_a_session(app, client, redis):
+@pytest.mark.parametrize("withheld", ["+266696687", "+7378742833", "Anonymous", "", "12345"])
+def test_withheld_caller_ids_never_share_a_session(app, client, redis, withheld):
     q = q_of(app)
-    first = Call(client, "+266696687")
+    first = Call(client, withheld)
     first.start()
     first.press("1")
     first.press("1")
-    second = Call(client, "+266696687")
+    second = Call(client, withheld)
     turn = second.start()
     # A new caller with the same withheld ID hears the menu, not the first caller's question.
     assert spoken(q, "language_prompt", "en") in turn.text
-    assert not redis.exists(keys.session(pseudonym(KEY, "+266696687")))
+    assert not redis.exists(keys.session(pseudonym(KEY, withheld)))
 
 
 # ------------------------------------------------------------------------- Twilio's side
