@@ -21,6 +21,8 @@ from bot.db import get_engine
 from bot.migrate import downgrade, upgrade
 from workers import context
 
+pytest_plugins = ["tests.browser_support"]  # live_app, browser_context
+
 TEST_SECRETS = {
     "SECRET_KEY": "test-secret-key-0123456789abcdef",
     "PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
