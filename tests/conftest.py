@@ -21,7 +21,7 @@ from bot.db import get_engine
 from bot.migrate import downgrade, upgrade
 from workers import context
 
-pytest_plugins = ["tests.browser_support"]  # live_app, browser_context
+pytest_plugins = ["tests.live_server"]  # live_url, live_app, browser_context
 
 TEST_SECRETS = {
     "SECRET_KEY": "test-secret-key-0123456789abcdef",

@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from tests.browser_support import TIMEOUT_MS, Page, expect
 from tests.dashboard_utils import PASSWORD, make_user
+from tests.live_server import TIMEOUT_MS, Page, expect
 from tests.utils import run_jobs
 
 MAX_STEPS = 20  # texts after consent; the survey has fewer questions than this

@@ -6,7 +6,7 @@ signed voice routes. Screenshot in test-artifacts/phone-mode.png.
 from __future__ import annotations
 
 from bot import keys as redis_keys
-from tests.browser_support import TIMEOUT_MS, BrowserContext, Page, expect
+from tests.live_server import TIMEOUT_MS, BrowserContext, Page, expect
 
 MAX_STEPS = 20  # answers after consent; the survey has fewer questions than this
 

@@ -6,7 +6,6 @@ import random
 import re
 import socket
 import threading
-from collections.abc import Iterator
 
 import pytest
 from werkzeug.serving import make_server
@@ -24,6 +23,7 @@ from bot.terminal_sim import (
     pretty_number,
     run_terminal_sim,
 )
+from tests.live_server import feed_input
 
 FICTIONAL = re.compile(r"^\+1\d{3}55501\d{2}$")
 PHONE = "+13055550123"
@@ -202,35 +202,6 @@ def test_describe_failure():
 
 
 # --- terminal simulator: end to end over HTTP -------------------------------------------------
-
-
-@pytest.fixture
-def live_url(app) -> Iterator[str]:
-    """The app served over real HTTP on a free local port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="sim-test-server")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
-
-
-def feed_input(monkeypatch, lines: list[str]) -> list[str]:  # noqa: ANN001
-    """Make input() return `lines` one by one, then raise EOFError; returns the prompts shown."""
-    remaining = list(lines)
-    prompts: list[str] = []
-
-    def fake_input(prompt: str = "") -> str:
-        prompts.append(prompt)
-        if not remaining:
-            raise EOFError
-        return remaining.pop(0)
-
-    monkeypatch.setattr("builtins.input", fake_input)
-    return prompts
 
 
 def questionnaire_consent_start(app) -> str:  # noqa: ANN001

@@ -4,13 +4,10 @@ the /simulator/api/call plumbing."""
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
 
 import pytest
 from flask import Response, request
 from twilio.request_validator import RequestValidator
-from werkzeug.serving import make_server
 
 from bot.simulator import (
     INPUT_PARAMS,
@@ -27,6 +24,7 @@ from bot.simulator import (
 )
 from bot.terminal_sim import format_prompt, gather_hint, next_payload, run_terminal_call
 from bot.twilio_auth import twilio_signed
+from tests.live_server import feed_input
 
 PHONE = "+13055550123"
 BASE = "https://bot.example.org"  # PUBLIC_BASE_URL of the test settings
@@ -665,38 +663,9 @@ def test_terminal_lines_become_call_steps():
     assert next_payload("", {"gather": quiet, "redirect": None}) == {"action": "hangup"}
 
 
-@pytest.fixture
-def live_url(app) -> Iterator[str]:
-    """The app served over real HTTP on a free local port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="sim-voice-server")
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
-
-
-def feed(monkeypatch, lines: list[str]) -> list[str]:  # noqa: ANN001
-    """Make input() return `lines` one by one, then raise EOFError; returns the prompts shown."""
-    remaining = list(lines)
-    prompts: list[str] = []
-
-    def fake_input(prompt: str = "") -> str:
-        prompts.append(prompt)
-        if not remaining:
-            raise EOFError
-        return remaining.pop(0)
-
-    monkeypatch.setattr("builtins.input", fake_input)
-    return prompts
-
-
 def test_terminal_call_end_to_end(app, live_url, monkeypatch, capsys, redis):
     # English, consent, then the first option of every question (keys then # when several).
-    prompts = feed(monkeypatch, ["1", "1", *["1"] * MAX_STEPS])
+    prompts = feed_input(monkeypatch, ["1", "1", *["1"] * MAX_STEPS])
     run_terminal_call(live_url, PHONE)
     out = capsys.readouterr().out
     assert "+1 (305) 555-0123" in out
@@ -711,7 +680,7 @@ def test_terminal_call_end_to_end(app, live_url, monkeypatch, capsys, redis):
 
 
 def test_terminal_call_hang_up(app, live_url, monkeypatch, capsys, redis):
-    feed(monkeypatch, ["2", "x", "/hangup", "1"])
+    feed_input(monkeypatch, ["2", "x", "/hangup", "1"])
     run_terminal_call(live_url, PHONE)
     out = capsys.readouterr().out
     assert speech(app, "message.consent", "es") in out
@@ -719,7 +688,7 @@ def test_terminal_call_hang_up(app, live_url, monkeypatch, capsys, redis):
     assert re.search(r"-- you hung up \(status callback: HTTP 20[04]\)\nbye\n$", out)
     assert completed_calls(redis) == 1
     # Ctrl-D hangs up too.
-    feed(monkeypatch, [])
+    feed_input(monkeypatch, [])
     run_terminal_call(live_url, PHONE)
     assert "-- you hung up" in capsys.readouterr().out
     assert completed_calls(redis) == 2

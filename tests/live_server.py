@@ -1,8 +1,9 @@
-"""What the browser tests share: a live app on a local port, and a context of Debian's headless
-Chromium driven by Playwright (which never downloads a browser here).
+"""What tests over real HTTP share: the app served on a free local port (`live_url`, or a
+fresh app with `live_app`), a context of Debian's headless Chromium driven by Playwright (which
+never downloads a browser here), and scripted keyboard input for the terminal simulators.
 
-Loaded as a pytest plugin by tests/conftest.py, so the fixtures `live_app` and
-`browser_context` are there for any test that names them.
+Loaded as a pytest plugin by tests/conftest.py, so its fixtures are there for any test that
+names them; `feed_input` is imported.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from werkzeug.serving import make_server
@@ -35,20 +37,51 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 15_000
 
 
+@contextmanager
+def serving(app) -> Iterator[str]:  # noqa: ANN001
+    """Serve `app` over HTTP on a free local port from a background thread; yields its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-test-server")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@pytest.fixture
+def live_url(app) -> Iterator[str]:  # noqa: ANN001
+    """The test app served over real HTTP on a free local port."""
+    with serving(app) as url:
+        yield url
+
+
+def feed_input(monkeypatch, lines: list[str]) -> list[str]:  # noqa: ANN001
+    """Make input() return `lines` one by one, then raise EOFError; returns the prompts shown."""
+    remaining = list(lines)
+    prompts: list[str] = []
+
+    def fake_input(prompt: str = "") -> str:
+        prompts.append(prompt)
+        if not remaining:
+            raise EOFError
+        return remaining.pop(0)
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    return prompts
+
+
 @pytest.fixture
 def live_app(redis, settings_overrides) -> Iterator[tuple[object, str]]:
     """The real app, served over HTTP on a free local port by a background thread."""
     app = create_app({**settings_overrides, "SIMULATOR_ENABLED": "1"})
     context.configure(app.extensions["surveybot"].settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="browser-test-server")
-    thread.start()
     try:
-        yield app, f"http://127.0.0.1:{server.port}"
+        with serving(app) as url:
+            yield app, url
     finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
         context.configure(None)
         app.extensions["surveybot"].redis.close()
 
