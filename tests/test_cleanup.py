@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 import pytest
 from click.testing import CliRunner
 from rq import SimpleWorker
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry
 
 from bot import create_app, defaults, keys
 from bot.cleanup import RecordKind, schedule_deletion
@@ -36,7 +36,7 @@ from tests.fake_twilio import (
     FakeTwilio,
 )
 from tests.test_privacy import assert_clean, database_dump, redis_dump
-from tests.utils import new_sid, replies_of, sign, sms
+from tests.utils import new_sid, no_jobs_left, replies_of, run_queued, sign, sms, sms_status
 from workers import context
 from workers.queues import get_queue
 
@@ -96,23 +96,13 @@ def settings_of(app):
     return app.extensions["surveybot"].settings
 
 
+def status_callback(client, sid, status, *, to=PHONE, code=""):
+    sms_status(client, sid, status, to=to, code=code)
+
+
 def run_all(redis, settings) -> None:
-    """Run every queued job in this process; jobs scheduled for later (deletions, retries) run
-    now, as time passing would."""
-    context.configure(settings)
-    queue = get_queue(redis)
-    for _ in range(RETRIES + 5):  # bounded: each round runs what the last one scheduled
-        SimpleWorker([queue], connection=redis).work(burst=True, with_scheduler=False)
-        registry = ScheduledJobRegistry(queue=queue)
-        due = registry.get_job_ids()
-        if not due:
-            return
-        for job_id in due:
-            job = queue.fetch_job(job_id)
-            registry.remove(job_id)
-            if job is not None:
-                queue.enqueue_job(job)
-    pytest.fail("jobs kept rescheduling themselves")
+    """Run every queued job; deletions and retries scheduled for later run now."""
+    run_queued(redis, settings, rounds=RETRIES + 5)
 
 
 def run_once(redis) -> None:
@@ -138,36 +128,6 @@ def deletion_jobs(redis) -> list:
 def counts(redis, day: str | None = None) -> dict[str, int]:
     day = day or dt.date.today().isoformat()
     return {k.decode(): int(v) for k, v in redis.hgetall(keys.cleanup_stats(day)).items()}
-
-
-def no_jobs_left(redis) -> None:
-    queue = get_queue(redis)
-    assert queue.count == 0
-    assert FailedJobRegistry(queue=queue).count == 0
-    assert ScheduledJobRegistry(queue=queue).count == 0
-    left = [k for k in redis.keys("rq:job:*") + redis.keys("rq:results:*")]
-    assert not left, f"a finished job kept its data: {left}"
-
-
-def status_callback(client, sid, status, *, to=PHONE, code=""):
-    params = {
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "To": to,
-        "From": "+15005550006",
-        "AccountSid": ACCOUNT,
-        "ApiVersion": "2010-04-01",
-    }
-    if code:
-        params["ErrorCode"] = code
-    response = client.post(
-        "/twilio/sms/status",
-        data=params,
-        headers={"X-Twilio-Signature": sign(client.application, "/twilio/sms/status", params)},
-    )
-    assert response.status_code == 204
 
 
 def schedule(app, kind, sid, status) -> bool:

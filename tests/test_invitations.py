@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from rq import SimpleWorker
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry
 from sqlmodel import Session, select
 
 from bot import keys
@@ -56,7 +56,7 @@ from tests.fake_twilio import (
     FakeTwilio,
 )
 from tests.test_privacy import assert_clean, database_dump, formats, redis_dump
-from tests.utils import sign
+from tests.utils import no_jobs_left, run_queued, sms_status
 from workers import context
 from workers.invitations import RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
 from workers.queues import get_queue
@@ -97,20 +97,7 @@ def twilio(app):
 
 def run_all(redis, settings) -> None:
     """Run every queued job in this process; retries scheduled for later run now."""
-    context.configure(settings)
-    queue = get_queue(redis)
-    for _ in range(20):  # bounded: each round runs what the last one scheduled
-        SimpleWorker([queue], connection=redis).work(burst=True, with_scheduler=False)
-        registry = ScheduledJobRegistry(queue=queue)
-        due = registry.get_job_ids()
-        if not due:
-            return
-        for job_id in due:
-            job = queue.fetch_job(job_id)
-            registry.remove(job_id)
-            if job is not None:
-                queue.enqueue_job(job)
-    pytest.fail("jobs kept rescheduling themselves")
+    run_queued(redis, settings)
 
 
 def invite(app, redis, settings, numbers, language="en"):
@@ -128,33 +115,8 @@ def p_of(settings, number) -> str:
     return pseudonym(settings.PSEUDONYM_KEY, number)
 
 
-def no_jobs_left(redis) -> None:
-    queue = get_queue(redis)
-    assert queue.count == 0
-    assert FailedJobRegistry(queue=queue).count == 0
-    assert ScheduledJobRegistry(queue=queue).count == 0
-    assert not [k for k in redis.keys("rq:job:*")], "a finished job kept its data"
-
-
 def status_callback(client, app, sid, status, to, code=""):
-    params = {
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "To": to,
-        "From": "+15005550006",
-        "AccountSid": ACCOUNT,
-        "ApiVersion": "2010-04-01",
-    }
-    if code:
-        params["ErrorCode"] = code
-    response = client.post(
-        "/twilio/sms/status",
-        data=params,
-        headers={"X-Twilio-Signature": sign(app, "/twilio/sms/status", params)},
-    )
-    assert response.status_code == 204
+    sms_status(client, sid, status, to=to, code=code)
 
 
 # ------------------------------------------------------------------------------ upload check

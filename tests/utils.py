@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import SimpleWorker
-from rq.registry import ScheduledJobRegistry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from twilio.request_validator import RequestValidator
 
 from bot.simulator import twilio_params
@@ -52,15 +53,14 @@ def text(client: FlaskClient, from_: str, body: str, **kwargs) -> list[str]:  # 
     return replies_of(sms(client, from_, body, **kwargs))
 
 
-def run_jobs(app: Flask, *, scheduled: bool = True) -> None:
+def run_queued(redis, settings, *, scheduled: bool = True, rounds: int = 20) -> None:  # noqa: ANN001
     """Run every queued job in this process until the queue is empty; with `scheduled`, jobs
-    scheduled for later (debounced aggregate refreshes) run now too, as time passing would."""
-    app_state = app.extensions["surveybot"]
-    context.configure(app_state.settings)
-    queue = get_queue(app_state.redis)
-    for _ in range(10):
-        worker = SimpleWorker([queue], connection=app_state.redis)
-        worker.work(burst=True, with_scheduler=False)
+    scheduled for later (retries, delayed deletions, debounced refreshes) run now too, as time
+    passing would. Fails if jobs keep rescheduling themselves for `rounds` rounds."""
+    context.configure(settings)
+    queue = get_queue(redis)
+    for _ in range(rounds):
+        SimpleWorker([queue], connection=redis).work(burst=True, with_scheduler=False)
         registry = ScheduledJobRegistry(queue=queue)
         due = registry.get_job_ids() if scheduled else []
         if not due:
@@ -70,6 +70,44 @@ def run_jobs(app: Flask, *, scheduled: bool = True) -> None:
             registry.remove(job_id)
             if job is not None:
                 queue.enqueue_job(job)
+    pytest.fail("jobs kept rescheduling themselves")
+
+
+def run_jobs(app: Flask, *, scheduled: bool = True) -> None:
+    """Run the app's queued (and, with `scheduled`, later) jobs until none is left."""
+    app_state = app.extensions["surveybot"]
+    run_queued(app_state.redis, app_state.settings, scheduled=scheduled)
+
+
+def no_jobs_left(redis) -> None:  # noqa: ANN001
+    """Nothing queued, scheduled or failed, and no finished job kept its data."""
+    queue = get_queue(redis)
+    assert queue.count == 0
+    assert FailedJobRegistry(queue=queue).count == 0
+    assert ScheduledJobRegistry(queue=queue).count == 0
+    left = [k for k in redis.keys("rq:job:*") + redis.keys("rq:results:*")]
+    assert not left, f"a finished job kept its data: {left}"
+
+
+def sms_status(client: FlaskClient, sid: str, status: str, *, to: str, code: str = ""):
+    """POST a signed message status callback, as Twilio sends it; asserts it was taken."""
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "To": to,
+        "From": "+15005550006",
+        "AccountSid": "AC" + "1" * 32,
+        "ApiVersion": "2010-04-01",
+    }
+    if code:
+        params["ErrorCode"] = code
+    signature = sign(client.application, "/twilio/sms/status", params)
+    response = client.post(
+        "/twilio/sms/status", data=params, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 204
 
 
 def new_sid() -> str:
