@@ -18,6 +18,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 # Area codes of places the coalition works; 555-0100..555-0199 is reserved for fiction.
@@ -165,21 +166,16 @@ def _chat(url: str, number: str) -> None:
             print(describe_failure(status, data), flush=True)
 
 
-def run_terminal_sim(url: str, sender: str | None) -> None:
-    """Chat with a running bot from this terminal until Ctrl-D, Ctrl-C or /quit."""
-    url = url.rstrip("/")
-    number = sender or make_up_number()
-    print(banner(url, number), flush=True)
+def _session(url: str, intro: str, talk: Callable[[], None]) -> None:
+    """Print the banner, run one text thread or call, and turn a failure into one clear line."""
+    print(intro, flush=True)
     try:
-        _chat(url, number)
+        talk()
     except (EOFError, KeyboardInterrupt):
         print()
     except BotUnreachable as exc:
-        print(
-            f"error: cannot reach the bot ({exc}): is `surveybot dev` running at {url}?",
-            file=sys.stderr,
-            flush=True,
-        )
+        why = f"cannot reach the bot ({exc}): is `surveybot dev` running at {url}?"
+        print(f"error: {why}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     except SimulatorOff:
         print(
@@ -190,6 +186,13 @@ def run_terminal_sim(url: str, sender: str | None) -> None:
         )
         raise SystemExit(1) from None
     print("bye", flush=True)
+
+
+def run_terminal_sim(url: str, sender: str | None) -> None:
+    """Chat with a running bot from this terminal until Ctrl-D, Ctrl-C or /quit."""
+    url = url.rstrip("/")
+    number = sender or make_up_number()
+    _session(url, banner(url, number), lambda: _chat(url, number))
 
 
 # ------------------------------------------------------------------------------- phone calls
@@ -310,22 +313,4 @@ def run_terminal_call(url: str, sender: str | None) -> None:
     """Call a running bot from this terminal and answer on the keyboard until the call ends."""
     url = url.rstrip("/")
     number = sender or make_up_number()
-    print(call_banner(url, number), flush=True)
-    try:
-        _call(url, number)
-    except BotUnreachable as exc:
-        print(
-            f"error: cannot reach the bot ({exc}): is `surveybot dev` running at {url}?",
-            file=sys.stderr,
-            flush=True,
-        )
-        raise SystemExit(1) from None
-    except SimulatorOff:
-        print(
-            f"error: {url} has no simulator (404): it is on only with SURVEYBOT_ENV=development "
-            "or SIMULATOR_ENABLED=1; is `surveybot dev` running there?",
-            file=sys.stderr,
-            flush=True,
-        )
-        raise SystemExit(1) from None
-    print("bye", flush=True)
+    _session(url, call_banner(url, number), lambda: _call(url, number))
