@@ -7,7 +7,7 @@ import json
 import click
 
 from bot.config import load_settings
-from bot.exceptions import ConfigError, QuestionnaireError, SurveybotError
+from bot.exceptions import ConfigError, SurveybotError
 
 
 def _context():
@@ -102,7 +102,7 @@ def wave_create(name, title, survey_file, keywords, default, opens, closes) -> N
                 opens_at=opens,
                 closes_at=closes,
             )
-        except (SurveybotError, QuestionnaireError, OSError) as exc:
+        except SurveybotError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"wave {wave.name} created (draft); open it with: surveybot wave open {name}")
 
@@ -117,7 +117,7 @@ def wave_open(name: str) -> None:
     with session:
         try:
             wave = open_wave(session, redis, name)
-        except (SurveybotError, QuestionnaireError, OSError) as exc:
+        except SurveybotError as exc:
             raise click.ClickException(str(exc)) from exc
         default = " (the default for plain texts)" if wave.is_default else ""
         click.echo(f"wave {wave.name} is open{default}")

@@ -19,7 +19,7 @@ from redis import Redis
 from sqlmodel import Session, select
 
 from bot import keys
-from bot.exceptions import SurveybotError
+from bot.exceptions import QuestionnaireError, SurveybotError
 from bot.models import Wave
 from bot.questionnaire import DEFAULT_SURVEY_PATH, Questionnaire, parse_questionnaire
 from bot.text import normalize
@@ -56,6 +56,22 @@ def list_waves(session: Session) -> list[Wave]:
     return list(session.exec(select(Wave).order_by(Wave.created_on.desc(), Wave.name)))
 
 
+def _read_questionnaire(path: Path) -> tuple[str, Questionnaire]:
+    """The questionnaire file's text and parsed form, or WaveError saying what is wrong."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WaveError(
+            f"the questionnaire file {path} cannot be read: {exc.strerror or exc}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise WaveError(f"the questionnaire file {path} is not UTF-8 text") from exc
+    try:
+        return source, parse_questionnaire(source)
+    except QuestionnaireError as exc:
+        raise WaveError(f"the questionnaire file {path} is not valid: {exc}") from exc
+
+
 def _keywords(raw: dict[str, list[str]] | None, q: Questionnaire) -> dict[str, list[str]]:
     chosen = raw or {lang: list(words) for lang, words in q.start_keywords.items()}
     return {lang: [w.strip() for w in words if w.strip()] for lang, words in chosen.items()}
@@ -78,7 +94,7 @@ def create_wave(
     if session.get(Wave, name) is not None:
         raise WaveError(f"a wave named {name!r} already exists")
     path = Path(survey_file) if survey_file else DEFAULT_SURVEY_PATH
-    q = parse_questionnaire(path.read_text(encoding="utf-8"))
+    _, q = _read_questionnaire(path)
     if opens_at and closes_at and closes_at <= opens_at:
         raise WaveError("a wave must close after it opens")
     wave = Wave(
@@ -107,8 +123,7 @@ def open_wave(session: Session, redis: Redis, name: str) -> Wave:
     wave = get_wave(session, name)
     if wave.status != WaveStatus.DRAFT:
         raise WaveError(f"wave {name!r} is {wave.status}; only a draft can be opened")
-    source = Path(wave.survey_file).read_text(encoding="utf-8")
-    q = parse_questionnaire(source)
+    source, q = _read_questionnaire(Path(wave.survey_file))
     others = [w for w in list_waves(session) if w.status == WaveStatus.OPEN]
     clash = {
         other.name: sorted(_normalized_keywords(other) & _normalized_keywords(wave))

@@ -494,6 +494,19 @@ def test_organizers_create_open_and_close_a_wave(app, db, redis):
     assert not redis.hexists(keys.WAVES_OPEN, "summer-2026")
 
 
+def test_opening_a_wave_whose_file_broke_shows_why(app, db, redis, tmp_path, repo_root):
+    survey = tmp_path / "survey.yaml"
+    survey.write_text((repo_root / "bot/surveys/community_safety.yaml").read_text())
+    make_wave(app, survey_file=str(survey))
+    survey.write_text("questions: [")  # edited after the wave was created
+    client = signed_in(app, "organizer")
+    response = post(client, "/dashboard/waves/w1/open")
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard/waves/w1"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "flash-error" in page and "is not valid: not valid YAML" in page
+    assert wave_status(db, "w1") == "draft" and not redis.exists(keys.WAVES_OPEN)
+
+
 def test_viewers_see_waves_but_no_controls(app):
     make_wave(app, title="The first wave")
     client = signed_in(app, "viewer")

@@ -80,6 +80,31 @@ def test_editing_the_file_never_changes_a_running_wave(
     assert "immigration status" in replies[0] and "CHANGED" not in replies[0]
 
 
+def test_an_unreadable_or_broken_questionnaire_file_is_a_wave_error(
+    session, redis, tmp_path, repo_root
+):
+    survey = tmp_path / "survey.yaml"
+    with pytest.raises(WaveError, match="cannot be read: No such file"):
+        create_wave(session, name="missing", survey_file=str(survey))
+    survey.write_text("questions: [")
+    with pytest.raises(WaveError, match="is not valid: not valid YAML"):
+        create_wave(session, name="broken", survey_file=str(survey))
+    survey.write_bytes(b"\xff\xfe")
+    with pytest.raises(WaveError, match="is not UTF-8 text"):
+        create_wave(session, name="binary", survey_file=str(survey))
+    # The file changed (or went) between creating the wave and opening it.
+    survey.write_text((repo_root / "bot/surveys/community_safety.yaml").read_text())
+    create_wave(session, name="changed", survey_file=str(survey))
+    survey.write_text("languages: [en]\nquestions: []\n")
+    with pytest.raises(WaveError, match="is not valid: questions: at least one"):
+        open_wave(session, redis, "changed")
+    survey.unlink()
+    with pytest.raises(WaveError, match="cannot be read"):
+        open_wave(session, redis, "changed")
+    assert get_wave(session, "changed").status == WaveStatus.DRAFT
+    assert not redis.exists(keys.WAVES_OPEN)
+
+
 def test_texts_go_to_the_wave_of_their_keyword_or_the_default(app, client, session, redis, db):
     create_wave(session, name="general", default=True)
     open_wave(session, redis, "general")
@@ -189,6 +214,8 @@ def test_wave_commands(redis_url, db, redis, monkeypatch):
     assert result.exit_code == 0 and "closed" in result.output
     result = runner.invoke(main, ["wave", "open", "nope"])
     assert result.exit_code == 1 and "no wave named" in result.output
+    missing = runner.invoke(main, ["wave", "create", "fall", "--survey", "/nonexistent.yaml"])
+    assert missing.exit_code == 1 and "cannot be read" in missing.output
 
 
 def test_waves_open_and_close_at_their_planned_times(session, redis):
