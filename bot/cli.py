@@ -42,7 +42,6 @@ def dev_command(host: str, port: int) -> None:
 def worker_command(burst: bool, simple: bool) -> None:
     """Run an RQ worker for the project's queue (any number may run)."""
     from redis import Redis
-    from rq import SimpleWorker, Worker
 
     # Import every job module once here, so a job forked per message does not pay for
     # importing the Twilio client and the database layer again (bench/invitations.py).
@@ -53,6 +52,7 @@ def worker_command(burst: bool, simple: bool) -> None:
     import workers.weekly  # noqa: F401
     from workers import context
     from workers.queues import get_queue
+    from workers.worker import ProjectSimpleWorker, ProjectWorker
 
     settings = _settings()
     if not settings.REDIS_URL:
@@ -60,7 +60,7 @@ def worker_command(burst: bool, simple: bool) -> None:
     context.configure(settings)
     connection = Redis.from_url(settings.REDIS_URL)
     _sync_waves(settings, connection)
-    worker_class = SimpleWorker if simple else Worker
+    worker_class = ProjectSimpleWorker if simple else ProjectWorker
     worker = worker_class([get_queue(connection)], connection=connection)
     worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
 

@@ -19,7 +19,6 @@ from xml.sax.saxutils import escape
 
 import pytest
 from click.testing import CliRunner
-from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 from bot import create_app, defaults, keys
@@ -39,6 +38,7 @@ from tests.test_privacy import assert_clean, database_dump, redis_dump
 from tests.utils import new_sid, no_jobs_left, replies_of, run_queued, sign, sms, sms_status
 from workers import context
 from workers.queues import get_queue
+from workers.worker import ProjectSimpleWorker as SimpleWorker
 
 ACCOUNT = "AC" + "1" * 32
 PHONE = "+13055550123"

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 from sqlmodel import Session, select
 
@@ -60,6 +59,7 @@ from tests.utils import no_jobs_left, run_queued, sms_status
 from workers import context
 from workers.invitations import RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
 from workers.queues import get_queue
+from workers.worker import ProjectSimpleWorker as SimpleWorker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WAVE = "summer-2026"

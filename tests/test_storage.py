@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from dataclasses import replace
 
-from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlmodel import Session, select
 
@@ -16,6 +15,7 @@ from tests.test_webhook import responses, take_survey
 from workers import context
 from workers.queues import enqueue_store_response, get_queue
 from workers.storage import requeue_failed_storage, store_response
+from workers.worker import ProjectSimpleWorker as SimpleWorker
 
 UNREACHABLE_DB = "postgresql://nobody@127.0.0.1:1/nowhere"
 
@@ -127,3 +127,22 @@ def test_stored_response_holds_a_date_not_a_time(app, db):
     time_types = {"DATETIME", "TIMESTAMP", "TIME"}
     for table in (Response.__table__, Answer.__table__):
         assert not [c.name for c in table.columns if str(c.type).split("(")[0] in time_types]
+
+
+def test_a_failing_storage_job_logs_no_answer(client, app, db, caplog):
+    """RQ attaches a failing job's arguments to its error log record; the project's workers
+    do not, so an outage leaves no answers in the logs."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    app_state = app.extensions["surveybot"]
+    job = enqueue_store_response(app_state.queue, payload(), pipeline=None)
+    context.configure(replace(app_state.settings, DATABASE_URL=UNREACHABLE_DB))
+    _worker(app).work(burst=True, with_scheduler=False)
+    context.configure(app_state.settings)
+    failures = [r for r in caplog.records if "exception raised" in r.getMessage()]
+    assert failures, "the scan must see the failure's log record"
+    for record in caplog.records:
+        blob = str(record.__dict__)
+        assert job.args[0]["response_id"] not in blob
+        assert "ice_collaboration" not in blob

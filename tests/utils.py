@@ -8,13 +8,13 @@ import xml.etree.ElementTree as ET
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from twilio.request_validator import RequestValidator
 
 from bot.simulator import twilio_params
 from workers import context
 from workers.queues import get_queue
+from workers.worker import ProjectSimpleWorker as SimpleWorker
 
 
 def sign(app: Flask, path: str, params: dict[str, str]) -> str:

@@ -1,9 +1,10 @@
 """Storage jobs: completed responses and opt-outs go from Redis to the database.
 
 Each job is idempotent: a response is keyed by its random id, so a retried or duplicated job
-changes nothing the second time. A database outage raises, and RQ retries with backoff; after
-the last retry the job waits in the failed registry until `requeue_failed_storage` (cron)
-puts it back, so an outage only delays storage.
+changes nothing the second time. A database outage raises, and RQ retries with backoff; the
+last attempt parks the bare payload (no job times beside the answers) until
+`requeue_failed_storage` (cron) puts it back, so an outage only delays storage. The project's
+workers (workers/worker.py) never log a failing job's arguments.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from redis import Redis
 from rq import Queue
 from rq.registry import FailedJobRegistry
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from bot import keys
 from bot.db import session_scope
@@ -66,6 +67,8 @@ def store_response(payload: dict[str, Any]) -> str:
     try:
         with session_scope(url) as session:
             if session.get(Response, response_id) is not None:
+                # A retry after the commit: the refresh request may be what failed.
+                _request_refresh(payload["wave"])
                 return "already stored"
             session.add(
                 Response(
@@ -84,12 +87,14 @@ def store_response(payload: dict[str, Any]) -> str:
             session.add_all(answer_rows(response_id, payload["answers"]))
     except IntegrityError:
         return "already stored"  # the same job ran at the same moment elsewhere
-    except OperationalError as exc:
+    except SQLAlchemyError as exc:
+        # An outage, or any other database failure: never leave the answers in RQ's failed
+        # registry beside the job's exact times; the last attempt parks them for cron.
         if _park(payload):
             log.warning("database unavailable and out of retries: response parked for cron")
             return "parked"
         log.warning("database unavailable, response storage will be retried")
-        raise StorageError("database unavailable") from exc
+        raise StorageError(f"database error ({type(exc).__name__})") from exc
     _request_refresh(payload["wave"])
     return "stored"
 
