@@ -320,3 +320,14 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=dt.UTC)
+
+
+def wave_questionnaire(session: Session, name: str, settings) -> Questionnaire:  # noqa: ANN001
+    """The questionnaire a wave's answers follow: its snapshot, taken when it opened; the
+    questionnaire file (SURVEY_FILE) for the implicit wave or a wave never opened."""
+    from bot.questionnaire import load_questionnaire
+
+    wave = session.get(Wave, name)
+    if wave is not None and wave.questionnaire_yaml:
+        return parse_questionnaire(wave.questionnaire_yaml)
+    return load_questionnaire(settings.SURVEY_FILE or None)
