@@ -374,6 +374,21 @@ def language_rows(
     return rows
 
 
+def condition_count(published: Mapping[str, Any], when: Mapping[str, Iterable[str]]) -> int | None:
+    """How many completed respondents met a skip-logic condition, as published (None: hidden,
+    or not a published count at all)."""
+    if len(when) != 1:
+        return None  # answers to two questions at once: no published count says how many
+    [(question_id, options)] = when.items()
+    data = published.get("questions", {}).get(question_id, {})
+    counts = [data.get("counts", {}).get(option) for option in options]
+    if not counts or None in counts:
+        return None
+    if len(counts) > 1 and data.get("type") == QuestionType.MULTI.value:
+        return None  # a respondent may be in several counts: their sum is nobody's count
+    return sum(counts)
+
+
 def drop_off(
     q: Questionnaire,
     asked: Mapping[bytes, bytes],
@@ -396,10 +411,16 @@ def drop_off(
                 f"{_short_title(k)} = {', '.join(category_label(q, k, o) for o in v)}"
                 for k, v in question.when.items()
             )
-            started = primary(values[0], minimum)
-            shown = primary(reached, minimum)
+            # Who reached it is about how many met the condition: hidden when that is hidden.
+            hidden = condition_count(published, question.when) is None
+            shown = None if hidden else primary(reached, minimum)
             conditional.append(
-                FunnelRow(title, shown, whole_percent(shown, started), conditional=whom)
+                FunnelRow(
+                    title,
+                    shown,
+                    whole_percent(shown, published.get("started")),
+                    conditional=whom,
+                )
             )
             continue
         labels.append(title)

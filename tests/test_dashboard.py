@@ -590,7 +590,7 @@ def test_the_wave_page_shows_only_published_figures(app, redis):
         "Answers so far",
     ):
         assert heading in html
-    assert "fewer than 5" in html  # declined (3), failed invitations (2), fear_reasons (2)
+    assert "fewer than 5" in html  # declined (3), failed invitations (2)
     assert "not shown" in html  # Haitian Creole: 3 started, 3 completed
     # The body of the page (not the explanation of the rule) has no count from 1 to 4.
     body = html.split('<aside class="note">')[0].split('<main id="main"', 1)[1]
@@ -600,6 +600,75 @@ def test_the_wave_page_shows_only_published_figures(app, redis):
     body = re.sub(r"\d+%|over the next \d+ steps|W\d\d|\d{4}-\d\d-\d\d|w1", " ", body)
     small = [n for n in visible_numbers(body) if 1 <= n <= 4]
     assert small == [], small
+
+
+def store_afraid(app, yes, no, wave="w1"):
+    """Completed responses: `yes` afraid to seek help (who then give reasons), `no` not."""
+    q = app.extensions["surveybot"].questionnaire
+    rng = random.Random(7)
+    for i in range(yes + no):
+        answers = random_answers(q, rng, skip_rate=0)
+        answers["afraid_to_seek_help"] = "yes" if i < yes else "no"
+        answers.pop("fear_reasons", None)
+        if i < yes:
+            answers["fear_reasons"] = ["deportation"]
+        store_response(response_payload(q, answers, wave=wave))
+
+
+def conditional_reached(html, question_id):
+    """The "Reached" cell of a question asked of some respondents only, as text."""
+    row = re.search(rf'<th scope="row">{question_id}: .*?</tr>', html, re.S)[0]
+    return re.sub(r"<[^>]+>", "", re.findall(r'<td class="num">(.*?)</td>', row)[-1]).strip()
+
+
+@pytest.mark.parametrize(("yes", "shown"), [(3, "not shown"), (8, "9")])
+def test_a_conditional_question_is_reached_only_as_often_as_its_condition_is_shown(
+    app, redis, yes, shown
+):
+    """fear_reasons is asked after afraid_to_seek_help = yes: how many reached it says about
+    how many said yes, so it is hidden whenever the published report hides the yes count."""
+    make_wave(app)
+    store_afraid(app, yes=yes, no=40)
+    refresh(app)
+    redis.hset(keys.wave_stats("w1"), mapping={"started": 60, "completed": 40 + yes})
+    # In flight: one more (or two) said yes and reached the reasons, but has not finished yet.
+    redis.hset("sb:stats:asked:w1", mapping={"status": 60, "fear_reasons": yes + 1 + (yes < 5)})
+    page = signed_in(app, "viewer").get("/dashboard/waves/w1").get_data(as_text=True)
+    assert conditional_reached(page, "fear_reasons") == shown
+
+
+def test_a_conditional_percentage_needs_a_published_start():
+    from bot.dashboard import drop_off
+    from bot.questionnaire import load_questionnaire
+
+    q = load_questionnaire(None)
+    asked = {b"status": b"80", b"fear_reasons": b"30"}
+    raw = {"started": 80, "completed": 70}
+    yes = {"afraid_to_seek_help": {"type": "choice", "counts": {"yes": 30, "no": 40}}}
+    published = {"started": 80, "completed": 70, "questions": yes}
+    _, [row] = drop_off(q, asked, raw, published, 5)
+    assert (row.reached, row.pct) == (30, 38)
+    # Were the start hidden, no percentage may be worked out over it (nor over the raw count).
+    _, [row] = drop_off(q, asked, raw, {**published, "started": None}, 5)
+    assert (row.reached, row.pct) == (30, None)
+    hidden = {"afraid_to_seek_help": {"type": "choice", "counts": {"yes": None, "no": None}}}
+    _, [row] = drop_off(q, asked, raw, {**published, "questions": hidden}, 5)
+    assert (row.reached, row.pct) == (None, None)
+
+
+def test_a_condition_count_is_a_published_count_or_none():
+    from bot.dashboard import condition_count
+
+    a = {"type": "choice", "counts": {"x": 10, "y": 6, "z": None}}
+    m = {"type": "multi", "counts": {"p": 7, "q": 9}}
+    published = {"questions": {"a": a, "m": m}}
+    assert condition_count(published, {"a": ["x", "y"]}) == 16
+    assert condition_count(published, {"a": ["x", "z"]}) is None
+    assert condition_count(published, {"m": ["p"]}) == 7
+    assert condition_count(published, {"m": ["p", "q"]}) is None  # p and q overlap
+    assert condition_count(published, {"a": ["x"], "m": ["p"]}) is None  # nowhere published
+    assert condition_count(published, {"gone": ["x"]}) is None
+    assert condition_count({}, {"a": ["x"]}) is None
 
 
 def test_the_aggregate_csv_has_no_small_counts(app):
