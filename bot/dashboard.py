@@ -10,10 +10,8 @@ exception is the row-level export, for admins only, after a warning and an expli
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import hmac
-import importlib
 import io
 import logging
 import random
@@ -41,9 +39,17 @@ from werkzeug.exceptions import HTTPException
 from bot import auth, keys
 from bot.app import state
 from bot.auth import Role, current_user, db, public, require_role
+from bot.conversations import asked_stats
 from bot.email_report import STRINGS as EMAIL_LANGUAGES
 from bot.email_report import whole_percent
 from bot.exceptions import SurveybotError
+from bot.invitations import (
+    MAX_INVALID_SHOWN,
+    invitation_progress,
+    opted_out_checker,
+    parse_invitation_csv,
+    queue_invitations,
+)
 from bot.models import AggregateProfile, Answer, User
 from bot.models import Response as ResponseRow
 from bot.questionnaire import Questionnaire, QuestionType, parse_questionnaire
@@ -57,7 +63,6 @@ log = logging.getLogger("surveybot.dashboard")
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 INVITATION_UPLOAD_MAX_BYTES = 2 * 1024 * 1024  # ~100k numbers; the app's default is 64 KB
-INVALID_LINES_SHOWN = 50
 LANGUAGE = "language"
 
 CSP = (
@@ -71,16 +76,6 @@ PREVIEW_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
 )
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
-
-
-def invites_key(wave: str) -> str:
-    """Invitation progress of a wave (hash: queued, sent, delivered, failed, opted_out)."""
-    return f"{keys.PREFIX}:stats:invites:{wave}"
-
-
-def asked_key(wave: str) -> str:
-    """How many respondents of a wave were asked each question (hash: question id -> n)."""
-    return f"{keys.PREFIX}:stats:asked:{wave}"
 
 
 # ---------------------------------------------------------------------------------- app wiring
@@ -453,14 +448,6 @@ INVITATION_LABELS = (
 )
 
 
-def _invitation_counts(redis, wave: str, invites: Mapping[bytes, bytes]) -> dict[str, int]:  # noqa: ANN001
-    """A wave's invitation counters: bot.invitations' own summary if present, else the hash."""
-    module = _invitations_module()
-    if module is not None and hasattr(module, "invitation_progress"):
-        return dataclasses.asdict(module.invitation_progress(redis, wave))
-    return {name: _int(invites, name) for name, _ in INVITATION_LABELS if name.encode() in invites}
-
-
 def wave_figures(settings, redis, q: Questionnaire, wave: str, asked_q: Questionnaire) -> WavePage:  # noqa: ANN001
     """The wave page's published figures: report, counters, invitations and drop-off."""
     from bot.report import load_raw_report, publish
@@ -469,15 +456,12 @@ def wave_figures(settings, redis, q: Questionnaire, wave: str, asked_q: Question
     raw = load_raw_report(settings, redis, wave=wave, week=None)
     published = publish(raw)
     stats = redis.hgetall(keys.wave_stats(wave))
-    invites = redis.hgetall(invites_key(wave))
-    asked = redis.hgetall(asked_key(wave))
+    asked = redis.hgetall(asked_stats(wave))
+    progress = invitation_progress(redis, wave)
     invitations = None
-    if invites:
-        counts = _invitation_counts(redis, wave, invites)
+    if progress.queued:
         invitations = [
-            (label, primary(counts[name], minimum))
-            for name, label in INVITATION_LABELS
-            if name in counts
+            (label, primary(getattr(progress, name), minimum)) for name, label in INVITATION_LABELS
         ]
     funnel, conditional = drop_off(asked_q, asked, raw, published, minimum)
     return WavePage(
@@ -618,16 +602,6 @@ def _keywords_from_form(q: Questionnaire) -> dict[str, list[str]] | None:
         if any(words):
             chosen[lang] = [w for w in words if w]
     return chosen or None
-
-
-def _invitations_module():  # noqa: ANN202
-    """bot.invitations if this installation has it, else None."""
-    try:
-        return importlib.import_module("bot.invitations")
-    except ModuleNotFoundError as exc:
-        if exc.name == "bot.invitations":
-            return None
-        raise
 
 
 def _file_digest(data: bytes) -> str:
@@ -918,29 +892,30 @@ def invitations(name: str):
     """Upload a CSV of phone numbers: check it, then send (the file is uploaded again to send,
     so the numbers are never kept between the two steps)."""
     record = _wave_or_404(name)
-    q = state().questionnaire
-    module = _invitations_module()
+    app_state = state()
+    q = app_state.questionnaire
+    default_region = app_state.settings.DEFAULT_PHONE_REGION
     context = {"wave": record, "languages": q.languages, "language_names": q.language_names}
-    if module is None:
-        return render_template("dashboard/invitations.html", available=False, **context)
     if request.method == "GET":
-        return render_template("dashboard/invitations.html", available=True, **context)
+        return render_template(
+            "dashboard/invitations.html", default_region=default_region, **context
+        )
     if record.status != WaveStatus.OPEN:
         flash("Invitations can only be sent for an open wave.", "error")
         return redirect(url_for("dashboard.invitations", name=name))
     upload = request.files.get("file")
     data = upload.read() if upload else b""
     language = request.form.get("language", "")
-    region = (request.form.get("region", "") or "US").strip().upper()[:2]
+    region = (request.form.get("region", "") or default_region).strip().upper()[:2]
     if not data or language not in q.languages:
         flash("Choose a CSV file and the language of the invitation.", "error")
         return redirect(url_for("dashboard.invitations", name=name))
-    app_state = state()
-    options = {}
-    if hasattr(module, "opted_out_checker"):
-        options["opted_out"] = module.opted_out_checker(app_state.settings, app_state.redis)
     try:
-        check = module.parse_invitation_csv(data, default_region=region, **options)
+        check = parse_invitation_csv(
+            data,
+            default_region=region,
+            opted_out=opted_out_checker(app_state.settings, app_state.redis),
+        )
     except SurveybotError as exc:
         flash(f"The file was not checked: {exc}", "error")
         return redirect(url_for("dashboard.invitations", name=name))
@@ -949,7 +924,7 @@ def invitations(name: str):
         return render_template(
             "dashboard/invitations_check.html",
             check=check,
-            invalid=check.invalid[:INVALID_LINES_SHOWN],
+            invalid=check.invalid[:MAX_INVALID_SHOWN],
             digest=digest,
             language=language,
             region=region,
@@ -959,7 +934,7 @@ def invitations(name: str):
         flash("That is not the file you checked. Check it again before sending.", "error")
         return redirect(url_for("dashboard.invitations", name=name))
     try:
-        queued = module.queue_invitations(
+        queued = queue_invitations(
             app_state.settings,
             app_state.redis,
             app_state.queue,

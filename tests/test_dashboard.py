@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import random
 import re
-import sys
 
 import pytest
 from click.testing import CliRunner
@@ -783,7 +782,6 @@ def everything_in_redis(redis) -> bytes:
 
 
 def test_invitations_are_checked_then_sent_without_keeping_the_numbers(app, redis):
-    pytest.importorskip("bot.invitations")
     open_w1(app, redis)
     client = signed_in(app, "organizer")
     content = b"phone\n+16175550101\n(617) 555-0102\nnot a number\n+16175550101\n"
@@ -814,10 +812,12 @@ def test_invitations_are_checked_then_sent_without_keeping_the_numbers(app, redi
     page = client.get("/dashboard/waves/w1").get_data(as_text=True)
     assert "2 invitations queued" in page
     assert "Waiting to be sent" in page and "fewer than 5" in page  # 2 is a small count
+    redis.hset("sb:stats:invites:w1", "queued", 0)  # a hash, but nothing queued
+    page = client.get("/dashboard/waves/w1").get_data(as_text=True)
+    assert "No invitations have been sent" in page and "Waiting to be sent" not in page
 
 
 def test_invitations_need_an_open_wave_and_a_known_region(app, redis):
-    pytest.importorskip("bot.invitations")
     make_wave(app, name="draft")
     client = signed_in(app, "organizer")
     response = upload(
@@ -868,13 +868,18 @@ def test_an_upload_too_large_is_refused(app, redis):
     assert "too large" in response.get_data(as_text=True)
 
 
-def test_invitations_page_without_the_invitations_module(app, monkeypatch):
-    monkeypatch.setitem(sys.modules, "bot.invitations", None)  # import raises ImportError
-    make_wave(app)
-    client = signed_in(app, "organizer")
-    page = client.get("/dashboard/waves/w1/invitations")
-    assert page.status_code == 200
-    assert "not available yet" in page.get_data(as_text=True)
+def test_numbers_without_a_country_code_are_read_in_the_default_region(settings_overrides, redis):
+    app = create_app({**settings_overrides, "DEFAULT_PHONE_REGION": "HT"})
+    try:
+        open_w1(app, redis)
+        client = signed_in(app, "organizer")
+        path = "/dashboard/waves/w1/invitations"
+        assert 'name="region" value="HT"' in client.get(path).get_data(as_text=True)
+        check = upload(client, path, b"3412 3456\n", language="ht", step="check")
+        html = check.get_data(as_text=True)
+        assert "Send 1 invitations" in html and 'name="region" value="HT"' in html
+    finally:
+        app.extensions["surveybot"].redis.close()
 
 
 # ---------------------------------------------------------------------------------- users
