@@ -16,6 +16,7 @@ from rq import Queue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.config import Settings, load_settings
+from bot.conversations import Conversation
 from bot.questionnaire import Questionnaire, load_questionnaire
 from bot.waves import RegistryCache
 
@@ -29,6 +30,7 @@ class AppState:
     queue: Queue
     questionnaire: Questionnaire
     registry: RegistryCache
+    conversation: Conversation  # the same for every message: built once
 
 
 class SurveybotRequest(Request):
@@ -82,12 +84,24 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         raise ConfigError("REDIS_URL is not set (use `surveybot dev` for an embedded Redis)")
     from workers.queues import get_queue
 
+    queue = get_queue(redis)
+    questionnaire = load_questionnaire(settings.SURVEY_FILE or None)
+    registry = RegistryCache()
+    conversation = Conversation(
+        redis=redis,
+        queue=queue,
+        questionnaire=questionnaire,
+        wave=settings.DEFAULT_WAVE,
+        session_ttl=settings.session_ttl_seconds,
+        registry=registry,
+    )
     app.extensions["surveybot"] = AppState(
         settings=settings,
         redis=redis,
-        queue=get_queue(redis),
-        questionnaire=load_questionnaire(settings.SURVEY_FILE or None),
-        registry=RegistryCache(),
+        queue=queue,
+        questionnaire=questionnaire,
+        registry=registry,
+        conversation=conversation,
     )
 
     from bot import cli, dashboard, health, simulator, voice, webhooks

@@ -25,6 +25,7 @@ from rq import Queue
 from bot import defaults, keys
 from bot.config import Settings
 from bot.privacy import message_digest
+from bot.stats import count
 
 
 class RecordKind(StrEnum):
@@ -83,9 +84,7 @@ def count_cleanup(redis: Redis, kind: str, *outcomes: str, pipe=None) -> None:  
     """Add one to each outcome of this kind in today's counters (in `pipe` if given)."""
     stats = keys.cleanup_stats(dt.date.today().isoformat())
     target = pipe if pipe is not None else redis.pipeline(transaction=False)
-    for outcome in outcomes:
-        target.hincrby(stats, f"{kind}:{outcome}", 1)
-    target.expire(stats, defaults.STATS_TTL_DAYS * 24 * 3600)
+    count(target, stats, *(f"{kind}:{outcome}" for outcome in outcomes))
     if pipe is None:
         target.execute()
 

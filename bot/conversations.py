@@ -39,6 +39,7 @@ from bot.engine import (
     step,
 )
 from bot.exceptions import SessionConflict
+from bot.privacy import ONE_CALL_PREFIX
 from bot.questionnaire import Questionnaire
 from bot.text import clean_body, normalize
 from bot.waves import OpenWave, Registry, RegistryCache
@@ -59,15 +60,7 @@ class Conversation:
     questionnaire: Questionnaire  # the file's: the implicit wave, and texts outside any wave
     wave: str  # name of the implicit wave
     session_ttl: int  # seconds
-    registry: RegistryCache | None = None
-
-
-@dataclass(frozen=True)
-class Handled:
-    """The replies to send, and whether this message had been handled before."""
-
-    replies: tuple[str, ...]
-    duplicate: bool
+    registry: RegistryCache
 
 
 def asked_stats(wave: str) -> str:
@@ -99,9 +92,10 @@ def _apply_event(
         pipe.hincrby(stats, f"started:{event.lang}", 1)
         pipe.hincrby(stats, f"started:{iso_week(today)}", 1)
     elif event.type is EventType.COMPLETED:
-        # The key is WATCHed, so `done` is still what it holds.
-        names = sorted({d.decode() for d in done} | {wave.name})
-        pipe.set(keys.completed_waves(pseudonym), ",".join(names))
+        if not pseudonym.startswith(ONE_CALL_PREFIX):  # a caller never recognised again
+            # The key is WATCHed, so `done` is still what it holds.
+            names = sorted({d.decode() for d in done} | {wave.name})
+            pipe.set(keys.completed_waves(pseudonym), ",".join(names))
         pipe.hincrby(stats, f"completed:{event.lang}", 1)
         payload = {
             "response_id": str(uuid.uuid4()),
@@ -131,8 +125,6 @@ def watch_and_read(pipe: Pipeline, names: list[str], reads: list[tuple]) -> list
 
 
 def _registry(conv: Conversation, version: bytes | None) -> Registry:
-    if conv.registry is None:
-        return Registry(None, {conv.wave: OpenWave(conv.wave, conv.questionnaire, default=True)})
     if version is None:
         # No wave was ever opened: the questionnaire file is the one open (implicit) wave.
         return conv.registry.implicit(conv.wave, conv.questionnaire)
@@ -185,19 +177,18 @@ def handle_message(
     message_digest: str,
     text: str = "",
     has_media: bool = False,
-    today: dt.date | None = None,
     channel: Channel = Channel.SMS,
     signal: Signal | None = None,
     keys_pressed: str | None = None,
     render: Render = sms_texts,
-) -> Handled:
+) -> tuple[str, ...]:
     """Advance the respondent's conversation by one message, exactly once per message.
 
     A call's steps come here too (`channel=VOICE`): a call answered (`signal`), keys pressed
     or a speech result, each deduplicated by a digest of the CallSid and the step number.
     STOP is about texts, so an opted-out respondent who calls can still answer by phone.
     """
-    today = today or dt.date.today()
+    today = dt.date.today()
     session_key = keys.session(pseudonym)
     seen_key = keys.message_seen(pseudonym, message_digest)
     optout_key = keys.opted_out(pseudonym)
@@ -212,7 +203,7 @@ def handle_message(
                 raw_session, seen, optout, invited_raw, done_raw, version = values
                 done = set(done_raw.split(b",")) if done_raw else set()
                 if seen is not None:
-                    return Handled(tuple(json.loads(seen)), duplicate=True)
+                    return tuple(json.loads(seen))  # handled before: the same answer
                 envelope = json.loads(raw_session) if raw_session else {}
                 session = Session.from_dict(envelope["session"]) if envelope else None
                 earlier_seen: list[str] = envelope.get("seen", [])
@@ -261,7 +252,7 @@ def handle_message(
                 for event in result.events:
                     _apply_event(conv, pipe, wave, pseudonym, event, today, done)
                 pipe.execute()
-                return Handled(replies, duplicate=False)
+                return replies
             except WatchError:
                 continue
     raise SessionConflict("too many concurrent messages for one respondent")

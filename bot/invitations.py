@@ -28,11 +28,12 @@ from phonenumbers import NumberParseException, ValidationResult
 from redis import Redis
 from rq import Queue, Retry
 
-from bot import defaults, keys
+from bot import keys
 from bot.config import Settings
 from bot.exceptions import SurveybotError
-from bot.privacy import message_digest, pseudonym
+from bot.privacy import message_digest, pseudonym_for
 from bot.questionnaire import Questionnaire, parse_questionnaire
+from bot.stats import count
 
 INVITED_TTL_SECONDS = 30 * 24 * 3600  # a reply within a month still lands in the invited wave
 MESSAGE_MAP_TTL_SECONDS = 4 * 24 * 3600  # Twilio's final status callback comes within hours
@@ -301,7 +302,7 @@ def opted_out_checker(settings: Settings, redis: Redis) -> Callable[[str], bool]
             stored = set(session.exec(select(OptOut.pseudonym)))
 
     def check(number: str) -> bool:
-        p = pseudonym(settings.PSEUDONYM_KEY, number, version=settings.PSEUDONYM_KEY_VERSION)
+        p = pseudonym_for(settings, number)
         return p in stored or bool(redis.exists(keys.opted_out(p)))
 
     return check
@@ -392,8 +393,7 @@ def queue_invitations(
         ]
         with redis.pipeline() as pipe:
             queue.enqueue_many(jobs, pipeline=pipe)
-            pipe.hincrby(stats, InviteCount.QUEUED, len(chunk))
-            pipe.expire(stats, defaults.STATS_TTL_DAYS * 24 * 3600)
+            count(pipe, stats, InviteCount.QUEUED, amount=len(chunk))
             pipe.execute()
     return len(numbers)
 
@@ -457,7 +457,7 @@ def record_invitation_status(
     `to` is used for the pseudonym and dropped.
     """
     if error_code == str(UNSUBSCRIBED) and to:
-        p = pseudonym(settings.PSEUDONYM_KEY, to, version=settings.PSEUDONYM_KEY_VERSION)
+        p = pseudonym_for(settings, to)
         mark_opted_out(redis, queue, p)
     if status not in FINAL_STATUSES or not message_sid:
         return None
@@ -479,9 +479,7 @@ def record_invitation_status(
         outcome = InviteCount.FAILED
     stats = invite_stats(wave)
     with redis.pipeline() as pipe:
-        pipe.hincrby(stats, outcome, 1)
-        if error_code.isdigit() and len(error_code) <= 6:
-            pipe.hincrby(stats, f"error:{error_code}", 1)
-        pipe.expire(stats, defaults.STATS_TTL_DAYS * 24 * 3600)
+        errors = [f"error:{error_code}"] if error_code.isdigit() and len(error_code) <= 6 else []
+        count(pipe, stats, outcome, *errors)
         pipe.execute()
     return wave

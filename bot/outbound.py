@@ -16,7 +16,7 @@ from twilio.rest import Client
 from bot import keys
 from bot.config import Settings
 from bot.exceptions import ConfigError
-from bot.privacy import pseudonym
+from bot.privacy import pseudonym_for
 
 SIMULATOR_OUTBOX_LIMIT = 200
 
@@ -76,7 +76,7 @@ def send_sms(settings: Settings, redis: Redis, to: str, body: str) -> str | None
         return twilio_sender(settings)(to, body)
     if not settings.simulator_on:
         raise ConfigError("no Twilio credentials and the simulator is off: cannot send a text")
-    key = keys.simulator_outbox(pseudonym(settings.PSEUDONYM_KEY, to))
+    key = keys.simulator_outbox(pseudonym_for(settings, to))
     with redis.pipeline() as pipe:
         pipe.rpush(key, json.dumps({"body": body}))
         pipe.ltrim(key, -SIMULATOR_OUTBOX_LIMIT, -1)

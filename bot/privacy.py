@@ -28,6 +28,21 @@ def pseudonym(key: str, number: str, *, version: str = "v1") -> str:
     return f"{version}:{digest}"
 
 
+def pseudonym_for(settings, number: str) -> str:  # noqa: ANN001 - bot.config.Settings
+    """The pseudonym of a number under this installation's key and key version."""
+    return pseudonym(settings.PSEUDONYM_KEY, number, version=settings.PSEUDONYM_KEY_VERSION)
+
+
+# A respondent who can never be recognised again (a call with a withheld caller ID) gets a
+# pseudonym of the call itself, under this prefix: nothing is worth remembering about it.
+ONE_CALL_PREFIX = "call:"
+
+
+def one_call_pseudonym(key: str, call_sid: str) -> str:
+    """The pseudonym of one call whose caller withheld their number."""
+    return ONE_CALL_PREFIX + message_digest(key, "withheld-call:" + call_sid)
+
+
 def message_digest(key: str, message_sid: str) -> str:
     """Keyed digest of a Twilio MessageSid, so dedup never stores the SID itself."""
     mac = hmac.new(key.encode(), b"message-sid:" + message_sid.encode(), hashlib.sha256)

@@ -19,12 +19,22 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+)
 from twilio.request_validator import RequestValidator
 
 from bot import keys
 from bot.app import state
-from bot.privacy import pseudonym
+from bot.privacy import pseudonym_for
+from bot.twilio_auth import public_base
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
@@ -81,17 +91,11 @@ def parse_twiml(xml: bytes | str) -> list[str]:
 
 def deliver(app: Flask, sender: str, body: str, *, media: bool = False) -> tuple[int, list[str]]:
     """Send one simulated text through the signed webhook; returns (HTTP status, replies)."""
-    settings = app.extensions["surveybot"].settings
     params = twilio_params(sender, body, media=media)
-    url = settings.PUBLIC_BASE_URL.rstrip("/") + "/twilio/sms"
-    signature = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(url, params)
-    with app.test_client() as client:
-        response = client.post(
-            "/twilio/sms", data=params, headers={"X-Twilio-Signature": signature}
-        )
-    if response.status_code != 200:
-        return response.status_code, []
-    return 200, parse_twiml(response.data)
+    status, data, _mimetype = signed_request(app, _public_base(app) + "/twilio/sms", params)
+    if status != 200:
+        return status, []
+    return 200, parse_twiml(data)
 
 
 # The page loads its script, styles and recordings from this app only; no inline code runs.
@@ -137,7 +141,7 @@ def api_outbox():
     if not sender:
         return jsonify(error="which simulated phone?"), 400
     app_state = state()
-    key = keys.simulator_outbox(pseudonym(app_state.settings.PSEUDONYM_KEY, sender))
+    key = keys.simulator_outbox(pseudonym_for(app_state.settings, sender))
     with app_state.redis.pipeline() as pipe:
         pipe.lrange(key, 0, -1)
         pipe.delete(key)
@@ -320,7 +324,11 @@ def parse_voice_twiml(xml: bytes | str, *, base_url: str | None = None) -> dict[
 
 
 def _public_base(app: Flask) -> str:
-    return app.extensions["surveybot"].settings.PUBLIC_BASE_URL.rstrip("/")
+    """The URL the bot's webhooks are signed for (as Twilio would reach them)."""
+    settings = app.extensions["surveybot"].settings
+    if has_request_context():
+        return public_base(settings)
+    return settings.PUBLIC_BASE_URL.rstrip("/") or "http://localhost"
 
 
 def _local_target(app: Flask, url: str) -> tuple[str, str]:

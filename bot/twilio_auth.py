@@ -14,14 +14,18 @@ from twilio.request_validator import RequestValidator
 log = logging.getLogger("surveybot.webhooks")
 
 
-def signed_url(public_base_url: str, trust_proxy: bool) -> str:
+def public_base(settings) -> str:  # noqa: ANN001 - bot.config.Settings
+    """This app's URL as Twilio reaches it (what signatures cover, where callbacks point):
+    PUBLIC_BASE_URL, or behind a trusted proxy (or without it) the URL of this request."""
+    if settings.PUBLIC_BASE_URL and not settings.TRUST_PROXY:
+        return settings.PUBLIC_BASE_URL.rstrip("/")
+    return request.host_url.rstrip("/") + request.script_root
+
+
+def signed_url(settings) -> str:  # noqa: ANN001
     """The URL Twilio called, as it signed it."""
     query = request.query_string.decode("latin-1")
-    if trust_proxy or not public_base_url:
-        base = request.host_url.rstrip("/") + request.script_root
-    else:
-        base = public_base_url.rstrip("/")
-    return f"{base}{request.path}" + (f"?{query}" if query else "")
+    return f"{public_base(settings)}{request.path}" + (f"?{query}" if query else "")
 
 
 def is_signed(auth_token: str, url: str) -> bool:
@@ -45,7 +49,7 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
         from bot.app import state
 
         settings = state().settings
-        url = signed_url(settings.PUBLIC_BASE_URL, settings.TRUST_PROXY)
+        url = signed_url(settings)
         if not is_signed(settings.TWILIO_AUTH_TOKEN, url):
             log.warning("rejected a webhook request with a missing or wrong signature")
             abort(403)

@@ -26,10 +26,11 @@ from bot import keys
 from bot.app import state
 from bot.conversations import Render, handle_message
 from bot.engine import Channel, EventType, Signal, Stage, Step
-from bot.privacy import message_digest, pseudonym
+from bot.privacy import message_digest, one_call_pseudonym, pseudonym_for
 from bot.questionnaire import Questionnaire, QuestionType
+from bot.stats import count
 from bot.text import CONJUNCTIONS, normalize
-from bot.twilio_auth import twilio_signed
+from bot.twilio_auth import public_base, twilio_signed
 from bot.voice_prompts import (
     GATHER_TIMEOUT_SECONDS,
     SPEECH_LANGUAGES,
@@ -38,7 +39,6 @@ from bot.voice_prompts import (
     speech_for,
     speech_hints,
 )
-from bot.webhooks import conversation
 
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
 
@@ -86,7 +86,8 @@ _STEP = re.compile(r"^\d{1,4}$")
 def audio_url(filename: str) -> str:
     """Where Twilio fetches a recording: VOICE_AUDIO_BASE_URL, else this app's audio route."""
     settings = state().settings
-    base = settings.VOICE_AUDIO_BASE_URL.rstrip("/") or f"{public_base()}/twilio/voice/audio"
+    base = settings.VOICE_AUDIO_BASE_URL.rstrip("/")
+    base = base or f"{public_base(settings)}/twilio/voice/audio"
     return f"{base}/{filename}"
 
 
@@ -115,14 +116,6 @@ def has_recording(filename: str) -> bool:
     exists = path.is_relative_to(resolved) and path.is_file()
     _recordings_seen[key] = (now, exists)
     return exists
-
-
-def public_base() -> str:
-    """The public URL of this app as Twilio reaches it (what its signatures cover)."""
-    settings = state().settings
-    if settings.PUBLIC_BASE_URL and not settings.TRUST_PROXY:
-        return settings.PUBLIC_BASE_URL.rstrip("/")
-    return request.host_url.rstrip("/") + request.script_root
 
 
 # A recording added to the folder is played within this many seconds; meanwhile each web
@@ -218,11 +211,10 @@ def call_twiml(q: Questionnaire, result: Step, action: str) -> str:
 
 def _caller_pseudonym(sender: str, call_sid: str) -> str:
     settings = state().settings
-    key = settings.PSEUDONYM_KEY
     digits = re.sub(r"\D", "", sender)
     if sender.strip().lower() in WITHHELD_CALLER_IDS or len(digits) < MIN_CALLER_DIGITS:
-        return f"call:{message_digest(key, 'withheld-call:' + call_sid)}"
-    return pseudonym(key, sender, version=settings.PSEUDONYM_KEY_VERSION)
+        return one_call_pseudonym(settings.PSEUDONYM_KEY, call_sid)
+    return pseudonym_for(settings, sender)
 
 
 def read_speech(speech: str) -> tuple[str, Signal | None]:
@@ -242,18 +234,18 @@ def _step(call_sid: str, n: int, render: Render, **inbound) -> str:
     settings = state().settings
     sender = request.form.get("From", "")
     (twiml,) = handle_message(
-        conversation(),
+        state().conversation,
         pseudonym=_caller_pseudonym(sender, call_sid),
         message_digest=message_digest(settings.PSEUDONYM_KEY, f"call:{call_sid}:{n}"),
         channel=Channel.VOICE,
         render=render,
         **inbound,
-    ).replies
+    )
     return twiml
 
 
 def _renderer(n: int) -> Render:
-    action = f"{public_base()}/twilio/voice/gather?n={n + 1}"
+    action = f"{public_base(state().settings)}/twilio/voice/gather?n={n + 1}"
     return lambda result, q: (call_twiml(q, result, action),)
 
 
@@ -301,8 +293,7 @@ def call_status() -> tuple[str, int]:
     day = dt.date.today().isoformat()
     app_state = state()
     with app_state.redis.pipeline() as pipe:
-        pipe.hincrby(keys.call_stats(day), status, 1)
-        pipe.expire(keys.call_stats(day), 400 * 24 * 3600)
+        count(pipe, keys.call_stats(day), status)
         pipe.execute()
     from bot.cleanup import RecordKind, schedule_deletion
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from xml.sax.saxutils import escape, quoteattr
 
@@ -12,13 +11,13 @@ from flask import Blueprint, Response, request
 from bot import keys
 from bot.app import state
 from bot.cleanup import RecordKind, deletion_on, schedule_deletion
-from bot.conversations import Conversation, handle_message
+from bot.conversations import handle_message
 from bot.invitations import record_invitation_status
-from bot.privacy import message_digest, pseudonym
-from bot.twilio_auth import twilio_signed
+from bot.privacy import message_digest, pseudonym_for
+from bot.stats import count
+from bot.twilio_auth import public_base, twilio_signed
 
 bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
-log = logging.getLogger("surveybot.webhooks")
 
 # Message statuses Twilio reports; anything else is counted as "other".
 KNOWN_STATUSES = frozenset(
@@ -51,19 +50,6 @@ def twiml(replies: tuple[str, ...] | list[str], *, action: str | None = None) ->
     return Response(xml, mimetype="text/xml")
 
 
-def conversation() -> Conversation:
-    """The conversation context of this app."""
-    app_state = state()
-    return Conversation(
-        redis=app_state.redis,
-        queue=app_state.queue,
-        questionnaire=app_state.questionnaire,
-        wave=app_state.settings.DEFAULT_WAVE,
-        session_ttl=app_state.settings.session_ttl_seconds,
-        registry=app_state.registry,
-    )
-
-
 @bp.post("/sms")
 @twilio_signed
 def inbound_sms() -> Response | tuple[str, int]:
@@ -78,9 +64,9 @@ def inbound_sms() -> Response | tuple[str, int]:
         num_media = int(request.form.get("NumMedia") or 0)
     except ValueError:
         num_media = 0
-    handled = handle_message(
-        conversation(),
-        pseudonym=pseudonym(key, sender, version=settings.PSEUDONYM_KEY_VERSION),
+    replies = handle_message(
+        state().conversation,
+        pseudonym=pseudonym_for(settings, sender),
         message_digest=message_digest(key, message_sid),
         text=request.form.get("Body", ""),
         has_media=num_media > 0,
@@ -94,7 +80,7 @@ def inbound_sms() -> Response | tuple[str, int]:
         sid=message_sid,
         status="received",
     )
-    return twiml(handled.replies, action=_status_callback_url(settings))
+    return twiml(replies, action=_status_callback_url(settings))
 
 
 def _status_callback_url(settings) -> str | None:  # noqa: ANN001
@@ -102,10 +88,7 @@ def _status_callback_url(settings) -> str | None:  # noqa: ANN001
     one schedules their deletion); else None, and the TwiML stays as it always was."""
     if not deletion_on(settings):
         return None
-    base = settings.PUBLIC_BASE_URL.rstrip("/")
-    if settings.TRUST_PROXY or not base:  # as twilio_auth.signed_url rebuilds it
-        base = request.host_url.rstrip("/") + request.script_root
-    return f"{base}{bp.url_prefix}/sms/status"
+    return f"{public_base(settings)}{bp.url_prefix}/sms/status"
 
 
 @bp.post("/sms/status")
@@ -116,12 +99,10 @@ def sms_status() -> tuple[str, int]:
     status = status if status in KNOWN_STATUSES else "other"
     day = dt.date.today().isoformat()
     redis = state().redis
+    code = request.form.get("ErrorCode") or ""
+    code = code if _ERROR_CODE.match(code) else ""
     with redis.pipeline() as pipe:
-        pipe.hincrby(keys.delivery_stats(day), status, 1)
-        code = request.form.get("ErrorCode") or ""
-        if _ERROR_CODE.match(code):
-            pipe.hincrby(keys.delivery_stats(day), f"error:{code}", 1)
-        pipe.expire(keys.delivery_stats(day), 400 * 24 * 3600)
+        count(pipe, keys.delivery_stats(day), status, *([f"error:{code}"] if code else []))
         pipe.execute()
     # An invitation's outcome also counts in its wave's progress, and error 21610 (the
     # recipient texted STOP to our sender) marks them opted out. `To` goes no further.
@@ -133,7 +114,7 @@ def sms_status() -> tuple[str, int]:
         message_sid=request.form.get("MessageSid") or request.form.get("SmsSid") or "",
         to=request.form.get("To") or "",
         status=status,
-        error_code=code if _ERROR_CODE.match(code) else "",
+        error_code=code,
     )
     # A final status: the record (an invitation, or one of the bot's replies) can be deleted.
     schedule_deletion(

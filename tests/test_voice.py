@@ -507,3 +507,20 @@ def test_every_question_reads_each_option_with_its_key(app):
             for number in range(1, len(question.options) + 1):
                 assert f" {number}." in speech
             assert "/" not in speech or lang == "ht"  # "Ciudadano/a" has a spoken label
+
+
+def test_a_withheld_caller_who_finishes_leaves_no_marker(app, client, redis, db):
+    """Nobody can recognise that caller again, so no 'already answered' marker is kept."""
+    q = q_of(app)
+    call = Call(client, "+266696687")
+    call.start()
+    call.press("1")
+    call.press("1")
+    answer_all(call, q, "en", {"afraid_to_seek_help": "2"})
+    assert call.turn.text == spoken(q, "message.closing", "en")
+    run_jobs(app)
+    assert len(responses(db)) == 1
+    left = list(redis.scan_iter("sb:{call:*"))
+    assert not [k for k in left if k.endswith(b":done")]
+    # Only the last answer's cache is left, for Twilio's retries, and it expires.
+    assert [k for k in left if b":msg:" in k] == left and all(redis.ttl(k) > 0 for k in left)

@@ -30,7 +30,7 @@ from redis import Redis
 from rq import Retry, get_current_job
 from twilio.base.exceptions import TwilioException
 
-from bot import defaults, keys
+from bot import keys
 from bot.config import Settings
 from bot.exceptions import SurveybotError
 from bot.invitations import (
@@ -46,7 +46,8 @@ from bot.invitations import (
     mark_opted_out,
 )
 from bot.outbound import send_sms, twilio_sender
-from bot.privacy import message_digest, pseudonym
+from bot.privacy import message_digest, pseudonym_for
+from bot.stats import count
 from workers import context
 
 log = logging.getLogger(__name__)
@@ -172,10 +173,7 @@ def _sender(settings: Settings, redis: Redis) -> Callable[[str, str], str | None
 def _count(redis: Redis, wave: str, *outcomes: str, pipe=None) -> None:  # noqa: ANN001
     stats = invite_stats(wave)
     target = pipe if pipe is not None else redis.pipeline()
-    for outcome in outcomes:
-        target.hincrby(stats, outcome, 1)
-    target.hincrby(stats, InviteCount.PROCESSED, 1)
-    target.expire(stats, defaults.STATS_TTL_DAYS * 24 * 3600)
+    count(target, stats, *outcomes, InviteCount.PROCESSED)
     if pipe is None:
         target.execute()
 
@@ -188,7 +186,7 @@ def send_invitation(wave: str, number: str, language: str, body: str) -> str | R
     job = get_current_job()
     redis = job.connection if job is not None else Redis.from_url(settings.REDIS_URL)
     job_id = job.id if job is not None else uuid.uuid4().hex
-    p = pseudonym(settings.PSEUDONYM_KEY, number, version=settings.PSEUDONYM_KEY_VERSION)
+    p = pseudonym_for(settings, number)
 
     if not redis.hexists(keys.WAVES_OPEN, wave):
         _count(redis, wave, InviteCount.CANCELED)
