@@ -33,7 +33,7 @@ from flask import (
     request,
     url_for,
 )
-from sqlmodel import select
+from sqlmodel import func, select
 from werkzeug.exceptions import HTTPException
 
 from bot import auth, keys
@@ -589,6 +589,12 @@ def _wave_questionnaire(wave) -> Questionnaire:  # noqa: ANN001
     return state().questionnaire
 
 
+def _flash_error(error: Exception | str) -> None:
+    """Undo this request's database changes and tell the user why, as an error."""
+    db().rollback()
+    flash(str(error), "error")
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/dashboard") and not target.startswith("//"):
         return target
@@ -709,8 +715,7 @@ def create():
             default=bool(request.form.get("default")),
         )
     except WaveError as exc:
-        db().rollback()
-        flash(str(exc), "error")
+        _flash_error(exc)
         return redirect(url_for("dashboard.waves"))
     log.info("wave %s created from the dashboard by account %s", name, current_user().id)
     flash(f"Wave {name} created as a draft. Open it when you are ready.")
@@ -741,8 +746,7 @@ def open_wave(name: str):
     try:
         open_wave_record(db(), state().redis, name)
     except WaveError as exc:
-        db().rollback()
-        flash(str(exc), "error")
+        _flash_error(exc)
     else:
         log.info("wave %s opened from the dashboard by account %s", name, current_user().id)
         flash(f"Wave {name} is open.")
@@ -760,8 +764,7 @@ def close(name: str):
     try:
         close_wave(db(), state().redis, name)
     except WaveError as exc:
-        db().rollback()
-        flash(str(exc), "error")
+        _flash_error(exc)
     else:
         log.info("wave %s closed from the dashboard by account %s", name, current_user().id)
         flash(f"Wave {name} is closed.")
@@ -781,15 +784,22 @@ def _weeks(name: str) -> list[str]:
     return list(db().exec(query))
 
 
-def _report_choice(name: str) -> tuple[str | None, str]:
-    """The week (None: the whole wave) and the email language asked for."""
+def _week_choice(name: str) -> tuple[str | None, list[str]]:
+    """The week asked for (None: the whole wave; 404 if it has no answers) and every week."""
+    weeks = _weeks(name)
     week = request.args.get("week") or None
-    if week is not None and week not in _weeks(name):
+    if week is not None and week not in weeks:
         abort(404, description="There are no answers for that week.")
+    return week, weeks
+
+
+def _report_choice(name: str) -> tuple[str | None, str, list[str]]:
+    """The week (None: the whole wave) and the email language asked for, and every week."""
+    week, weeks = _week_choice(name)
     language = request.args.get("language", state().settings.REPORT_LANGUAGE)
     if language not in EMAIL_LANGUAGES:
         language = "en"
-    return week, language
+    return week, language, weeks
 
 
 @bp.get("/waves/<name>/report")
@@ -797,11 +807,11 @@ def _report_choice(name: str) -> tuple[str | None, str]:
 def report(name: str):
     """The coalition's email for this wave, as it would be sent (published numbers only)."""
     record = _wave_or_404(name)
-    week, language = _report_choice(name)
+    week, language, weeks = _report_choice(name)
     return render_template(
         "dashboard/report.html",
         wave=record,
-        weeks=_weeks(name),
+        weeks=weeks,
         week=week,
         language=language,
         languages=sorted(EMAIL_LANGUAGES),
@@ -817,7 +827,7 @@ def report_email(name: str):
     from bot.report_cli import published_reports
 
     record = _wave_or_404(name)
-    week, language = _report_choice(name)
+    week, language, _ = _report_choice(name)
     app_state = state()
     if week is None:
         current = publish(
@@ -845,9 +855,7 @@ def aggregates_csv(name: str):
     from bot.report import load_raw_report, publish
 
     record = _wave_or_404(name)
-    week = request.args.get("week") or None
-    if week is not None and week not in _weeks(name):
-        abort(404, description="There are no answers for that week.")
+    week, _ = _week_choice(name)
     app_state = state()
     published = publish(
         load_raw_report(app_state.settings, app_state.redis, wave=record.name, week=week)
@@ -861,7 +869,8 @@ def aggregates_csv(name: str):
 def export(name: str):
     """The warning before the row-level export."""
     record = _wave_or_404(name)
-    count = len(db().exec(select(ResponseRow.id).where(ResponseRow.wave == name)).all())
+    query = select(func.count()).select_from(ResponseRow).where(ResponseRow.wave == name)
+    count = db().exec(query).one()
     return render_template("dashboard/export.html", wave=record, count=count)
 
 
@@ -977,8 +986,7 @@ def create_user():
             password=request.form.get("password", ""),
         )
     except auth.AccountError as exc:
-        db().rollback()
-        flash(f"The account was not created: {exc}.", "error")
+        _flash_error(f"The account was not created: {exc}.")
     else:
         log.info("account %s created by account %s", created.id, current_user().id)
         flash(f"Account {created.email} created as {created.role}.")
@@ -1006,8 +1014,7 @@ def change_user(user_id: int):
         else:
             abort(400, description="Unknown action.")
     except auth.AccountError as exc:
-        db().rollback()
-        flash(str(exc), "error")
+        _flash_error(exc)
     else:
         log.info("account %s: %s by account %s", target.id, action, current_user().id)
     return redirect(url_for("dashboard.users"))

@@ -703,6 +703,7 @@ def test_the_report_preview_shows_the_email(app):
     page = client.get("/dashboard/waves/w1/report?week=2026-W47&language=es")
     assert page.status_code == 200
     assert "2026-W47" in page.get_data(as_text=True)
+    assert client.get("/dashboard/waves/w1/report?week=2020-W01").status_code == 404
     email = client.get("/dashboard/waves/w1/report/email?week=2026-W47&language=es")
     assert "Encuesta de seguridad comunitaria" in email.get_data(as_text=True)
     whole = client.get("/dashboard/waves/w1/report/email").get_data(as_text=True)
