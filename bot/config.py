@@ -113,6 +113,10 @@ class Settings:
             problems.append("REDIS_URL is missing")
         if not self.DATABASE_URL:
             problems.append("DATABASE_URL is missing")
+        if self.SIMULATOR_ENABLED:
+            # The simulator signs whatever it is sent with the real auth token, without login:
+            # anyone could text or stop a real respondent's conversation through it.
+            problems.append("SIMULATOR_ENABLED=1 (the simulator is for development only)")
         if self.TWILIO_DELETE_MESSAGES and not (
             self.TWILIO_ACCOUNT_SID.strip() and self.TWILIO_AUTH_TOKEN.strip()
         ):

@@ -38,6 +38,12 @@ def test_production_needs_the_public_url_that_twilio_signs():
         load_settings({**GOOD, "PUBLIC_BASE_URL": ""}, env_file=None).validate()
 
 
+def test_production_refuses_the_simulator():
+    """It signs requests with the real auth token and has no login."""
+    with pytest.raises(ConfigError, match="SIMULATOR_ENABLED"):
+        create_app({**GOOD, "SIMULATOR_ENABLED": "1"})
+
+
 def test_production_with_real_secrets_starts(redis_url):
     app = create_app({**GOOD, "REDIS_URL": redis_url})
     settings = app.extensions["surveybot"].settings
