@@ -10,7 +10,7 @@ from flask.cli import FlaskGroup
 from bot.auth import user_group
 from bot.cleanup_cli import cleanup_group
 from bot.config import load_settings
-from bot.exceptions import ConfigError, QuestionnaireError
+from bot.exceptions import ConfigError
 from bot.report_cli import report_group
 from bot.wave_cli import wave_group
 
@@ -180,10 +180,7 @@ def sim_command(url: str, sender: str | None, phone: bool) -> None:
     """Text or call the bot from this terminal, through its simulator and signed webhooks."""
     from bot.terminal_sim import run_terminal_call, run_terminal_sim
 
-    try:
-        (run_terminal_call if phone else run_terminal_sim)(url, sender)
-    except QuestionnaireError as exc:  # pragma: no cover - defensive
-        raise click.ClickException(str(exc)) from exc
+    (run_terminal_call if phone else run_terminal_sim)(url, sender)
 
 
 COMMANDS = (

@@ -28,9 +28,3 @@ def normalize(text: str) -> str:
     no_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     no_punct = _PUNCT.sub(" ", no_marks).replace("_", " ")
     return _SPACES.sub(" ", no_punct).strip()
-
-
-def tokens(text: str) -> list[str]:
-    """Normalized words of a reply."""
-    norm = normalize(text)
-    return norm.split(" ") if norm else []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -135,6 +136,7 @@ def main() -> int:
         raise SystemExit(f"FAIL: processes left after Ctrl-C:\n{leftover}")
     except ProcessLookupError:
         pass
+    shutil.rmtree(instance, ignore_errors=True)  # its embedded Redis and SQLite files
     print(f"surveybot dev exited with {code}; no process left")
     return 0 if code == 0 else 1
 
