@@ -273,12 +273,14 @@ class RegistryCache:
             return self._registry
         raw = redis.hgetall(keys.WAVES_OPEN)
         waves = {}
+        parsed_now: dict[str, Questionnaire] = {}
         for name_bytes, blob in raw.items():
             data = json.loads(blob)
             source = data["questionnaire"]
-            parsed = self._parsed.get(source)
+            parsed = parsed_now.get(source) or self._parsed.get(source)
             if parsed is None:
-                parsed = self._parsed[source] = parse_questionnaire(source)
+                parsed = parse_questionnaire(source)
+            parsed_now[source] = parsed
             keywords = {lang: tuple(words) for lang, words in data["keywords"].items()}
             name = name_bytes.decode()
             waves[name] = OpenWave(
@@ -286,6 +288,7 @@ class RegistryCache:
                 questionnaire=replace(parsed, start_keywords=keywords),
                 default=bool(data.get("default")),
             )
+        self._parsed = parsed_now  # closed waves' questionnaires are let go
         self._registry = Registry(version=version, waves=waves)
         return self._registry
 
