@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.questionnaire import Questionnaire, QuestionType
-from bot.weeks import parse_week
+from bot.suppression import LANGUAGE  # the pseudo-question every respondent answers
+from bot.weeks import parse_week, previous_week
 from workers.aggregation import ANSWERED, Profile
-
-LANGUAGE = "language"  # the pseudo-question every respondent answers: their language
 
 
 def _by(q: Questionnaire, question_id: str) -> list[str]:
@@ -127,17 +126,37 @@ def week_period(week: str) -> tuple[dt.date, dt.date]:
     return parse_week(week)
 
 
-def load_raw_report(settings, redis, *, wave: str, week: str | None) -> dict[str, Any]:  # noqa: ANN001
-    """The raw report of a wave for one ISO week (None: the whole wave so far)."""
+def questionnaire_of(settings, wave: str) -> Questionnaire:  # noqa: ANN001
+    """The questionnaire a wave's report is read with (see `bot.waves.wave_questionnaire`)."""
+    from sqlmodel import Session
+
+    from bot.db import get_engine
+    from bot.waves import wave_questionnaire
+
+    with Session(get_engine(settings.DATABASE_URL)) as session:
+        return wave_questionnaire(session, wave, settings)
+
+
+def load_raw_report(
+    settings,
+    redis,
+    *,
+    wave: str,
+    week: str | None,
+    q: Questionnaire | None = None,
+) -> dict[str, Any]:
+    """The raw report of a wave for one ISO week (None: the whole wave so far), read with `q`
+    (default: the wave's own questionnaire, see `bot.waves.wave_questionnaire`)."""
     from sqlmodel import Session
 
     from bot import keys
     from bot.db import get_engine
-    from bot.questionnaire import load_questionnaire
+    from bot.waves import wave_questionnaire
     from workers.aggregation import load_profiles
 
-    q = load_questionnaire(settings.SURVEY_FILE or None)
     with Session(get_engine(settings.DATABASE_URL)) as session:
+        if q is None:
+            q = wave_questionnaire(session, wave, settings)
         profiles = load_profiles(session, wave, {week} if week else None)
     field = f"started:{week}" if week else "started"
     started = int(redis.hget(keys.wave_stats(wave), field) or 0)
@@ -152,3 +171,19 @@ def load_raw_report(settings, redis, *, wave: str, week: str | None) -> dict[str
     return build_raw_report(
         q, profiles, wave=wave, period=period, started=started, minimum=settings.SMALL_CELL_MIN
     )
+
+
+def published_reports(
+    settings,
+    redis,
+    *,
+    wave: str,
+    week: str,
+    q: Questionnaire | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The published report of a week and of the week before (for the changes)."""
+    if q is None:
+        q = questionnaire_of(settings, wave)
+    current = publish(load_raw_report(settings, redis, wave=wave, week=week, q=q))
+    previous = publish(load_raw_report(settings, redis, wave=wave, week=previous_week(week), q=q))
+    return current, previous
