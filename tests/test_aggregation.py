@@ -16,7 +16,7 @@ from bot.questionnaire import QuestionType
 from bot.report import build_raw_report
 from tests.factories import random_answers, response_payload
 from tests.utils import run_jobs
-from workers.aggregation import ANSWERED, load_profiles, refresh_wave
+from workers.aggregation import ANSWERED, load_profiles, refresh_aggregates, refresh_wave
 from workers.storage import store_response
 
 DAYS = [dt.date(2026, 11, 9), dt.date(2026, 11, 16), dt.date(2026, 11, 18), dt.date(2026, 11, 22)]
@@ -203,3 +203,38 @@ def test_report_counts_equal_counting_the_raw_rows(app, db):
             assert table[lang]["counts"][option.id] == sum(
                 option.id in a.get("fear_reasons", ()) for a in people
             )
+
+
+OTHER_REASON = (
+    "      - id: other\n        label: {en: Other reason, es: Otra razón, ht: Lòt rezon}\n"
+)
+
+
+def open_wave_without_other_reason(db, redis, name):
+    """An open wave whose frozen questionnaire differs from the file: no "other" reason, another
+    label for ICE, and its own survey id."""
+    from bot.models import Wave
+    from bot.waves import create_wave, open_wave
+
+    with Session(get_engine(db)) as session:
+        create_wave(session, name=name, start_keywords={"en": [name.upper()]})
+        open_wave(session, redis, name)
+        wave = session.get(Wave, name)
+        assert OTHER_REASON in wave.questionnaire_yaml
+        wave.questionnaire_yaml = (
+            wave.questionnaire_yaml.replace(OTHER_REASON, "")
+            .replace("\nid: community_safety\n", "\nid: community_safety_v1\n")
+            .replace("{en: Police work with ICE,", "{en: Police working with ICE,")
+        )
+        session.add(wave)
+        session.commit()
+
+
+def test_a_wave_is_aggregated_with_its_frozen_questionnaire(app, db):
+    open_wave_without_other_reason(db, app.extensions["surveybot"].redis, "summer-2026")
+    store_many(app, 40, seed=5, wave="summer-2026")
+    assert refresh_aggregates("summer-2026") > 0  # the job, as the worker runs it
+    with Session(get_engine(db)) as session:
+        profiles = load_profiles(session, "summer-2026")
+    reasons = {key for p in profiles for key in p.multi["fear_reasons"]}
+    assert reasons == {ANSWERED, "ice_collaboration", "deportation", "language", "bad_experience"}

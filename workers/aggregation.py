@@ -27,7 +27,8 @@ from sqlmodel import Session
 
 from bot.db import get_engine
 from bot.models import AggregateProfile
-from bot.questionnaire import Questionnaire, QuestionType, load_questionnaire
+from bot.questionnaire import Questionnaire, QuestionType
+from bot.waves import wave_questionnaire
 from workers import context
 from workers.profile_keys import ANSWERED, multi_pattern, parse_choices
 
@@ -58,20 +59,29 @@ class Profile:
     multi: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
-def _profile_sql(q: Questionnaire) -> tuple[str, dict[str, Any]]:
+def _multi_columns(q: Questionnaire) -> list[tuple[str, str, str]]:
+    """(question id, option id or ANSWERED, column name) of each several-choice count."""
+    return [
+        (question.id, option_id, f"m{i}_{j}")
+        for i, question in enumerate(q.questions)
+        if question.type is QuestionType.MULTI
+        for j, option_id in enumerate([ANSWERED, *(o.id for o in question.options)])
+    ]
+
+
+def _profile_sql(
+    q: Questionnaire, columns: list[tuple[str, str, str]] | None = None
+) -> tuple[str, dict[str, Any]]:
     """One scan of a wave's responses, grouped by week, language and one-choice answers, with
     a count per several-choice option (see workers/profile_keys.py)."""
-    params: dict[str, Any] = {}
-    sums: list[str] = []
-    for i, question in enumerate(q.questions):
-        if question.type is not QuestionType.MULTI:
-            continue
-        for j, option_id in enumerate([ANSWERED, *(o.id for o in question.options)]):
-            params[f"m{i}_{j}"] = multi_pattern(question.id, option_id)
-            sums.append(f"sum(CASE WHEN multi_key LIKE :m{i}_{j} THEN 1 ELSE 0 END) AS m{i}_{j}")
+    if columns is None:
+        columns = _multi_columns(q)
+    params = {column: multi_pattern(qid, oid) for qid, oid, column in columns}
     sql = (
         "SELECT completed_week, language, choices_key, count(*) AS n"
-        + "".join(f", {expression}" for expression in sums)
+        + "".join(
+            f", sum(CASE WHEN multi_key LIKE :{c} THEN 1 ELSE 0 END) AS {c}" for _, _, c in columns
+        )
         + " FROM response WHERE wave = :wave"
         + " GROUP BY completed_week, language, choices_key"
     )
@@ -80,7 +90,8 @@ def _profile_sql(q: Questionnaire) -> tuple[str, dict[str, Any]]:
 
 def compute_profiles(session: Session, q: Questionnaire, wave: str) -> list[Profile]:
     """A wave's profiles, computed from its raw rows by the database."""
-    sql, params = _profile_sql(q)
+    columns = _multi_columns(q)
+    sql, params = _profile_sql(q, columns)
     rows = session.connection().execute(text(sql), {**params, "wave": wave}).mappings()
     choice_ids = [x.id for x in q.questions if x.type is QuestionType.CHOICE]
     profiles = []
@@ -88,10 +99,8 @@ def compute_profiles(session: Session, q: Questionnaire, wave: str) -> list[Prof
         answered = parse_choices(row["choices_key"])
         choices = {qid: answered.get(qid) for qid in choice_ids}
         multi: dict[str, dict[str, int]] = {}
-        for i, question in enumerate(q.questions):
-            if question.type is QuestionType.MULTI:
-                ids = [ANSWERED, *(o.id for o in question.options)]
-                multi[question.id] = {oid: int(row[f"m{i}_{j}"] or 0) for j, oid in enumerate(ids)}
+        for qid, oid, column in columns:
+            multi.setdefault(qid, {})[oid] = int(row[column] or 0)
         profiles.append(
             Profile(row["completed_week"], row["language"], choices, int(row["n"]), multi)
         )
@@ -153,7 +162,8 @@ def refresh_aggregates(wave: str) -> int:
     settings = context.settings()
     job = get_current_job()
     redis = job.connection if job is not None else Redis.from_url(settings.REDIS_URL)
-    q = load_questionnaire(settings.SURVEY_FILE or None)
+    with Session(get_engine(settings.DATABASE_URL)) as session:
+        q = wave_questionnaire(session, wave, settings)  # the one the wave's answers follow
     count = refresh_wave(redis, settings.DATABASE_URL, q, wave)
     log.info("aggregates of wave %s refreshed: %d profiles", wave, count)
     return count
