@@ -7,6 +7,9 @@ firing runs `weekly_report_tick`, which sends only if the moment it was enqueued
 REPORT_CRON moment in REPORT_TIMEZONE. So exactly one of them fires each week, right across
 daylight-saving changes.
 
+Which waves: one report per wave that was open during the reported week (`report_waves`);
+only an installation that never created a wave reports on the implicit DEFAULT_WAVE.
+
 At most once: a Redis lock keeps two senders apart, and a row per wave and ISO week in the
 database is claimed (inserted, primary key) before sending and marked sent after. A second
 firing, a second cron process or a retried job finds the claim and sends nothing. If a worker
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +37,7 @@ from bot.config import Settings
 from bot.db import get_engine
 from bot.exceptions import ConfigError
 from bot.models import ReportDelivery
-from bot.weeks import last_complete_week, previous_week
+from bot.weeks import last_complete_week, parse_week
 
 log = logging.getLogger(__name__)
 
@@ -115,25 +120,76 @@ def is_due(expression: str, timezone: str, moment: dt.datetime) -> bool:
 # ---------------------------------------------------------------------------------- sending
 
 
-def compose(settings: Settings, redis: Redis, *, wave: str, week: str, recipients: list[str]):
-    """The report email of a wave and week, rendered from published aggregates only."""
+def compose(
+    settings: Settings,
+    redis: Redis,
+    *,
+    wave: str,
+    week: str,
+    recipients: list[str],
+    sender: str | None = None,
+    language: str | None = None,
+) -> EmailMessage:
+    """The report email of a wave and week, rendered from published aggregates only (from
+    REPORT_FROM in REPORT_LANGUAGE unless told otherwise)."""
     from bot.email_report import build_message, render_report
-    from bot.questionnaire import load_questionnaire
-    from bot.report import load_raw_report, publish
+    from bot.report import published_reports, questionnaire_of
 
-    current = publish(load_raw_report(settings, redis, wave=wave, week=week))
-    previous = publish(load_raw_report(settings, redis, wave=wave, week=previous_week(week)))
-    rendered = render_report(
-        current,
-        previous,
-        load_questionnaire(settings.SURVEY_FILE or None),
-        language=settings.REPORT_LANGUAGE,
-    )
-    return build_message(rendered, sender=settings.REPORT_FROM, recipients=recipients)
+    q = questionnaire_of(settings, wave)
+    current, previous = published_reports(settings, redis, wave=wave, week=week, q=q)
+    rendered = render_report(current, previous, q, language=language or settings.REPORT_LANGUAGE)
+    return build_message(rendered, sender=sender or settings.REPORT_FROM, recipients=recipients)
 
 
-def _claim(database_url: str, wave: str, week: str, *, force: bool) -> Outcome | None:
-    """Claim the week's delivery; None when claimed, else why not."""
+def report_waves(settings: Settings, week: str, *, now: dt.datetime | None = None) -> list[str]:
+    """The waves a week's report is sent for: every wave open at some time during that week,
+    or the implicit DEFAULT_WAVE while no wave was ever created.
+
+    A wave counts if it is open now, or closed and either got answers that week or was due to
+    close (`closes_at`) between the week's start and now: the wave table keeps no time of an
+    organizer's closing by hand, so such a wave with no answers that week is left out. A wave
+    created after the week, or never opened, does not count.
+    """
+    from sqlmodel import select
+
+    from bot.models import Response
+    from bot.waves import WaveStatus, list_waves
+
+    start, end = parse_week(week)
+    now = now or dt.datetime.now(dt.UTC)
+    zone = ZoneInfo(settings.REPORT_TIMEZONE)
+    with Session(get_engine(settings.DATABASE_URL)) as session:
+        waves = list_waves(session)
+        if not waves:
+            return [settings.DEFAULT_WAVE]
+        answered = set(
+            session.exec(select(Response.wave).where(Response.completed_week == week).distinct())
+        )
+    chosen = []
+    for wave in waves:
+        if wave.status == WaveStatus.DRAFT or wave.created_on > end:
+            continue
+        closes = wave.closes_at
+        if closes is not None and closes.tzinfo is None:
+            closes = closes.replace(tzinfo=dt.UTC)  # SQLite drops the zone of these UTC times
+        closed_since = (
+            closes is not None and closes <= now and closes.astimezone(zone).date() >= start
+        )
+        if wave.status == WaveStatus.OPEN or wave.name in answered or closed_since:
+            chosen.append(wave.name)
+    return sorted(chosen)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A claimed delivery and the row it replaced (None: there was none), to restore it if
+    the mail certainly did not leave."""
+
+    previous: tuple[str, dt.date, dt.date | None, int] | None
+
+
+def _claim(database_url: str, wave: str, week: str, *, force: bool) -> _Claim | Outcome:
+    """Claim the week's delivery, or say why not."""
     engine = get_engine(database_url)
     today = dt.date.today()
     try:
@@ -146,26 +202,33 @@ def _claim(database_url: str, wave: str, week: str, *, force: bool) -> Outcome |
                     )
                 )
                 session.commit()
-                return None
+                return _Claim(previous=None)
             if not force:
                 return (
                     Outcome.ALREADY_SENT if row.status == DeliveryStatus.SENT else Outcome.IN_DOUBT
                 )
+            previous = (row.status, row.claimed_on, row.sent_on, row.recipients)
             row.status, row.claimed_on = DeliveryStatus.SENDING, today
             session.add(row)
             session.commit()
-            return None
+            return _Claim(previous=previous)
     except IntegrityError:
         return Outcome.ALREADY_SENT  # another process claimed it a moment ago
 
 
-def _release(database_url: str, wave: str, week: str) -> None:
-    """Give a claim back: the mail certainly did not leave."""
+def _release(database_url: str, wave: str, week: str, claim: _Claim) -> None:
+    """Give a claim back: the mail certainly did not leave. A forced claim puts back the row
+    it replaced, so a week that was sent (or in doubt) stays so."""
     with Session(get_engine(database_url)) as session:
         row = session.get(ReportDelivery, (wave, week))
-        if row is not None and row.status == DeliveryStatus.SENDING:
+        if row is None or row.status != DeliveryStatus.SENDING:
+            return
+        if claim.previous is None:
             session.delete(row)
-            session.commit()
+        else:
+            row.status, row.claimed_on, row.sent_on, row.recipients = claim.previous
+            session.add(row)
+        session.commit()
 
 
 def _mark_sent(database_url: str, wave: str, week: str, recipients: int) -> None:
@@ -194,30 +257,35 @@ def send_week_report(
         raise ConfigError("REPORT_RECIPIENTS is empty: nobody to send the report to")
     if not settings.SMTP_URL:
         raise ConfigError("SMTP_URL is not set: cannot send the report")
-    message = compose(settings, redis, wave=wave, week=week, recipients=to)
     if recipients:
-        send_message(message, settings.SMTP_URL)
+        send_message(
+            compose(settings, redis, wave=wave, week=week, recipients=to), settings.SMTP_URL
+        )
         return Outcome.SENT.value
     lock = redis.lock(f"sb:report:lock:{wave}:{week}", timeout=LOCK_TIMEOUT_SECONDS)
     if not lock.acquire(blocking=False):
         return Outcome.LOCKED.value
     try:
-        refused = _claim(settings.DATABASE_URL, wave, week, force=force)
-        if refused is not None:
-            if refused is Outcome.IN_DOUBT:
+        claim = _claim(settings.DATABASE_URL, wave, week, force=force)
+        if not isinstance(claim, _Claim):
+            if claim is Outcome.IN_DOUBT:
                 log.error(
                     "the %s report of wave %s may or may not have been sent (an earlier attempt "
                     "stopped mid-send); not resending. Check with the recipients, then use "
-                    "`surveybot report send --week %s --force` if needed",
+                    "`surveybot report send --wave %s --week %s --force` if needed",
                     week,
+                    wave,
                     wave,
                     week,
                 )
-            return refused.value
+            return claim.value
+        # Composed only now that this process holds the week (nothing wasted on a refusal);
+        # until the mail is handed to SMTP, a failure certainly sent nothing: give it back.
         try:
+            message = compose(settings, redis, wave=wave, week=week, recipients=to)
             send_message(message, settings.SMTP_URL)
         except BaseException:
-            _release(settings.DATABASE_URL, wave, week)
+            _release(settings.DATABASE_URL, wave, week, claim)
             raise
         _mark_sent(settings.DATABASE_URL, wave, week, len(to))
         log.info("the %s report of wave %s was sent to %d recipients", week, wave, len(to))
@@ -229,8 +297,29 @@ def send_week_report(
             pass  # it expired: the claim row still guards against a second send
 
 
-def weekly_report_tick() -> str:
-    """Cron job: send last week's report if this firing is a REPORT_CRON moment locally."""
+def send_weekly_reports(settings: Settings, redis: Redis, week: str) -> dict[str, str]:
+    """Send a week's report of every wave of `report_waves`, each at most once; {wave: outcome}.
+
+    A wave whose mail fails does not stop the others; the failure is raised at the end."""
+    from bot.exceptions import MailError
+
+    outcomes: dict[str, str] = {}
+    failed: dict[str, MailError] = {}
+    for wave in report_waves(settings, week):
+        try:
+            outcomes[wave] = send_week_report(settings, redis, wave=wave, week=week)
+        except MailError as exc:
+            log.error("the %s report of wave %s was not sent: %s", week, wave, exc)
+            failed[wave] = exc
+    if failed:
+        detail = "; ".join(f"{wave}: {exc}" for wave, exc in failed.items())
+        raise MailError(f"the {week} report was not sent for {len(failed)} wave(s) ({detail})")
+    return outcomes
+
+
+def weekly_report_tick() -> str | dict[str, str]:
+    """Cron job: if this firing is a REPORT_CRON moment locally, send last week's report of
+    each wave open during that week (see `report_waves`); {wave: outcome}."""
     from rq import get_current_job
 
     from workers import context
@@ -244,9 +333,7 @@ def weekly_report_tick() -> str:
         return Outcome.NOT_DUE.value
     local_day = moment.astimezone(ZoneInfo(settings.REPORT_TIMEZONE)).date()
     redis = job.connection if job is not None else Redis.from_url(settings.REDIS_URL)
-    return send_week_report(
-        settings, redis, wave=settings.DEFAULT_WAVE, week=last_complete_week(local_day)
-    )
+    return send_weekly_reports(settings, redis, last_complete_week(local_day))
 
 
 def register(cron: Any, settings: Settings, queue_name: str) -> list[str]:
