@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from bot.exceptions import ConfigError, SurveybotError
+from bot.report import published_reports  # noqa: F401  (bot.dashboard imports it from here)
 
 PLACEHOLDER_FROM = "surveybot@example.invalid"
 PLACEHOLDER_TO = ("coalition@example.invalid",)
@@ -53,35 +53,49 @@ def _week(week: str | None) -> str:
     return week.strip()
 
 
-def published_reports(
-    settings, redis, *, wave: str, week: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The published report of a week and of the week before (for the changes)."""
-    from bot.report import load_raw_report, publish
-    from bot.weeks import previous_week
+def _context(wave: str | None, week: str | None):
+    """Settings, Redis, the ISO week, and the waves to report on: `wave` if given, else each
+    wave open during the week (see `workers.weekly.report_waves`)."""
+    from workers.weekly import report_waves
 
-    current = publish(load_raw_report(settings, redis, wave=wave, week=week))
-    previous = publish(load_raw_report(settings, redis, wave=wave, week=previous_week(week)))
-    return current, previous
-
-
-def _load(wave: str | None, week: str | None):
     settings = _settings()
     _need_database(settings)
     redis = _redis(settings)
-    wave = wave or settings.DEFAULT_WAVE
-    week = _week(week)
     try:
-        current, previous = published_reports(settings, redis, wave=wave, week=week)
-    except SurveybotError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
+        week = _week(week)
+        waves = [wave] if wave else report_waves(settings, week)
+        if not waves:
+            raise click.ClickException(f"no wave was open during {week}: pass --wave")
+    except BaseException:
         redis.close()
-    return settings, current, previous
+        raise
+    return settings, redis, week, waves
+
+
+def _one_wave(waves: list[str], week: str) -> str:
+    if len(waves) > 1:
+        raise click.UsageError(
+            f"{len(waves)} waves were open during {week} ({', '.join(waves)}): "
+            "pass --wave to choose one"
+        )
+    return waves[0]
 
 
 _wave_option = click.option(
-    "--wave", default=None, help="The wave to report on (default: DEFAULT_WAVE)."
+    "--wave",
+    default=None,
+    help=(
+        "The wave to report on (default: the wave open during the week, required if several "
+        "were; DEFAULT_WAVE if no wave was ever created)."
+    ),
+)
+_send_wave_option = click.option(
+    "--wave",
+    default=None,
+    help=(
+        "The wave to send the report of (default: each wave open during the week, one email "
+        "each; DEFAULT_WAVE if no wave was ever created)."
+    ),
 )
 _week_option = click.option(
     "--week",
@@ -104,8 +118,17 @@ def report_build(as_json: bool, wave: str | None, week: str | None) -> None:
     """Print a week's published report (a suppressed count is null)."""
     if not as_json:
         raise click.UsageError("JSON is the only output of `report build`: pass --json")
-    _, current, _ = _load(wave, week)
-    click.echo(json.dumps(current, indent=2, ensure_ascii=False))
+    from bot.report import load_raw_report, publish
+
+    settings, redis, week, waves = _context(wave, week)
+    try:
+        wave = _one_wave(waves, week)
+        report = publish(load_raw_report(settings, redis, wave=wave, week=week))
+    except SurveybotError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        redis.close()
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False))
 
 
 @report_group.command("preview")
@@ -126,21 +149,27 @@ def report_build(as_json: bool, wave: str | None, week: str | None) -> None:
 )
 def report_preview(wave: str | None, week: str | None, out: Path, language: str | None) -> None:
     """Write the week's email as it would be sent: HTML, plain text and the full message."""
-    from bot.email_report import build_message, render_report
-    from bot.questionnaire import load_questionnaire
+    from workers.weekly import compose
 
-    settings, current, previous = _load(wave, week)
-    q = load_questionnaire(settings.SURVEY_FILE or None)
-    rendered = render_report(current, previous, q, language=language or settings.REPORT_LANGUAGE)
-    message = build_message(
-        rendered,
-        sender=settings.REPORT_FROM or PLACEHOLDER_FROM,
-        recipients=list(settings.REPORT_RECIPIENTS or PLACEHOLDER_TO),
-    )
+    settings, redis, week, waves = _context(wave, week)
+    try:
+        message = compose(
+            settings,
+            redis,
+            wave=_one_wave(waves, week),
+            week=week,
+            recipients=list(settings.REPORT_RECIPIENTS or PLACEHOLDER_TO),
+            sender=settings.REPORT_FROM or PLACEHOLDER_FROM,
+            language=language,
+        )
+    except SurveybotError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        redis.close()
     out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "report.html": rendered.html,
-        "report.txt": rendered.text,
+    paths = {  # the very parts of the message
+        "report.html": message.get_body(("html",)).get_content(),
+        "report.txt": message.get_body(("plain",)).get_content(),
     }
     for name, text in paths.items():
         (out / name).write_text(text, encoding="utf-8")
@@ -150,7 +179,7 @@ def report_preview(wave: str | None, week: str | None, out: Path, language: str 
 
 
 @report_group.command("send")
-@_wave_option
+@_send_wave_option
 @_week_option
 @click.option(
     "--to",
@@ -161,21 +190,33 @@ def report_preview(wave: str | None, week: str | None, out: Path, language: str 
 )
 @click.option("--force", is_flag=True, help="Send even if this week's report was already sent.")
 def report_send(wave: str | None, week: str | None, to: tuple[str, ...], force: bool) -> None:
-    """Email a week's report to the coalition now (once per week unless --force)."""
+    """Email a week's report to the coalition now (once per wave and week unless --force).
+
+    Without --wave, the report of each wave open during the week is sent, as the weekly job
+    does (--force then needs --wave if several waves were open)."""
     from bot.exceptions import MailError
     from workers.weekly import send_week_report
 
-    settings = _settings()
-    _need_database(settings)
-    redis = _redis(settings)
-    wave = wave or settings.DEFAULT_WAVE
-    week = _week(week)
+    settings, redis, week, waves = _context(wave, week)
+    failed = []
     try:
-        status = send_week_report(
-            settings, redis, wave=wave, week=week, recipients=list(to) or None, force=force
-        )
-    except (MailError, SurveybotError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        if force and len(waves) > 1:
+            raise click.UsageError(
+                f"{len(waves)} waves were open during {week} ({', '.join(waves)}): "
+                "--force sends again, so pass --wave to say which"
+            )
+        for name in waves:
+            try:
+                status = send_week_report(
+                    settings, redis, wave=name, week=week, recipients=list(to) or None, force=force
+                )
+            except MailError as exc:
+                status = f"not sent ({exc})"
+                failed.append(name)
+            except SurveybotError as exc:
+                raise click.ClickException(str(exc)) from exc
+            click.echo(f"report of wave {name}, week {week}: {status}")
     finally:
         redis.close()
-    click.echo(f"report of wave {wave}, week {week}: {status}")
+    if failed:
+        raise click.ClickException(f"not sent for wave(s) {', '.join(failed)}")

@@ -18,6 +18,8 @@ from bot import keys
 from bot.cli import main
 from bot.report import load_raw_report
 from tests.factories import random_answers, response_payload
+from tests.test_aggregation import open_wave_without_other_reason
+from tests.test_weekly import make_wave
 from workers.aggregation import refresh_wave
 from workers.storage import store_response
 
@@ -26,11 +28,13 @@ IN_WEEK = dt.date(2026, 11, 18)
 WEEK_BEFORE = dt.date(2026, 11, 11)
 
 
-def store_week(q, day, count, seed, languages=("en", "es", "es")):
+def store_week(q, day, count, seed, languages=("en", "es", "es"), wave="default"):
     rng = random.Random(seed)
     for _ in range(count):
         answers = random_answers(q, rng, skip_rate=0.05)
-        store_response(response_payload(q, answers, language=rng.choice(languages), day=day))
+        store_response(
+            response_payload(q, answers, language=rng.choice(languages), day=day, wave=wave)
+        )
 
 
 @pytest.fixture
@@ -95,7 +99,9 @@ def test_build_json_prints_the_published_report(stored):
         assert f"fear_reasons|{key}" in report["crosstabs"]
 
     # every published count is the exact count; every small one is null
-    raw = load_raw_report(stored.settings, stored.redis, wave="default", week=WEEK)
+    raw = load_raw_report(
+        stored.settings, stored.redis, wave="default", week=WEEK, q=stored.questionnaire
+    )
     assert raw["completed"] == 153
     published, exact = dict(counts_in(report)), dict(counts_in(raw))
     assert published.keys() == exact.keys()
@@ -222,3 +228,81 @@ def test_send_explains_a_missing_smtp_url(stored, monkeypatch):
     result = CliRunner().invoke(main, ["report", "send", "--week", WEEK])
     assert result.exit_code == 1
     assert "SMTP_URL" in result.output
+
+
+# ---------------------------------------------------------------------------------- waves
+
+
+@pytest.fixture
+def summer(stored, db):
+    """An open wave with its own frozen questionnaire and a week of answers."""
+    open_wave_without_other_reason(db, stored.redis, "summer")
+    store_week(stored.questionnaire, IN_WEEK, 60, seed=9, wave="summer")
+    refresh_wave(stored.redis, stored.settings.DATABASE_URL, stored.questionnaire, "summer")
+    return "summer"
+
+
+def test_without_wave_the_commands_use_the_wave_open_that_week(summer, tmp_path):
+    result = CliRunner().invoke(main, ["report", "build", "--json", "--week", WEEK])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    # The wave, read with the questionnaire it froze when it opened (not the file's).
+    assert (report["wave"], report["survey"], report["completed"]) == (
+        "summer",
+        "community_safety_v1",
+        60,
+    )
+    assert "other" not in report["questions"]["fear_reasons"]["counts"]
+    result = CliRunner().invoke(main, ["report", "preview", "--week", WEEK, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "report.txt").read_text(encoding="utf-8")
+    assert "Wave: summer" in text
+    assert "Police working with ICE" in text and "Police work with ICE" not in text
+
+
+def test_with_several_waves_open_build_and_preview_ask_which(summer, stored, db, tmp_path):
+    make_wave(db, stored.redis, "autumn")
+    for command in (["build", "--json"], ["preview", "--out", str(tmp_path)]):
+        result = CliRunner().invoke(main, ["report", *command, "--week", WEEK])
+        assert result.exit_code == 2
+        assert "2 waves were open during 2026-W47 (autumn, summer)" in result.output
+        assert "--wave" in result.output
+    result = CliRunner().invoke(
+        main, ["report", "build", "--json", "--week", WEEK, "--wave", "summer"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["wave"] == "summer"
+
+
+def test_a_week_when_no_wave_was_open_needs_wave(stored, db):
+    make_wave(db, stored.redis, "spring", status="draft")
+    result = CliRunner().invoke(main, ["report", "build", "--json", "--week", WEEK])
+    assert result.exit_code == 1
+    assert "no wave was open during 2026-W47" in result.output
+    result = CliRunner().invoke(
+        main, ["report", "build", "--json", "--week", WEEK, "--wave", "default"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["completed"] == 153
+
+
+def test_send_without_wave_sends_each_open_waves_report(summer, stored, db, inbox, monkeypatch):
+    monkeypatch.setenv("REPORT_FROM", "survey@coalition.example.org")
+    monkeypatch.setenv("REPORT_RECIPIENTS", "coalition@partner.example.org")
+    make_wave(db, stored.redis, "autumn")
+    runner = CliRunner()
+    result = runner.invoke(main, ["report", "send", "--week", WEEK])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"report of wave autumn, week {WEEK}: sent",
+        f"report of wave summer, week {WEEK}: sent",
+    ]
+    assert len(inbox.messages) == 2
+    # Sending again on purpose names one wave.
+    result = runner.invoke(main, ["report", "send", "--week", WEEK, "--force"])
+    assert result.exit_code == 2
+    assert "pass --wave" in result.output
+    result = runner.invoke(main, ["report", "send", "--week", WEEK, "--force", "--wave", "summer"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("summer, week 2026-W47: sent")
+    assert len(inbox.messages) == 3
