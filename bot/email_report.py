@@ -93,7 +93,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "chart_caption": "Chart: percent afraid to seek help, by group.",
         "chart_alt": "Bar chart, percent afraid to seek help. {items}.",
         "chart_item": "{label}: {value}",
-        "too_few": "not shown",
         "no_answers": "no answers",
         "reasons": "Reasons for the fear",
         "col_reason": "Reason",
@@ -203,7 +202,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "chart_caption": "Gráfico: porcentaje con miedo a pedir ayuda, por grupo.",
         "chart_alt": "Gráfico de barras, porcentaje con miedo a pedir ayuda. {items}.",
         "chart_item": "{label}: {value}",
-        "too_few": "no se muestra",
         "no_answers": "sin respuestas",
         "reasons": "Motivos del miedo",
         "col_reason": "Motivo",
@@ -292,12 +290,11 @@ Count = int | None
 
 @dataclass(frozen=True)
 class RenderedReport:
-    """One email, ready to wrap in a MIME message: subject, plain text, HTML, inline images."""
+    """One email, ready to wrap in a MIME message: subject, plain text and HTML."""
 
     subject: str
     text: str
     html: str
-    images: tuple[tuple[str, bytes, str], ...] = ()  # (content id, PNG bytes, alt text)
 
 
 def whole_percent(part: Count, whole: Count) -> int | None:
@@ -372,7 +369,7 @@ class _Format:
 
     def count(self, value: Count) -> str:
         if value is None:
-            return self.s["suppressed"].format(min=self.minimum)
+            return self.s["suppressed"]
         return f"{value:,}"
 
     def pct(self, value: int | None) -> str:
@@ -619,7 +616,7 @@ def _suppression_note(f: _Format) -> str | None:
 
 
 def _content(current: dict, previous: dict | None, q, language: str) -> _Content:
-    minimum = int(current.get("suppression_min") or 5)
+    minimum = int(current["suppression_min"])
     f = _Format(language, minimum)
     s = f.s
     start = dt.date.fromisoformat(current["period"]["start"])
@@ -732,7 +729,7 @@ _CELL = f"padding:6px 5px;border-bottom:1px solid {RULE};{_FONT};font-size:14px;
 def _bar_value(pct: int | None, nobody: bool, s: dict[str, str]) -> str:
     if pct is not None:
         return f"{pct}%"
-    return s["no_answers"] if nobody else s["too_few"]
+    return s["no_answers"] if nobody else s["suppressed"]
 
 
 def _html_chart(table: _Table, s: dict[str, str]) -> str:
@@ -905,7 +902,7 @@ def render_report(
 def build_message(
     rendered: RenderedReport, *, sender: str, recipients: list[str] | tuple[str, ...]
 ) -> EmailMessage:
-    """A multipart/alternative (text + HTML) UTF-8 message, inline images related by Content-ID."""
+    """A multipart/alternative (text + HTML) UTF-8 message."""
     msg = EmailMessage()
     msg["Subject"] = rendered.subject
     msg["From"] = sender
@@ -918,15 +915,4 @@ def build_message(
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(rendered.text, subtype="plain", charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
-    if rendered.images:
-        html_part = msg.get_payload()[1]
-        for content_id, data, _alt in rendered.images:  # the alt text is in the HTML
-            html_part.add_related(
-                data,
-                maintype="image",
-                subtype="png",
-                cid=f"<{content_id}>",
-                disposition="inline",
-                filename=f"{content_id}.png",
-            )
     return msg

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot.email_report import RenderedReport, build_message, render_report, whole_percent
+from bot.email_report import build_message, render_report, whole_percent
 from bot.questionnaire import load_questionnaire
 
 NOTE_EN = (
@@ -354,21 +354,3 @@ def test_build_message_is_multipart_alternative_with_both_parts(q):
     assert html.get_content_charset() == "utf-8"
     assert plain.get_content().replace("\r\n", "\n") == rendered.text
     assert "situación migratoria" in html.get_content()
-
-
-def test_build_message_relates_inline_images_by_content_id():
-    rendered = RenderedReport(
-        subject="s",
-        text="t",
-        html='<img src="cid:chart1" alt="a chart">',
-        images=(("chart1", b"\x89PNG\r\n\x1a\nfake", "a chart"),),
-    )
-    msg = build_message(rendered, sender="a@example.org", recipients=["b@example.org"])
-    parsed = email.message_from_bytes(msg.as_bytes(), policy=policy.default)
-    plain, related = parsed.iter_parts()
-    assert related.get_content_type() == "multipart/related"
-    html, image = related.iter_parts()
-    assert html.get_content_type() == "text/html"
-    assert image.get_content_type() == "image/png"
-    assert image["Content-ID"] == "<chart1>"
-    assert image.get_content() == b"\x89PNG\r\n\x1a\nfake"
