@@ -245,7 +245,7 @@ def _send_once(msg: EmailMessage, config: SmtpConfig) -> dict:
 
 def send_message(
     msg: EmailMessage,
-    smtp_url: str | SmtpConfig,
+    smtp_url: str,
     *,
     attempts: int = 5,
     backoff: Sequence[float] = DEFAULT_BACKOFF,
@@ -255,7 +255,7 @@ def send_message(
 
     Waits `backoff[i]` seconds after the (i+1)th failed attempt (the last value repeats).
     """
-    config = smtp_url if isinstance(smtp_url, SmtpConfig) else _parse_for_sending(smtp_url)
+    config = _parse_for_sending(smtp_url)
     recipients = _recipients(msg)
     if not recipients:
         raise MailError("cannot send: the message has no recipients")

@@ -26,8 +26,3 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def downgrade(database_url: str, revision: str) -> None:
     """Take the schema back to `revision`."""
     command.downgrade(alembic_config(database_url), revision)
-
-
-def current(database_url: str) -> None:
-    """Print the schema's current revision."""
-    command.current(alembic_config(database_url))

@@ -20,4 +20,4 @@ cron.register(
 cron.register(weekly.apply_wave_schedule, queue_name=defaults.QUEUE_NAME, cron="* * * * *")
 
 # The weekly coalition report at REPORT_CRON in REPORT_TIMEZONE (converted to UTC).
-WEEKLY_REPORT_UTC = weekly.register(cron, context.settings(), defaults.QUEUE_NAME)
+weekly.register(cron, context.settings(), defaults.QUEUE_NAME)
