@@ -24,15 +24,14 @@ from __future__ import annotations
 import logging
 import re
 
-import requests
 from redis import Redis
 from rq import Retry, get_current_job
-from twilio.base.exceptions import TwilioException
 
 from bot import defaults, keys
 from bot.cleanup import CleanupCount, RecordKind, count_cleanup, looks_like_sid, record_digest
 from bot.outbound import twilio_client
 from workers import context
+from workers.twilio_calls import TwilioFailure, call_twilio, retry_later
 
 log = logging.getLogger(__name__)
 
@@ -64,35 +63,12 @@ def mask_sids_in_request_logs() -> None:
             logger.addFilter(MaskSids())
 
 
-def _is_temporary(status: int | None, code: int | None) -> bool:
-    # No status: the request never got an answer. 20009 is recognized by its code, whatever
-    # HTTP status comes with it (Twilio's documentation does not say).
-    return status is None or status == 429 or status >= 500 or code == NOT_COMPLETE
-
-
-def _as_int(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
-
-
-def _delete(settings, kind: RecordKind, sid: str) -> tuple[int | None, int | None] | None:  # noqa: ANN001
-    """DELETE the record. None when Twilio answered 2xx, else (HTTP status, Twilio error code):
-    status None when no answer came, 0 when the Twilio library refused to send the request."""
+def _delete(settings, kind: RecordKind, sid: str) -> TwilioFailure | None:  # noqa: ANN001
+    """DELETE the record; None when Twilio answered 2xx, else why not."""
     client = twilio_client(settings)
     client.http_client.timeout = defaults.CLEANUP_HTTP_TIMEOUT_SECONDS
     resource = client.messages(sid) if kind is RecordKind.MESSAGE else client.calls(sid)
-    # Only numbers leave the except blocks: the exception's text quotes the URL (and its SID),
-    # and anything raised while handling it would carry it along as its context.
-    try:
-        resource.delete()
-    except TwilioException as exc:  # REST and service errors alike
-        status = _as_int(getattr(exc, "status", None))
-        return (0 if status is None else status, _as_int(getattr(exc, "code", None)))
-    except requests.RequestException:
-        return (None, None)
-    return None
+    return call_twilio(resource.delete)[1]
 
 
 def delete_twilio_record(kind: str, sid: str, *, fallback: bool = False) -> str | Retry:
@@ -120,22 +96,20 @@ def delete_twilio_record(kind: str, sid: str, *, fallback: bool = False) -> str 
         count_cleanup(redis, kind, CleanupCount.DELETED)
         log.info("clean-up job: %s record deleted at Twilio", kind)
         return "deleted"
-    status, code = failure
-    if status == 404 or code == NOT_FOUND:
+    if failure.status == 404 or failure.code == NOT_FOUND:
         count_cleanup(redis, kind, CleanupCount.ALREADY_GONE)
         log.info("clean-up job: %s record already gone at Twilio", kind)
         return "already gone"
-    what = f"HTTP {'no answer' if status is None else status}, error {code or '-'}"
-    if _is_temporary(status, code):
-        intervals = list(defaults.CLEANUP_RETRY_INTERVALS)
-        if job is not None and (job.number_of_retries or 0) < len(intervals):
+    # 20009 is recognized by its code, whatever HTTP status comes with it.
+    if failure.temporary(also=(NOT_COMPLETE,)):
+        retry = retry_later(job, defaults.CLEANUP_RETRY_INTERVALS)
+        if retry is not None:
             count_cleanup(redis, kind, CleanupCount.RETRIED)
-            log.warning("clean-up job: %s record not deleted (%s), will retry", kind, what)
-            return Retry(max=len(intervals), interval=intervals)
+            log.warning("clean-up job: %s record not deleted (%s), will retry", kind, failure)
+            return retry
         count_cleanup(redis, kind, CleanupCount.FAILED, "error:temporary")
-        log.warning("clean-up job: %s record not deleted (%s), out of retries", kind, what)
+        log.warning("clean-up job: %s record not deleted (%s), out of retries", kind, failure)
         return "failed: out of retries"
-    label = str(code) if code else ("client" if status == 0 else f"http-{status}")
-    count_cleanup(redis, kind, CleanupCount.FAILED, f"error:{label}")
-    log.warning("clean-up job: %s record not deleted (%s), not retried", kind, what)
-    return f"failed: {what}"
+    count_cleanup(redis, kind, CleanupCount.FAILED, f"error:{failure.label}")
+    log.warning("clean-up job: %s record not deleted (%s), not retried", kind, failure)
+    return f"failed: {failure}"

@@ -24,11 +24,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import requests
 import twilio.rest.api.v2010.account.message  # noqa: F401 - see below
 from redis import Redis
 from rq import Retry, get_current_job
-from twilio.base.exceptions import TwilioException
 
 from bot import keys
 from bot.config import Settings
@@ -49,6 +47,7 @@ from bot.outbound import send_sms, twilio_sender
 from bot.privacy import message_digest, pseudonym_for
 from bot.stats import count
 from workers import context
+from workers.twilio_calls import call_twilio, retry_later
 
 log = logging.getLogger(__name__)
 # The Twilio client loads its API modules on first use (a fifth of a second). Loading them
@@ -156,12 +155,6 @@ class SendRateLimiter:
             self._sleep(min(reservation.wait, MAX_POLL_SECONDS, remaining))
 
 
-def _is_temporary(status: int | None) -> bool:
-    # 401: credentials being rotated or mistyped; retrying gives the operator time to fix them
-    # instead of spending every number on errors. No status: the request never got an answer.
-    return status is None or status in (401, 429) or status >= 500
-
-
 def _sender(settings: Settings, redis: Redis) -> Callable[[str, str], str | None]:
     """A function sending one text through Twilio (with a timeout), or without credentials to
     the simulator. Built before the wait for a slot, so the send starts right on it."""
@@ -207,21 +200,10 @@ def send_invitation(wave: str, number: str, language: str, body: str) -> str | R
         SendRateLimiter(redis, settings.SEND_RATE_PER_SECOND).acquire()
     except SlotTimeout:
         return _temporary(redis, job, wave, claim, "no send slot in time")
-    # Only the code and status leave the except blocks: Twilio's error text can quote the
-    # number, and any exception raised while handling it would carry that text along (as its
-    # context) into the logs and into RQ's record of the failed job.
-    failure: tuple[str, int | None] | None = None
-    try:
-        sid = send(number, body)
-    except TwilioException as exc:  # REST and service errors alike
-        status = getattr(exc, "status", None)
-        code = getattr(exc, "code", None)
-        failure = (str(code) if code is not None else f"http-{status}", status)
-    except requests.RequestException as exc:
-        failure = (type(exc).__name__, None)
+    sid, failure = call_twilio(lambda: send(number, body))
     if failure is not None:
-        code, status = failure
-        if code == str(UNSUBSCRIBED):
+        code = failure.label
+        if failure.code == UNSUBSCRIBED:
             with redis.pipeline() as pipe:
                 pipe.multi()
                 mark_opted_out(redis, get_queue(redis), p, pipeline=pipe)
@@ -230,8 +212,10 @@ def send_invitation(wave: str, number: str, language: str, body: str) -> str | R
                 pipe.execute()
             log.info("invitation job %s (wave %s): recipient opted out at Twilio", job_id, wave)
             return "opted out"
-        if _is_temporary(status):
-            return _temporary(redis, job, wave, claim, f"HTTP {status}, error {code}")
+        # 401: credentials being rotated or mistyped; retrying gives the operator time to fix
+        # them instead of spending every number on errors.
+        if failure.temporary(also=(401,)):
+            return _temporary(redis, job, wave, claim, str(failure))
         with redis.pipeline() as pipe:
             pipe.delete(claim)
             _count(redis, wave, InviteCount.FAILED, f"error:{code}", pipe=pipe)
@@ -261,10 +245,10 @@ def _temporary(redis: Redis, job, wave: str, claim: str, what: str) -> str | Ret
     handler would then write out.
     """
     job_id = job.id if job is not None else "-"
-    intervals = list(SEND_RETRY_INTERVALS)
-    if job is not None and (job.number_of_retries or 0) < len(intervals):
+    retry = retry_later(job, SEND_RETRY_INTERVALS)
+    if retry is not None:
         log.warning("invitation job %s (wave %s): %s, will retry", job_id, wave, what)
-        return Retry(max=len(intervals), interval=intervals)
+        return retry
     with redis.pipeline() as pipe:
         pipe.delete(claim)
         _count(redis, wave, InviteCount.FAILED, "error:temporary", pipe=pipe)
