@@ -63,11 +63,6 @@ class Conversation:
     registry: RegistryCache
 
 
-def asked_stats(wave: str) -> str:
-    """Hash: per question, how many respondents of a wave reached it (for drop-off)."""
-    return f"{keys.PREFIX}:stats:asked:{wave}"
-
-
 def _apply_event(
     conv: Conversation,
     pipe: Pipeline,
@@ -236,7 +231,7 @@ def handle_message(
                     pending = result.session.question
                     if pending and pending not in reached:
                         reached = [*reached, pending]
-                        pipe.hincrby(asked_stats(wave.name), pending, 1)
+                        pipe.hincrby(keys.asked_stats(wave.name), pending, 1)
                     envelope = {
                         "wave": wave.name,
                         "session": result.session.to_dict(),

@@ -39,7 +39,6 @@ from werkzeug.exceptions import HTTPException
 from bot import auth, keys
 from bot.app import state
 from bot.auth import Role, current_user, db, public, require_role
-from bot.conversations import asked_stats
 from bot.email_report import STRINGS as EMAIL_LANGUAGES
 from bot.email_report import whole_percent
 from bot.exceptions import SurveybotError
@@ -456,7 +455,7 @@ def wave_figures(settings, redis, q: Questionnaire, wave: str, asked_q: Question
     raw = load_raw_report(settings, redis, wave=wave, week=None)
     published = publish(raw)
     stats = redis.hgetall(keys.wave_stats(wave))
-    asked = redis.hgetall(asked_stats(wave))
+    asked = redis.hgetall(keys.asked_stats(wave))
     progress = invitation_progress(redis, wave)
     invitations = None
     if progress.queued:

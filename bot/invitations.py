@@ -122,25 +122,6 @@ DEFAULT_INVITATIONS = {
 }
 
 
-# ------------------------------------------------------------------------------- Redis keys
-# (Next to the others in bot/keys.py once this module settles.)
-
-
-def invite_stats(wave: str) -> str:
-    """Hash of a wave's invitation counters (InviteCount, and error:CODE), no identifiers."""
-    return f"{keys.PREFIX}:stats:invites:{wave}"
-
-
-def invite_message(digest: str) -> str:
-    """The wave an invitation message belongs to, by keyed digest of its MessageSid."""
-    return f"{keys.PREFIX}:invite:msg:{digest}"
-
-
-def invite_claim(pseudonym_: str, wave: str) -> str:
-    """Present once `wave` has sent (or is sending) an invitation to this respondent."""
-    return f"{keys.PREFIX}:{{{pseudonym_}}}:invite:{wave}"
-
-
 # ------------------------------------------------------------------------------ the upload
 
 
@@ -377,7 +358,7 @@ def queue_invitations(
         if not E164.match(number):
             raise InvitationError(f"item {i} is not an E.164 number: check the upload first")
     retry = Retry(max=len(SEND_RETRY_INTERVALS), interval=list(SEND_RETRY_INTERVALS))
-    stats = invite_stats(wave)
+    stats = keys.invite_stats(wave)
     for chunk in _chunks(numbers, ENQUEUE_CHUNK):
         jobs = [
             Queue.prepare_data(
@@ -413,7 +394,7 @@ class InvitationProgress:
 
 def invitation_progress(redis: Redis, wave: str) -> InvitationProgress:
     """Counters of a wave's invitations, from the send jobs and Twilio's status callbacks."""
-    raw = {k.decode(): int(v) for k, v in redis.hgetall(invite_stats(wave)).items()}
+    raw = {k.decode(): int(v) for k, v in redis.hgetall(keys.invite_stats(wave)).items()}
     count = lambda name: raw.get(name, 0)  # noqa: E731
     return InvitationProgress(
         queued=count(InviteCount.QUEUED),
@@ -461,7 +442,7 @@ def record_invitation_status(
         mark_opted_out(redis, queue, p)
     if status not in FINAL_STATUSES or not message_sid:
         return None
-    key = invite_message(message_digest(settings.PSEUDONYM_KEY, message_sid))
+    key = keys.invite_message(message_digest(settings.PSEUDONYM_KEY, message_sid))
     with redis.pipeline() as pipe:  # MULTI: GET and DEL as one step, so one callback wins
         pipe.get(key)
         pipe.delete(key)
@@ -477,7 +458,7 @@ def record_invitation_status(
         outcome = InviteCount.UNDELIVERED
     else:
         outcome = InviteCount.FAILED
-    stats = invite_stats(wave)
+    stats = keys.invite_stats(wave)
     with redis.pipeline() as pipe:
         errors = [f"error:{error_code}"] if error_code.isdigit() and len(error_code) <= 6 else []
         count(pipe, stats, outcome, *errors)

@@ -55,6 +55,26 @@ def invited(pseudonym: str) -> str:
     return f"{PREFIX}:{{{pseudonym}}}:invited"
 
 
+def asked_stats(wave: str) -> str:
+    """Hash: per question, how many respondents of a wave reached it (for drop-off)."""
+    return f"{PREFIX}:stats:asked:{wave}"
+
+
+def invite_stats(wave: str) -> str:
+    """Hash of a wave's invitation counters (InviteCount, and error:CODE), no identifiers."""
+    return f"{PREFIX}:stats:invites:{wave}"
+
+
+def invite_message(digest: str) -> str:
+    """The wave an invitation message belongs to, by keyed digest of its MessageSid."""
+    return f"{PREFIX}:invite:msg:{digest}"
+
+
+def invite_claim(pseudonym: str, wave: str) -> str:
+    """Present once `wave` has sent (or is sending) an invitation to this respondent."""
+    return f"{PREFIX}:{{{pseudonym}}}:invite:{wave}"
+
+
 WAVES_OPEN = f"{PREFIX}:waves:open"  # hash: wave name -> JSON of its questionnaire and keywords
 WAVES_VERSION = f"{PREFIX}:waves:version"  # bumped on every change of WAVES_OPEN
 

@@ -35,9 +35,6 @@ from bot.invitations import (
     describe_check,
     invitation_progress,
     invitation_text,
-    invite_claim,
-    invite_message,
-    invite_stats,
     opted_out_checker,
     parse_invitation_csv,
     queue_invitations,
@@ -108,7 +105,7 @@ def invite(app, redis, settings, numbers, language="en"):
 
 
 def stats(redis, wave=WAVE) -> dict[str, int]:
-    return {k.decode(): int(v) for k, v in redis.hgetall(invite_stats(wave)).items()}
+    return {k.decode(): int(v) for k, v in redis.hgetall(keys.invite_stats(wave)).items()}
 
 
 def p_of(settings, number) -> str:
@@ -251,10 +248,10 @@ def test_invitations_go_through_twilio_and_leave_markers(app, wave, redis, twili
         marker = keys.invited(p_of(settings, number))
         assert json.loads(redis.get(marker)) == {"wave": WAVE, "lang": "es"}
         assert 0 < redis.ttl(marker) <= 30 * 24 * 3600
-        claim = invite_claim(p_of(settings, number), WAVE)
+        claim = keys.invite_claim(p_of(settings, number), WAVE)
         assert CLAIM_PENDING_TTL_SECONDS < redis.ttl(claim) <= 30 * 24 * 3600
     for sid in fake.sids:
-        key = invite_message(message_digest(settings.PSEUDONYM_KEY, sid))
+        key = keys.invite_message(message_digest(settings.PSEUDONYM_KEY, sid))
         assert redis.get(key) == WAVE.encode()
         assert 0 < redis.ttl(key) <= 4 * 24 * 3600
     assert stats(redis) == {"queued": 2, "sent": 2, "processed": 2}
@@ -341,7 +338,7 @@ def test_temporary_errors_that_outlast_the_retries_count_as_failed(app, wave, re
     assert stats(redis) == {"queued": 1, "failed": 1, "error:temporary": 1, "processed": 1}
     p = p_of(settings, NUMBERS[0])
     assert not redis.exists(keys.invited(p))
-    assert not redis.exists(invite_claim(p, WAVE)), "a later upload may try again"
+    assert not redis.exists(keys.invite_claim(p, WAVE)), "a later upload may try again"
     no_jobs_left(redis)
 
 
@@ -430,7 +427,7 @@ def test_status_callbacks_update_the_wave_progress(app, client, wave, redis, twi
     assert redis.get(keys.opted_out(p)) == b"1"
     assert not redis.exists(keys.invited(p))
     for sid in sids:  # a final status takes the message's entry with it
-        assert not redis.exists(invite_message(message_digest(settings.PSEUDONYM_KEY, sid)))
+        assert not redis.exists(keys.invite_message(message_digest(settings.PSEUDONYM_KEY, sid)))
 
 
 # -------------------------------------------------------------------------------- rate limiter

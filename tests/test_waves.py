@@ -10,7 +10,6 @@ from sqlmodel import Session
 
 from bot import keys
 from bot.cli import main
-from bot.conversations import asked_stats
 from bot.db import get_engine
 from bot.engine import language_prompt
 from bot.privacy import pseudonym
@@ -118,7 +117,7 @@ def test_texts_go_to_the_wave_of_their_keyword_or_the_default(app, client, sessi
     finish(client, "+13055550162")
     run_jobs(app)
     assert sorted(r.wave for r in responses(db)) == ["general", "haiti-focus"]
-    asked = redis.hgetall(asked_stats("haiti-focus"))
+    asked = redis.hgetall(keys.asked_stats("haiti-focus"))
     assert int(asked[b"status"]) == 1 and b"fear_reasons" not in asked
 
 

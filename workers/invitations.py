@@ -38,9 +38,6 @@ from bot.invitations import (
     SEND_RETRY_INTERVALS,
     UNSUBSCRIBED,
     InviteCount,
-    invite_claim,
-    invite_message,
-    invite_stats,
     mark_opted_out,
 )
 from bot.outbound import send_sms, twilio_sender
@@ -164,7 +161,7 @@ def _sender(settings: Settings, redis: Redis) -> Callable[[str, str], str | None
 
 
 def _count(redis: Redis, wave: str, *outcomes: str, pipe=None) -> None:  # noqa: ANN001
-    stats = invite_stats(wave)
+    stats = keys.invite_stats(wave)
     target = pipe if pipe is not None else redis.pipeline()
     count(target, stats, *outcomes, InviteCount.PROCESSED)
     if pipe is None:
@@ -189,7 +186,7 @@ def send_invitation(wave: str, number: str, language: str, body: str) -> str | R
         return "opted out"
     # One invitation per person and wave: a second upload, or a second run of this job after
     # it sent, finds the claim. A retry of this job holds it already.
-    claim = invite_claim(p, wave)
+    claim = keys.invite_claim(p, wave)
     if not redis.set(claim, job_id, nx=True, ex=CLAIM_PENDING_TTL_SECONDS):
         if redis.get(claim) != job_id.encode():
             _count(redis, wave, InviteCount.SKIPPED)
@@ -230,7 +227,7 @@ def send_invitation(wave: str, number: str, language: str, body: str) -> str | R
         pipe.expire(claim, INVITED_TTL_SECONDS)  # this wave invited them: not again
         if sid:
             digest = message_digest(settings.PSEUDONYM_KEY, sid)
-            pipe.set(invite_message(digest), wave, ex=MESSAGE_MAP_TTL_SECONDS)
+            pipe.set(keys.invite_message(digest), wave, ex=MESSAGE_MAP_TTL_SECONDS)
         _count(redis, wave, InviteCount.SENT, pipe=pipe)
         pipe.execute()
     return "sent"
