@@ -415,7 +415,8 @@ def recording_name(url: str) -> str:
 
 
 def _shown_prompts(app: Flask, prompts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Prompts for the page: a recording gets a text, a local source and whether it exists."""
+    """Prompts for the page: a recording gets its name, a text, a local source and whether it
+    exists."""
     shown = []
     for prompt in prompts:
         audio = prompt["audio"]
@@ -423,9 +424,11 @@ def _shown_prompts(app: Flask, prompts: list[dict[str, Any]]) -> list[dict[str, 
             found = False
             if is_voice_url(app, audio, VOICE_AUDIO_PATH):
                 found = signed_request(app, audio, {}, method="HEAD")[0] == 200
+            name = recording_name(audio)
             prompt = {
                 **prompt,
-                "text": f"(recording: {recording_name(audio)})",
+                "recording": name,
+                "text": f"(recording: {name})",
                 "audio_found": found,
                 "audio_src": (
                     f"{request.script_root}/simulator/api/audio?{urlencode({'url': audio})}"

@@ -570,6 +570,7 @@ def test_a_recording_is_shown_and_served_to_the_page(audio_app):
     menu = call_api(client, action="start")
     (played,) = [p for p in menu["prompts"] if p["audio"]]
     assert played["audio"] == f"{BASE}/twilio/voice/audio/ht/language_prompt.mp3"
+    assert played["recording"] == "ht/language_prompt.mp3"
     assert played["text"] == "(recording: ht/language_prompt.mp3)"
     assert played["audio_found"] is True
     response = client.get(played["audio_src"])
@@ -597,7 +598,7 @@ def test_a_missing_recording_is_shown_as_one(redis, settings_overrides, tmp_path
     finally:
         app.extensions["surveybot"].redis.close()
     (played,) = [p for p in menu["prompts"] if p["audio"]]
-    assert played["text"] == "(recording: ht/language_prompt.mp3)"
+    assert played["recording"] == "ht/language_prompt.mp3"
     assert (played["audio_found"], played["audio_src"]) == (False, None)
 
 

@@ -66,6 +66,22 @@
     return chats.get(number);
   }
 
+  // A message as a chat bubble: "You: " or "Bot: " for screen readers, then the text. The
+  // phone mode (simulator_phone.js) builds its bubbles with it too.
+  function messageNode(who, text) {
+    var node = document.createElement("div");
+    node.className = "msg msg-" + who;
+    var label = document.createElement("span");
+    label.className = "visually-hidden";
+    label.textContent = who === "me" ? "You: " : "Bot: ";
+    var bubble = document.createElement("p");
+    bubble.className = "bubble";
+    bubble.textContent = text || "";
+    node.appendChild(label);
+    node.appendChild(bubble);
+    return node;
+  }
+
   function renderEntry(entry) {
     var node;
     if (entry.who === "system") {
@@ -73,24 +89,15 @@
       node.className = "system" + (entry.error ? " error" : "");
       node.textContent = entry.text;
     } else {
-      node = document.createElement("div");
-      node.className = "msg msg-" + entry.who + (entry.unprompted ? " unprompted" : "");
-      var who = document.createElement("span");
-      who.className = "visually-hidden";
-      who.textContent = entry.who === "me" ? "You: " : "Bot: ";
-      var bubble = document.createElement("p");
-      bubble.className = "bubble";
+      node = messageNode(entry.who, entry.media ? "" : entry.text);
       if (entry.media) {
         var media = document.createElement("span");
         media.className = "media";
         media.textContent = "[picture]";
-        bubble.appendChild(media);
-      } else {
-        bubble.textContent = entry.text;
+        node.lastChild.appendChild(media);
       }
-      node.appendChild(who);
-      node.appendChild(bubble);
       if (entry.unprompted) {
+        node.classList.add("unprompted");
         var note = document.createElement("span");
         note.className = "note";
         note.textContent = "(sent by the bot)";
@@ -149,27 +156,36 @@
     return text;
   }
 
-  function post(number, body, media) {
-    return fetch(sendUrl, {
+  // POST `payload` as JSON; resolves to {response, data}, data null when the answer is not JSON.
+  // Rejects only when the simulator cannot be reached.
+  function postJson(url, payload) {
+    return fetch(url, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ from: number, body: body, media: media }),
-    })
-      .then(function (response) {
-        return response
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (data) {
-            if (!response.ok || !data || data.status !== 200) {
-              add(number, { who: "system", error: true, text: describeFailure(response, data) });
-              return;
-            }
-            (data.replies || []).forEach(function (reply) {
-              add(number, { who: "bot", text: reply });
-            });
-          });
+      body: JSON.stringify(payload),
+    }).then(function (response) {
+      return response
+        .json()
+        .catch(function () {
+          return null;
+        })
+        .then(function (data) {
+          return { response: response, data: data };
+        });
+    });
+  }
+
+  function post(number, body, media) {
+    return postJson(sendUrl, { from: number, body: body, media: media })
+      .then(function (answer) {
+        var data = answer.data;
+        if (!answer.response.ok || !data || data.status !== 200) {
+          add(number, { who: "system", error: true, text: describeFailure(answer.response, data) });
+          return;
+        }
+        (data.replies || []).forEach(function (reply) {
+          add(number, { who: "bot", text: reply });
+        });
       })
       .catch(function (err) {
         add(number, {
@@ -267,6 +283,13 @@
   useNumber(madeUpNumber());
   window.setTimeout(poll, pollMs);
 
-  // The phone mode (simulator_phone.js) calls from the same number field.
-  window.SurveybotSimulator = { activeNumber: activeNumber, pretty: pretty };
+  // The phone mode (simulator_phone.js) calls from the same number field, posts and reports
+  // failures the same way and draws the same bubbles.
+  window.SurveybotSimulator = {
+    activeNumber: activeNumber,
+    pretty: pretty,
+    describeFailure: describeFailure,
+    postJson: postJson,
+    messageNode: messageNode,
+  };
 })();

@@ -8,11 +8,12 @@
 
   var root = document.getElementById("simulator");
   var panel = document.getElementById("call-mode");
-  if (!root || !panel) {
+  // simulator.js, loaded first, shares the number field, posting and bubbles.
+  var sim = window.SurveybotSimulator;
+  if (!root || !panel || !sim) {
     return;
   }
   var callUrl = root.dataset.callUrl;
-  var sim = window.SurveybotSimulator || null;
 
   var smsPanel = document.getElementById("sms-mode");
   var modeButtons = root.querySelectorAll(".mode");
@@ -160,8 +161,7 @@
   // (and its language when the file is named like "ht/consent.mp3").
   function languageLabel(prompt) {
     if (prompt.audio) {
-      var name = String(prompt.text || "").replace(/^\(recording: |\)$/g, "");
-      var code = /^([a-z]{2,3})\//.exec(name);
+      var code = /^([a-z]{2,3})\//.exec(prompt.recording || "");
       var language = code ? LANGUAGES[code[1]] || code[1] : "";
       return language ? language + " recording" : "recording";
     }
@@ -184,38 +184,22 @@
   }
 
   function addMine(text) {
-    var node = document.createElement("div");
-    node.className = "msg msg-me";
-    var who = document.createElement("span");
-    who.className = "visually-hidden";
-    who.textContent = "You: ";
-    var bubble = document.createElement("p");
-    bubble.className = "bubble";
-    bubble.textContent = text;
-    node.appendChild(who);
-    node.appendChild(bubble);
-    append(node);
+    append(sim.messageNode("me", text));
   }
 
   // One prompt as a bubble; returns what to read aloud for it.
   function addPrompt(prompt) {
-    var node = document.createElement("div");
-    node.className = "msg msg-bot" + (prompt.audio ? " recording" : "");
+    var node = sim.messageNode("bot", prompt.text);
+    if (prompt.audio) {
+      node.classList.add("recording");
+    }
     if (prompt.language) {
       node.lang = prompt.language;
     }
-    var who = document.createElement("span");
-    who.className = "visually-hidden";
-    who.textContent = "Bot: ";
     var label = document.createElement("span");
     label.className = "lang";
     label.textContent = languageLabel(prompt);
-    var bubble = document.createElement("p");
-    bubble.className = "bubble";
-    bubble.textContent = prompt.text || "";
-    node.appendChild(who);
-    node.appendChild(label);
-    node.appendChild(bubble);
+    node.insertBefore(label, node.lastChild);
     var item = { text: prompt.text, language: prompt.language, audio: null };
     if (prompt.audio) {
       if (prompt.audio_src) {
@@ -303,21 +287,11 @@
     digitsShown.textContent = active && call.typed ? call.typed.split("").join(" ") : "";
     hintShown.textContent = listening ? gatherHint(call.gather) : "";
     if (active) {
-      var who = sim ? sim.pretty(call.number) : call.number;
+      var who = sim.pretty(call.number);
       statusLine.textContent = busy
         ? (call.sid ? "In a call from " : "Calling the bot from ") + who + "..."
         : "In a call from " + who + (listening ? ": the bot is listening" : "");
     }
-  }
-
-  function describeFailure(response, data) {
-    var text = "Error: the simulator answered HTTP " + response.status;
-    if (data && typeof data.status === "number" && data.status !== 200) {
-      text += " (the bot answered " + data.status + ")";
-    } else if (data && data.error) {
-      text += " (" + data.error + ")";
-    }
-    return text;
   }
 
   function endCall(data, why) {
@@ -335,7 +309,7 @@
 
   function handle(response, data, endReason) {
     if (!response.ok || !data) {
-      addSystem(describeFailure(response, data), true);
+      addSystem(sim.describeFailure(response, data), true);
     }
     if (data && data.call_sid && call) {
       call.sid = data.call_sid;
@@ -368,20 +342,10 @@
     payload.duration = elapsed();
     busy = true;
     update();
-    return fetch(callUrl, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(payload),
-    })
-      .then(function (response) {
-        return response
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (data) {
-            handle(response, data, endReason);
-          });
+    return sim
+      .postJson(callUrl, payload)
+      .then(function (answer) {
+        handle(answer.response, answer.data, endReason);
       })
       .catch(function (err) {
         addSystem("Error: could not reach the bot (" + err.message + ")", true);
@@ -401,7 +365,7 @@
     if (call || busy) {
       return;
     }
-    var number = sim ? sim.activeNumber() : "";
+    var number = sim.activeNumber();
     if (!number) {
       addSystem("Enter a phone number first.", true);
       document.getElementById("sim-number").focus();
@@ -409,7 +373,7 @@
     }
     stopVoice();
     call = { number: number, sid: null, startedAt: Date.now(), gather: null, typed: "" };
-    addSystem("Calling the bot from " + (sim ? sim.pretty(number) : number));
+    addSystem("Calling the bot from " + sim.pretty(number));
     step({ action: "start" });
   }
 
