@@ -321,7 +321,8 @@ def language_prompt(q: Questionnaire) -> Reply:
     return Reply("\n".join(lines), None, "language_prompt")
 
 
-def _all_languages(q: Questionnaire, key: str) -> Reply:
+def all_languages(q: Questionnaire, key: str) -> Reply:
+    """A message in every language at once, for a respondent whose language is not known."""
     text = "\n\n".join(q.message(key, lang) for lang in q.languages)
     return Reply(text, None, f"message.{key}")
 
@@ -396,7 +397,7 @@ def _begin(q: Questionnaire, inbound: Inbound, norm: str) -> Step:
     keyword = _keyword(q, norm)
     if inbound.completed:
         reply = (
-            _msg(q, "already_completed", lang) if lang else _all_languages(q, "already_completed")
+            _msg(q, "already_completed", lang) if lang else all_languages(q, "already_completed")
         )
         return Step(None, (reply,))
     if lang:
@@ -406,16 +407,16 @@ def _begin(q: Questionnaire, inbound: Inbound, norm: str) -> Step:
         return Step(Session(stage=Stage.CONSENT, lang=lang), consent)
     replies: tuple[Reply, ...] = (language_prompt(q),)
     if keyword is Keyword.HELP:
-        replies = (_all_languages(q, "help"), *replies)
+        replies = (all_languages(q, "help"), *replies)
     elif inbound.has_media and not norm:
-        replies = (_all_languages(q, "text_only"), *replies)
+        replies = (all_languages(q, "text_only"), *replies)
     return Step(Session(), replies)
 
 
 def _keyword_step(q: Questionnaire, session: Session, keyword: Keyword) -> Step:
     lang = session.lang
     if keyword is Keyword.HELP:
-        help_reply = _msg(q, "help", lang) if lang else _all_languages(q, "help")
+        help_reply = _msg(q, "help", lang) if lang else all_languages(q, "help")
         return Step(session, (help_reply, pending_prompt(q, session)))
     if keyword is Keyword.LANGUAGE:
         if session.stage is not Stage.LANGUAGE:
@@ -499,12 +500,12 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
             return Step(None)  # opted out: send nothing, keep nothing
         began = _begin(q, Inbound(text=""), "")
         lang = session.lang if session else None
-        opted_in = _msg(q, "opted_in", lang) if lang else _all_languages(q, "opted_in")
+        opted_in = _msg(q, "opted_in", lang) if lang else all_languages(q, "opted_in")
         return Step(began.session, (opted_in, *began.replies), (Event(EventType.OPTED_IN),))
     if keyword is Keyword.STOP and inbound.channel is Channel.VOICE:
         # "Stop" said on a call ends the survey and the call; texts are not opted out.
         lang = session.lang if session else None
-        goodbye = _msg(q, "declined", lang) if lang else _all_languages(q, "declined")
+        goodbye = _msg(q, "declined", lang) if lang else all_languages(q, "declined")
         return Step(None, (goodbye,), (Event(EventType.DECLINED),))
     if keyword is Keyword.STOP:
         return Step(None, (), (Event(EventType.OPTED_OUT),))
@@ -537,7 +538,7 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
         # A picture or voice note with no text: say we read text only, then ask again.
         missed = _miss(q, session, inbound.channel)
         lang = session.lang
-        explain = _msg(q, "text_only", lang) if lang else _all_languages(q, "text_only")
+        explain = _msg(q, "text_only", lang) if lang else all_languages(q, "text_only")
         return Step(missed.session, (explain, missed.replies[-1]))
 
     if session.stage is Stage.LANGUAGE:
@@ -582,7 +583,7 @@ def outside_wave(q: Questionnaire, session: Session | None, inbound: Inbound) ->
     lang = lang or _start_language(q, norm) or _named_language(q, norm)
 
     def say(key: str) -> Reply:
-        return _msg(q, key, lang) if lang else _all_languages(q, key)
+        return _msg(q, key, lang) if lang else all_languages(q, key)
 
     if inbound.opted_out:
         if keyword is not Keyword.START:

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from bot.engine import KEY_BACK, KEY_SKIP, LANGUAGE_WORDS, NO_WORDS, YES_WORDS
+from bot.engine import (
+    KEY_BACK,
+    KEY_SKIP,
+    LANGUAGE_WORDS,
+    NO_WORDS,
+    YES_WORDS,
+    all_languages,
+    language_prompt,
+)
 from bot.exceptions import QuestionnaireError
 from bot.questionnaire import (
     DEFAULT_SURVEY_PATH,
@@ -33,13 +41,16 @@ from bot.render import render_question
 from bot.smsencoding import describe
 from bot.text import CONJUNCTIONS, normalize
 from bot.voice_prompts import (
+    AUDIO_SUFFIXES,
     MAX_HINT_CHARS,
     PHONE_ONLY_FALLBACKS,
     PHONE_ONLY_MESSAGES,
     SAY_VOICES,
     SPEECH_LANGUAGES,
     all_prompts,
+    hint_phrases,
     question_speech,
+    recording_path,
 )
 
 Level = Literal["error", "warning", "info"]
@@ -49,7 +60,7 @@ Level = Literal["error", "warning", "info"]
 SEGMENT_LIMIT = 2
 SEGMENT_LIMITS = {"consent": 3}
 # Messages the engine sends in every language at once, joined by a blank line, when it does not
-# know the respondent's language yet (see `bot.engine._all_languages`). Three messages in one:
+# know the respondent's language yet (see `bot.engine.all_languages`). Three messages in one:
 # the limit is three segments.
 ALL_LANGUAGE_MESSAGES = ("help", "text_only", "already_completed", "opted_in")
 ALL_LANGUAGE_LIMIT = 3
@@ -75,9 +86,6 @@ CONTRACT_WHEN = {"fear_reasons": {"afraid_to_seek_help": ("yes",)}}
 _MULTI_SEPARATORS = ",;/+&"
 _WITH_OPTIONS = (QuestionType.CHOICE, QuestionType.MULTI)
 
-# The files the app's audio route serves (bot.voice.AUDIO_SUFFIXES, kept equal by a test; this
-# module stays clear of the web stack).
-AUDIO_SUFFIXES = (".mp3", ".wav")
 # Words past which a question is hard to follow by ear: a caller holds every option in mind
 # until the last one is read.
 SPOKEN_WORD_LIMIT = 90
@@ -467,8 +475,7 @@ def _check_segments(q: Questionnaire) -> Iterator[Finding]:
     """Measure every text exactly as the engine sends it."""
     langs = q.languages
     if all(q.language_prompt.get(lang, "").strip() for lang in langs):
-        prompt = "\n".join(q.language_prompt[lang].strip() for lang in langs)
-        yield _sms_finding("language_prompt", prompt, SEGMENT_LIMIT)
+        yield _sms_finding("language_prompt", language_prompt(q).text, SEGMENT_LIMIT)
     for key in q.messages:
         limit = SEGMENT_LIMITS.get(key, SEGMENT_LIMIT)
         sent = {lang: _sent_message(q, key, lang) for lang in langs}
@@ -476,7 +483,7 @@ def _check_segments(q: Questionnaire) -> Iterator[Finding]:
             if text is not None:
                 yield _sms_finding(f"messages.{key}[{lang}]", text, limit)
         if key in ALL_LANGUAGE_MESSAGES and len(langs) > 1 and None not in sent.values():
-            combined = "\n\n".join(sent[lang] or "" for lang in langs)
+            combined = all_languages(q, key).text
             yield _sms_finding(f"messages.{key}[all languages]", combined, ALL_LANGUAGE_LIMIT)
     for question in q.questions:
         for lang in langs:
@@ -516,13 +523,6 @@ def _audio_name_problem(name: str) -> str | None:
     return None
 
 
-def _recorded(folder: Path, name: str) -> bool:
-    """Whether the app would play this file (the test of bot.voice.has_recording)."""
-    root = folder.resolve()
-    path = (root / name).resolve()
-    return path.is_relative_to(root) and path.is_file()
-
-
 def _unknown_prompt(prompt: str, prompts: list[str]) -> str:
     kind, _, key = prompt.partition(".")
     if kind == "message" and key in PHONE_ONLY_FALLBACKS:
@@ -560,7 +560,7 @@ def _check_recordings(q: Questionnaire, audio_dir: Path | None) -> Iterator[Find
             problem = _audio_name_problem(name)
             if problem is not None:
                 yield Finding("warning", where, problem)
-            elif audio_dir is not None and not _recorded(audio_dir, name):
+            elif audio_dir is not None and recording_path(audio_dir, name) is None:
                 yield Finding(
                     "warning",
                     where,
@@ -694,19 +694,20 @@ def _check_spoken_texts(q: Questionnaire) -> Iterator[Finding]:
 
 
 def _check_speech_hints(q: Questionnaire) -> Iterator[Finding]:
-    """Hint phrases Twilio's speech recognition would refuse (bot.voice_prompts.speech_hints)."""
+    """Hint phrases Twilio's speech recognition would refuse (bot.voice_prompts.hint_phrases);
+    each once, where it is first heard: SKIP and BACK are hints of every question."""
+    reported: set[tuple[str, str]] = set()
     for question in q.questions:
-        for option in question.options:
-            for lang in (lang for lang in q.languages if lang in SPEECH_LANGUAGES):
-                for word in (option.label.get(lang, ""), *option.synonyms.get(lang, ())):
-                    phrase = " ".join(word.replace(",", " ").split())
-                    if len(phrase) > MAX_HINT_CHARS:
-                        yield Finding(
-                            "warning",
-                            f"question {question.id}.option {option.id}",
-                            f"{lang} hint {phrase[:40]!r}... has {len(phrase)} characters: "
-                            f"speech recognition gets no hint over {MAX_HINT_CHARS}",
-                        )
+        for lang in (lang for lang in q.languages if lang in SPEECH_LANGUAGES):
+            for phrase in hint_phrases(q, question, lang):
+                if len(phrase) > MAX_HINT_CHARS and (lang, phrase) not in reported:
+                    reported.add((lang, phrase))
+                    yield Finding(
+                        "warning",
+                        f"question {question.id}",
+                        f"{lang} hint {phrase[:40]!r}... has {len(phrase)} characters: "
+                        f"speech recognition gets no hint over {MAX_HINT_CHARS}",
+                    )
 
 
 def _check_spoken_length(q: Questionnaire) -> Iterator[Finding]:

@@ -32,9 +32,11 @@ from bot.stats import count
 from bot.text import CONJUNCTIONS, normalize
 from bot.twilio_auth import public_base, twilio_signed
 from bot.voice_prompts import (
+    AUDIO_SUFFIXES,
     GATHER_TIMEOUT_SECONDS,
     SPEECH_LANGUAGES,
     Speech,
+    recording_path,
     speak,
     speech_for,
     speech_hints,
@@ -76,7 +78,6 @@ NUMBER_WORDS = {
     "en": ("one", "two", "three", "four", "five", "six", "seven", "eight"),
     "es": ("uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho"),
 }
-AUDIO_SUFFIXES = (".mp3", ".wav")
 _STEP = re.compile(r"^\d{1,4}$")
 
 
@@ -111,9 +112,7 @@ def has_recording(filename: str) -> bool:
     known = _recordings_seen.get(key)
     if known is not None and now - known[0] < RECORDING_CHECK_SECONDS:
         return known[1]
-    resolved = folder.resolve()
-    path = (resolved / filename).resolve()
-    exists = path.is_relative_to(resolved) and path.is_file()
+    exists = recording_path(folder, filename) is not None
     _recordings_seen[key] = (now, exists)
     return exists
 

@@ -4,12 +4,14 @@ The engine names every reply's prompt ("language_prompt", "message.<key>", "ques
 so the phone says the same thing as the text, in words that read well aloud: the file's
 `voice` texts where it has them, options read as "For <label>, press <N>", and, for a
 language Twilio cannot speak (Haitian Creole), the recording the file names for the prompt.
-Pure functions: `bot.voice` turns their output into TwiML, `bot.survey_check` lints it.
+Pure functions (`recording_path` only looks at the disk): `bot.voice` turns their output into
+TwiML, `bot.survey_check` lints it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.engine import Reply
 from bot.questionnaire import Keyword, Question, Questionnaire, QuestionType
@@ -36,6 +38,8 @@ SPEECH_LANGUAGES = {"en": "en-US", "es": "es-US"}
 # What a Gather waits for: seconds of silence before the next key (Twilio's default is 5).
 GATHER_TIMEOUT_SECONDS = 6
 MAX_HINT_CHARS = 100  # Twilio's limit for one hint phrase
+# The files the app's audio route serves.
+AUDIO_SUFFIXES = (".mp3", ".wav")
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,15 @@ def recording(q: Questionnaire, prompt: str, lang: str) -> str | None:
     return q.voice.recordings.get(lang, {}).get(prompt)
 
 
+def recording_path(folder: Path, filename: str) -> Path | None:
+    """The file the app would play for a recording name: an audio file inside `folder`."""
+    if not filename.endswith(AUDIO_SUFFIXES):
+        return None
+    root = folder.resolve()
+    path = (root / filename).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None
+
+
 # Spoken prompts by questionnaire (its digest names its content), prompt and language: every
 # caller hears the same ones, so each is composed once per process.
 _spoken: dict[tuple[str, str, str], Speech] = {}
@@ -147,17 +160,20 @@ def all_prompts(q: Questionnaire) -> list[str]:
     ]
 
 
-def speech_hints(q: Questionnaire, question: Question, lang: str) -> str:
-    """Words a caller is likely to say for a question: its option labels and synonyms."""
+def hint_phrases(q: Questionnaire, question: Question, lang: str) -> list[str]:
+    """Words a caller is likely to say for a question, once each: its option labels and
+    synonyms, SKIP and BACK. Phrases longer than MAX_HINT_CHARS are kept for the checker."""
     words: list[str] = []
     for option in question.options:
         words.append(option.label.get(lang, ""))
         words.extend(option.synonyms.get(lang, ()))
     for keyword in (Keyword.SKIP, Keyword.BACK):
         words.extend(q.keywords.get(keyword, {}).get(lang, ()))
-    seen: dict[str, None] = {}
-    for word in words:
-        word = " ".join(word.replace(",", " ").split())
-        if word and len(word) <= MAX_HINT_CHARS:
-            seen.setdefault(word, None)
-    return ", ".join(seen)
+    # A comma separates Twilio's hints, so it cannot be inside one.
+    phrases = (" ".join(word.replace(",", " ").split()) for word in words)
+    return list(dict.fromkeys(phrase for phrase in phrases if phrase))
+
+
+def speech_hints(q: Questionnaire, question: Question, lang: str) -> str:
+    """The <Gather> hints for a question: its hint phrases Twilio accepts, comma-separated."""
+    return ", ".join(p for p in hint_phrases(q, question, lang) if len(p) <= MAX_HINT_CHARS)

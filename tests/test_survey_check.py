@@ -16,14 +16,13 @@ from bot.questionnaire import (
 )
 from bot.render import render_question
 from bot.survey_check import (
-    AUDIO_SUFFIXES,
     Finding,
     check_contract,
     check_file,
     check_questionnaire,
     format_findings,
 )
-from bot.voice_prompts import all_prompts
+from bot.voice_prompts import all_prompts, recording_path
 
 # A small valid questionnaire; each test breaks one thing in a copy.
 BASE: dict[str, Any] = {
@@ -463,10 +462,17 @@ def test_languages_with_text_to_speech_need_no_recording():
     assert not warnings_at(check_questionnaire(build()), "voice.recordings")
 
 
-def test_audio_suffixes_are_the_ones_the_app_serves():
-    from bot.voice import AUDIO_SUFFIXES as SERVED
-
-    assert AUDIO_SUFFIXES == SERVED
+def test_a_recording_is_an_audio_file_inside_the_folder(tmp_path):
+    folder = tmp_path / "audio"
+    (folder / "ht").mkdir(parents=True)
+    for name in ("ht/consent.mp3", "ht/consent.ogg"):
+        (folder / name).touch()
+    (tmp_path / "outside.mp3").touch()
+    assert recording_path(folder, "ht/consent.mp3") == (folder / "ht/consent.mp3").resolve()
+    assert recording_path(folder, "ht/consent.ogg") is None  # the app serves no .ogg
+    assert recording_path(folder, "ht/missing.mp3") is None
+    assert recording_path(folder, "../outside.mp3") is None
+    assert recording_path(folder, "ht") is None
 
 
 def test_options_the_keypad_cannot_reach():
@@ -574,17 +580,22 @@ def test_spoken_texts_follow_the_files_languages():
     assert has(findings, "warning", "question age.voice[es]", "braces are spoken literally")
 
 
-def test_a_speech_hint_too_long_for_twilio_names_its_option():
+def test_a_speech_hint_too_long_for_twilio_names_its_question():
     def long(raw):
         add_kreyol(raw)
         options = question(raw, "afraid")["options"]
         options[0]["synonyms"]["en"] = ["yeah", "yes " * 30]
         options[1]["synonyms"] = {"ht": ["non " * 30]}  # no speech recognition in Kreyòl
+        raw["keywords"]["back"]["es"].append("volver " * 20)
 
     findings = check_questionnaire(build(long))
-    assert has(findings, "warning", "question afraid.option yes", "en hint 'yes yes")
-    assert has(findings, "warning", "question afraid.option yes", "over 100")
-    assert not warnings_at(findings, "question afraid.option no")
+    hints = [f for f in findings if "hint" in f.message]
+    assert has(findings, "warning", "question afraid", "en hint 'yes yes")
+    assert has(findings, "warning", "question afraid", "over 100")
+    assert not any("non non" in f.message for f in hints)
+    # BACK is a hint of every question: reported once, at the first.
+    first = f"question {BASE['questions'][0]['id']}"
+    assert [f.where for f in hints if "es hint 'volver" in f.message] == [first]
 
 
 def test_spoken_questions_are_counted_in_words():
