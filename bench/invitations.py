@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,12 +45,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.services import HOST, start_redis, stop_process  # noqa: E402
-from bench.webhook import _loadavg, _tail  # noqa: E402
+from bench.services import (  # noqa: E402
+    HOST,
+    MAX_NUMBERS,
+    bench_number,
+    cpu_of,
+    environment_without_settings,
+    loadavg,
+    start_redis,
+    stop_process,
+    tail,
+)
 
 WAVE = "bench"
-NUMBER_PREFIX = "+1555010"  # +1 555 010 XXXX: fictional numbers, 10,000 of them
-MAX_NUMBERS = 10_000
 RATE_TOLERANCE = 0.05  # the aim: achieved rate within 5% of the limit
 WORKER_START_TIMEOUT = 60.0
 SETTLE_GRACE_SECONDS = 30.0
@@ -81,13 +87,6 @@ WORKER_MAIN = {
 
 
 # ------------------------------------------------------------------------------- pure helpers
-
-
-def bench_number(index: int) -> str:
-    """The made-up phone number `index` (0 <= index < 10,000)."""
-    if not 0 <= index < MAX_NUMBERS:
-        raise ValueError(f"number index {index} is outside 0..{MAX_NUMBERS - 1}")
-    return f"{NUMBER_PREFIX}{index:04d}"
 
 
 def max_in_window(times: Sequence[float], window: float = 1.0) -> int:
@@ -179,41 +178,16 @@ class RateResult:
 
 def numbers_in_redis(redis, numbers: Sequence[str]) -> int:
     """How many of `numbers` appear in any Redis key or value (RQ job data decompressed)."""
+    from tests.test_privacy import redis_dump
+
     wanted = [n.lstrip("+").encode() for n in numbers]
-    blobs: list[bytes] = []
-    for key in redis.scan_iter(count=1000):
-        blobs.append(key)
-        kind = redis.type(key)
-        if kind == b"string":
-            values = [redis.get(key) or b""]
-        elif kind == b"hash":
-            values = [b for pair in redis.hgetall(key).items() for b in pair]
-        elif kind == b"list":
-            values = redis.lrange(key, 0, -1)
-        elif kind == b"set":
-            values = list(redis.smembers(key))
-        elif kind == b"zset":
-            values = redis.zrange(key, 0, -1)
-        elif kind == b"stream":
-            values = [b for _, fields in redis.xrange(key) for pair in fields.items() for b in pair]
-        else:
-            values = []
-        for value in values:
-            blobs.append(value)
-            try:
-                blobs.append(zlib.decompress(value))
-            except zlib.error:
-                pass
+    blobs = [blob for pair in redis_dump(redis) for blob in pair]
     return sum(1 for n in wanted if any(n in blob for blob in blobs))
 
 
 def worker_environment(redis_url: str, database_url: str, fake_url: str, rate: float, args):  # noqa: ANN001
     """A worker's environment: production settings aimed at the fake, nothing inherited."""
-    from dataclasses import fields
-
-    from bot.config import Settings
-
-    env = {k: v for k, v in os.environ.items() if k not in {f.name for f in fields(Settings)}}
+    env = environment_without_settings()
     env.update(
         SURVEYBOT_ENV="production",
         REDIS_URL=redis_url,
@@ -255,13 +229,11 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     """CPU seconds used by these processes and their reaped children (a forking worker's work
     horses), from /proc (Linux; 0 elsewhere)."""
     total = 0.0
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     for pid in pids:
         try:
-            after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            total += cpu_of(Path(f"/proc/{pid}/stat").read_text(), children=True)[1]
+        except (OSError, IndexError, ValueError):
             continue
-        total += sum(int(x) for x in after_name[11:15]) / ticks  # utime stime cutime cstime
     return total
 
 
@@ -273,7 +245,7 @@ def wait_for_workers(redis, processes, count: int) -> None:
     while Worker.count(connection=redis) < count:
         for process, log in processes:
             if process.poll() is not None:
-                raise RuntimeError(f"a worker exited at start: {_tail(log)}")
+                raise RuntimeError(f"a worker exited at start: {tail(log)}")
         if time.monotonic() > deadline:
             raise RuntimeError("the workers did not start in time")
         time.sleep(POLL_SECONDS)
@@ -328,7 +300,7 @@ def run_rate(args, context, rate: float, messages: int, first: int) -> RateResul
     result.left_in_redis = numbers_in_redis(redis, numbers)
     if result.problems:
         for _, log in processes:
-            print(f"worker log ({log.name}):\n{_tail(log, 10)}")
+            print(f"worker log ({log.name}):\n{tail(log, 10)}")
     return result
 
 
@@ -435,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  Twilio: a fake REST server on {HOST} in this process (the twilio client "
                 "pointed at it), recording each message's arrival time"
             )
-            print(f"  load average before: {_loadavg()}")
+            print(f"  load average before: {loadavg()}")
             print()
             results: list[RateResult] = []
             first = 0
@@ -447,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"         problem: {problem}")
                 results.append(result)
             print()
-            print(f"(load average after: {_loadavg()})")
+            print(f"(load average after: {loadavg()})")
         correct = all(r.correct for r in results)
         aims = all(r.rate_ok and r.never_over for r in results)
         print(

@@ -65,6 +65,7 @@ from bench.services import (  # noqa: E402
     start_redis,
     stop_process,
 )
+from bot.defaults import SMALL_CELL_MIN  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +82,6 @@ FIRST_DAY = dt.date(2026, 11, 2)  # a Monday: ISO week 2026-W45
 WEEKS = 4
 SKIP_RATE = 0.1
 LANGUAGE_WEIGHTS = {"en": 3, "es": 5, "ht": 2}
-SMALL_CELL_MIN = 5  # bot.defaults.SMALL_CELL_MIN
 BATCH = 20_000  # responses generated and copied at a time
 
 

@@ -1,7 +1,9 @@
-"""Helpers the benchmarks share: free ports, a dedicated redis-server, stopping children."""
+"""Helpers the benchmarks share: made-up numbers, free ports, a dedicated redis-server, the
+children's environment, CPU and logs, stopping children."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -10,6 +12,15 @@ from pathlib import Path
 HOST = "127.0.0.1"  # every benchmark talks to this machine only
 REDIS_START_TIMEOUT = 20.0
 STOP_TIMEOUT = 15.0
+NUMBER_PREFIX = "+1555010"  # +1 555 010 XXXX: fictional numbers, 10,000 of them
+MAX_NUMBERS = 10_000
+
+
+def bench_number(index: int) -> str:
+    """The made-up phone number `index` (0 <= index < 10,000)."""
+    if not 0 <= index < MAX_NUMBERS:
+        raise ValueError(f"number index {index} is outside 0..{MAX_NUMBERS - 1}")
+    return f"{NUMBER_PREFIX}{index:04d}"
 
 
 def free_port() -> int:
@@ -74,3 +85,38 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
                 stop_process(process)
                 raise RuntimeError("redis-server did not start in time") from None
             time.sleep(0.05)
+
+
+def environment_without_settings() -> dict[str, str]:
+    """This process's environment minus every surveybot setting, so a child started by a
+    benchmark gets only the settings the benchmark gives it."""
+    from dataclasses import fields
+
+    from bot.config import Settings
+
+    names = {f.name for f in fields(Settings)}
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def cpu_of(stat: str, *, children: bool = False) -> tuple[int, float]:
+    """(parent pid, user + system CPU seconds) from the text of /proc/PID/stat; with
+    `children`, the CPU of its reaped children (a forking worker's work horses) too."""
+    after_name = stat.rsplit(")", 1)[1].split()
+    used = after_name[11:15] if children else after_name[11:13]  # utime stime cutime cstime
+    return int(after_name[1]), sum(int(x) for x in used) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    """The load average over 1, 5 and 15 minutes, for the report."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a child's log file."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

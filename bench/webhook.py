@@ -62,10 +62,16 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `bot` importa
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.services import (  # noqa: E402
     HOST,
+    MAX_NUMBERS,
     STOP_TIMEOUT,
+    bench_number,
+    cpu_of,
+    environment_without_settings,
     free_port,
+    loadavg,
     start_redis,
     stop_process,
+    tail,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +81,6 @@ VOICE_PATH = "/twilio/voice"  # a call answered
 GATHER_PATH = "/twilio/voice/gather"  # keys pressed after a prompt; ?n= numbers the step
 CHANNELS = ("sms", "voice")
 PUBLIC_BASE_URL = "https://bench.surveybot.invalid"
-NUMBER_PREFIX = "+1555010"  # +1 555 010 XXXX: fictional numbers, 10,000 of them
-MAX_NUMBERS = 10_000
 AIM = 0.4  # the issue's target: at least 0.4 of the minimal endpoint's throughput
 SERVER_START_TIMEOUT = 60.0
 
@@ -125,13 +129,6 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def respondent_number(index: int) -> str:
-    """The made-up phone number of respondent `index` (0 <= index < 10,000)."""
-    if not 0 <= index < MAX_NUMBERS:
-        raise ValueError(f"respondent index {index} is outside 0..{MAX_NUMBERS - 1}")
-    return f"{NUMBER_PREFIX}{index:04d}"
-
-
 def webhook_url(public_base_url: str = PUBLIC_BASE_URL) -> str:
     """The URL Twilio signs: the public base URL plus the webhook's path."""
     return public_base_url.rstrip("/") + WEBHOOK_PATH
@@ -159,7 +156,7 @@ def build_requests(
     validator = RequestValidator(auth_token)
     url = webhook_url(public_base_url)
     return [
-        [signed_request(validator, url, respondent_number(first + i), text) for text in script]
+        [signed_request(validator, url, bench_number(first + i), text) for text in script]
         for i in range(count)
     ]
 
@@ -195,7 +192,7 @@ def build_call_requests(
     start_url = public_base_url.rstrip("/") + VOICE_PATH
     calls = []
     for i in range(count):
-        caller, sid = respondent_number(first + i), new_call_sid()
+        caller, sid = bench_number(first + i), new_call_sid()
         requests = [
             signed_call_request(
                 validator, start_url, call_params(caller, sid, status=CallStatus.RINGING)
@@ -553,13 +550,6 @@ def run_load(
 # ---------------------------------------------------------------------------------- services
 
 
-def _cpu_of(stat: str) -> tuple[int, float]:
-    """(parent pid, user + system CPU seconds) from the text of /proc/PID/stat."""
-    after_name = stat.rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return int(after_name[1]), (int(after_name[11]) + int(after_name[12])) / ticks
-
-
 def tree_cpu(pids: Sequence[int]) -> dict[int, float]:
     """CPU seconds used so far by each of `pids` and their direct children (Linux /proc only)."""
     roots = set(pids)
@@ -571,7 +561,7 @@ def tree_cpu(pids: Sequence[int]) -> dict[int, float]:
         if not entry.name.isdigit():
             continue
         try:
-            parent, seconds = _cpu_of((entry / "stat").read_text())
+            parent, seconds = cpu_of((entry / "stat").read_text())
         except (OSError, IndexError, ValueError):
             continue
         if int(entry.name) in roots or parent in roots:
@@ -639,7 +629,7 @@ def start_gunicorn(
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn ({label}) exited: {_tail(log)}")
+            raise RuntimeError(f"gunicorn ({label}) exited: {tail(log)}")
         try:
             conn = http.client.HTTPConnection(HOST, port, timeout=2)
             conn.request("GET", "/")
@@ -653,27 +643,9 @@ def start_gunicorn(
             time.sleep(0.1)
 
 
-def _loadavg() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def app_environment(redis_url: str, workdir: Path, secrets_: dict[str, str]) -> dict[str, str]:
     """The bot's environment: production, with every setting it needs and nothing inherited."""
-    from dataclasses import fields
-
-    from bot.config import Settings
-
-    env = {k: v for k, v in os.environ.items() if k not in {f.name for f in fields(Settings)}}
+    env = environment_without_settings()
     env.update(
         SURVEYBOT_ENV="production",
         REDIS_URL=redis_url,
@@ -841,7 +813,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(
             "  note: the load generator shares the CPUs with the servers and Redis; "
-            f"load average before the run: {_loadavg()}"
+            f"load average before the run: {loadavg()}"
         )
         print()
 
@@ -881,7 +853,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         minimal = merge_runs("minimal", minimal_runs)
 
         print(format_table([app, minimal], unit))
-        print(f"(load average after the run: {_loadavg()})")
+        print(f"(load average after the run: {loadavg()})")
         print()
         print(format_cpu_table([app, minimal], unit))
         for r in (app, minimal):
@@ -947,7 +919,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for problem in problems:
                 print(f"FAIL: {problem}")
             if any(p.startswith(("app", "warm")) for p in problems):
-                print(f"app server log (last lines):\n{_tail(app_log)}")
+                print(f"app server log (last lines):\n{tail(app_log)}")
             return 1
         print("check: OK")
         if args.fail_below is not None and ratio < args.fail_below:

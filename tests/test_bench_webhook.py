@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from bench import minimal_app
 from bench import webhook as bench
+from bench.services import MAX_NUMBERS, bench_number
 from bot import keys
 from bot.defaults import DEFAULT_WAVE
 from bot.engine import Inbound, step
@@ -53,13 +54,13 @@ def test_percentile_of_nothing_is_an_error():
         bench.percentile([], 50)
 
 
-def test_respondent_numbers_are_distinct_made_up_numbers():
-    numbers = [bench.respondent_number(i) for i in range(bench.MAX_NUMBERS)]
-    assert len(set(numbers)) == bench.MAX_NUMBERS
+def test_bench_numbers_are_distinct_made_up_numbers():
+    numbers = [bench_number(i) for i in range(MAX_NUMBERS)]
+    assert len(set(numbers)) == MAX_NUMBERS
     assert all(n.startswith("+1555010") and len(n) == 12 for n in numbers)
-    for bad in (-1, bench.MAX_NUMBERS):
+    for bad in (-1, MAX_NUMBERS):
         with pytest.raises(ValueError):
-            bench.respondent_number(bad)
+            bench_number(bad)
 
 
 def test_requests_are_signed_as_twilio_signs_them():
@@ -76,7 +77,7 @@ def test_requests_are_signed_as_twilio_signs_them():
         for text, (path, body, signature) in zip(script, conversation, strict=True):
             assert path == "/twilio/sms"
             params = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
-            assert params["From"] == bench.respondent_number(5 + i)
+            assert params["From"] == bench_number(5 + i)
             assert params["Body"] == text
             assert params["MessageSid"] == params["SmsSid"]
             assert validator.validate(url, params, signature)
@@ -143,7 +144,7 @@ def test_call_requests_are_signed_over_the_absolute_url_with_its_query():
         for path, body, signature in call:
             params = form(body)
             url = base + path
-            assert params["From"] == params["Caller"] == bench.respondent_number(5 + i)
+            assert params["From"] == params["Caller"] == bench_number(5 + i)
             assert validator.validate(url, params, signature)
             if "?" in path:  # the query string is signed too
                 assert not validator.validate(url.split("?")[0], params, signature)
