@@ -822,22 +822,20 @@ def report(name: str):
 def report_email(name: str):
     """The email's HTML alone, for the preview frame (its own, looser CSP)."""
     from bot.email_report import render_report
-    from bot.report import load_raw_report, publish
-    from bot.report_cli import published_reports
+    from bot.report import load_raw_report, publish, published_reports, questionnaire_of
 
     record = _wave_or_404(name)
     week, language, _ = _report_choice(name)
     app_state = state()
+    q = questionnaire_of(app_state.settings, record.name)  # the wave's own snapshot
     if week is None:
-        current = publish(
-            load_raw_report(app_state.settings, app_state.redis, wave=record.name, week=None)
-        )
-        previous = None
+        raw = load_raw_report(app_state.settings, app_state.redis, wave=record.name, week=None, q=q)
+        current, previous = publish(raw), None
     else:
         current, previous = published_reports(
-            app_state.settings, app_state.redis, wave=record.name, week=week
+            app_state.settings, app_state.redis, wave=record.name, week=week, q=q
         )
-    html = render_report(current, previous, app_state.questionnaire, language=language).html
+    html = render_report(current, previous, q, language=language).html
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = PREVIEW_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"

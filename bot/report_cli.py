@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 from bot.exceptions import ConfigError, SurveybotError
-from bot.report import published_reports  # noqa: F401  (bot.dashboard imports it from here)
 
 PLACEHOLDER_FROM = "surveybot@example.invalid"
 PLACEHOLDER_TO = ("coalition@example.invalid",)
