@@ -225,6 +225,7 @@ def _match_option(
 
 
 _MULTI_SPLIT = re.compile(r"\s*(?:,|;|/|\+|&|\n)\s*")
+_CONJUNCTION_SPLIT = re.compile(r"\b(?:" + "|".join(sorted(CONJUNCTIONS)) + r")\b")
 
 
 def _parse_multi(question: Question, text: str, lang: str, langs: tuple[str, ...]):
@@ -244,7 +245,7 @@ def _parse_multi(question: Question, text: str, lang: str, langs: tuple[str, ...
     phrases = [normalize(p) for p in _MULTI_SPLIT.split(text)]
     picks = []
     for phrase in phrases:
-        for part in re.split(r"\b(?:" + "|".join(sorted(CONJUNCTIONS)) + r")\b", phrase):
+        for part in _CONJUNCTION_SPLIT.split(phrase):
             part = part.strip()
             if not part:
                 continue

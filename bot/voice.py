@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -36,6 +35,7 @@ from bot.voice_prompts import (
     GATHER_TIMEOUT_SECONDS,
     SPEECH_LANGUAGES,
     Speech,
+    memo,
     recording_path,
     speak,
     speech_for,
@@ -124,16 +124,6 @@ _recordings_seen: dict[tuple[str, str], tuple[float, bool]] = {}
 # TwiML fragments by what they say: the same prompts are said to every caller, so each is
 # written once per process (bench/webhook.py --channel voice: a fifth of a call's CPU).
 _fragments: dict[tuple, str] = {}
-MAX_FRAGMENTS = 4096
-
-
-def _fragment(key: tuple, build: Callable[[], str]) -> str:
-    fragment = _fragments.get(key)
-    if fragment is None:
-        if len(_fragments) >= MAX_FRAGMENTS:
-            _fragments.clear()
-        fragment = _fragments[key] = build()
-    return fragment
 
 
 def _said(speech: Speech) -> str:
@@ -149,7 +139,7 @@ def _said(speech: Speech) -> str:
         attrs = f"language={quoteattr(voice.language)} voice={quoteattr(voice.name)}"
         return f"<Say {attrs}>{escape(speech.text)}</Say>"
 
-    return _fragment(("said", speech, url), build)
+    return memo(_fragments, ("said", speech, url), build)
 
 
 def gather_for(q: Questionnaire, stage: Stage, lang: str | None, question_id: str | None):
@@ -179,7 +169,8 @@ def gather_for(q: Questionnaire, stage: Stage, lang: str | None, question_id: st
 def _gather_attributes(q: Questionnaire, stage: Stage, lang: str | None, question: str | None):
     speech_on = state().settings.VOICE_SPEECH
     key = ("gather", q.digest, stage, lang, question, speech_on)
-    return _fragment(
+    return memo(
+        _fragments,
         key,
         lambda: "".join(
             f" {name}={quoteattr(value)}"

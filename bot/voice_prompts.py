@@ -10,11 +10,15 @@ TwiML, `bot.survey_check` lints it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from bot.engine import Reply
 from bot.questionnaire import Keyword, Question, Questionnaire, QuestionType
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,20 +130,27 @@ def recording_path(folder: Path, filename: str) -> Path | None:
 
 # Spoken prompts by questionnaire (its digest names its content), prompt and language: every
 # caller hears the same ones, so each is composed once per process.
-_spoken: dict[tuple[str, str, str], Speech] = {}
-MAX_SPOKEN = 4096
+_spoken: dict[tuple, Speech] = {}
+MAX_MEMO = 4096  # entries per memo: prompts x languages x questionnaire versions, with room
+
+
+def memo(cache: dict, key: tuple, build: Callable[[], T]) -> T:
+    """`cache[key]`, built on first use; the cache is emptied when it reaches MAX_MEMO."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) >= MAX_MEMO:
+            cache.clear()
+        value = cache[key] = build()
+    return value
 
 
 def speech_for(q: Questionnaire, prompt: str, lang: str) -> Speech:
     """One prompt in one language, ready to say."""
-    key = (q.digest, prompt, lang)
-    speech = _spoken.get(key)
-    if speech is None:
-        if len(_spoken) >= MAX_SPOKEN:
-            _spoken.clear()
-        text = prompt_speech(q, prompt, lang)
-        speech = _spoken[key] = Speech(text, lang, prompt, recording(q, prompt, lang))
-    return speech
+    return memo(
+        _spoken,
+        (q.digest, prompt, lang),
+        lambda: Speech(prompt_speech(q, prompt, lang), lang, prompt, recording(q, prompt, lang)),
+    )
 
 
 def speak(q: Questionnaire, reply: Reply) -> list[Speech]:
