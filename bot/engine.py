@@ -339,7 +339,7 @@ def pending_prompt(q: Questionnaire, session: Session) -> Reply:
     if session.stage is Stage.CONSENT:
         return _msg(q, "consent", session.lang)
     question = q.question(session.question)  # type: ignore[arg-type]
-    text = render_question(q, question, session.lang)
+    text = render_question(question, session.lang)
     return Reply(text, session.lang, f"question.{question.id}")
 
 

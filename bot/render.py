@@ -6,16 +6,14 @@ counts the checker reports are the ones respondents (and the coalition's Twilio 
 
 from __future__ import annotations
 
-from bot.questionnaire import Question, Questionnaire, QuestionType
+from bot.questionnaire import Question, QuestionType
 
 # Types whose reply is an option number, so their options are listed under the text.
 _LISTS_OPTIONS = (QuestionType.CHOICE, QuestionType.MULTI)
 
 
-def render_question(q: Questionnaire, question: Question, lang: str) -> str:
+def render_question(question: Question, lang: str) -> str:
     """The SMS text of a question: its text, then one "N. label" line per option."""
-    # `q` is unused today; it stays in the signature so rendering can later use file-wide
-    # settings (resources, numbering style) without changing every caller.
     lines = [question.text[lang].strip()]
     if question.type in _LISTS_OPTIONS:
         # N is the 1-based position in the file: the number a respondent replies with.

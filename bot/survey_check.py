@@ -491,7 +491,7 @@ def _check_segments(q: Questionnaire) -> Iterator[Finding]:
             if question.type not in _WITH_OPTIONS:
                 texts = [question.text]
             if all(text.get(lang, "").strip() for text in texts):
-                rendered = render_question(q, question, lang)
+                rendered = render_question(question, lang)
                 yield _sms_finding(f"question {question.id}[{lang}]", rendered, SEGMENT_LIMIT)
 
 

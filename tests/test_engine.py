@@ -104,7 +104,7 @@ def test_consent_yes_starts_the_first_question(lang):
         first = Q.questions[0]
         assert result.session.stage is Stage.QUESTION
         assert result.session.question == first.id
-        assert texts(result) == [render_question(Q, first, lang)]
+        assert texts(result) == [render_question(first, lang)]
         assert events(result) == [EventType.STARTED]
 
 
@@ -264,7 +264,7 @@ def test_invalid_reply_reasks_with_a_hint_in_the_language(lang, question):
         assert session.question == question.id
         assert session.misses == miss
         hint, prompt = result.replies
-        assert prompt.text == render_question(Q, question, lang)
+        assert prompt.text == render_question(question, lang)
         assert hint.text.startswith(Q.message(hint_key, lang))
         offers_skip = Q.message("skip_offer", lang) in hint.text
         assert offers_skip == (miss >= MISSES_BEFORE_SKIP_OFFER)
@@ -349,7 +349,7 @@ def test_help_answers_and_the_conversation_continues(lang, word):
     result = say(session, word)
     assert texts(result) == [
         Q.message("help", "ht"),
-        render_question(Q, Q.question("years_in_us"), "ht"),
+        render_question(Q.question("years_in_us"), "ht"),
     ]
     assert result.session == session
 
@@ -390,7 +390,7 @@ def test_back_returns_to_the_previous_question_and_forgets_its_answer(lang, word
     result = say(session, word)
     assert result.session.question == "years_in_us"
     assert result.session.answers == {"status": "lpr"}
-    assert texts(result) == [render_question(Q, Q.question("years_in_us"), "es")]
+    assert texts(result) == [render_question(Q.question("years_in_us"), "es")]
 
 
 def test_back_at_the_first_question():
@@ -422,7 +422,7 @@ def test_restart_deletes_partial_answers(lang, word):
     assert result.session.answers == {}
     assert result.session.history == []
     assert result.session.question == Q.questions[0].id
-    assert texts(result) == [Q.message("restarted", "en"), render_question(Q, Q.questions[0], "en")]
+    assert texts(result) == [Q.message("restarted", "en"), render_question(Q.questions[0], "en")]
     assert events(result) == [EventType.RESTARTED]
 
 
@@ -436,7 +436,7 @@ def test_language_change_keeps_the_answers(lang, word):
     assert result.session.lang == "ht"
     assert result.session.question == "years_in_us"
     assert result.session.answers == {"status": "undocumented"}
-    assert texts(result) == [render_question(Q, Q.question("years_in_us"), "ht")]
+    assert texts(result) == [render_question(Q.question("years_in_us"), "ht")]
 
 
 def test_texting_the_start_keyword_again_resumes_where_it_left_off():
@@ -444,7 +444,7 @@ def test_texting_the_start_keyword_again_resumes_where_it_left_off():
     result = say(session, "ENCUESTA")
     assert texts(result) == [
         Q.message("resumed", "es"),
-        render_question(Q, Q.question("knows_deported"), "es"),
+        render_question(Q.question("knows_deported"), "es"),
     ]
     assert result.session.answers == {"status": "lpr"}
 
@@ -517,7 +517,7 @@ def test_every_reply_names_its_prompt(lang):
         session = at_question(lang, question.id)
         missed = say(session, "zzz")
         assert prompts(missed)[-1] == f"question.{question.id}"
-        assert missed.replies[-1].text == render_question(Q, question, lang)
+        assert missed.replies[-1].text == render_question(question, lang)
     assert prompts(say(at_question(lang, "would_report_crime"), "1")) == ["message.closing"]
 
 

@@ -16,7 +16,7 @@ Q = load_questionnaire()
 
 def _known_texts(lang: str) -> frozenset[str]:
     texts = {Q.message(key, lang) for key in Q.messages}
-    texts |= {render_question(Q, question, lang) for question in Q.questions}
+    texts |= {render_question(question, lang) for question in Q.questions}
     skip_offer = Q.message("skip_offer", lang)
     texts |= {
         f"{Q.message(k, lang)} {skip_offer}" for k in ("invalid", "invalid_multi", "invalid_number")

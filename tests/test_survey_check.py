@@ -400,9 +400,9 @@ def test_ucs2_reason_characters_are_reported():
 def test_questions_are_measured_as_rendered():
     q = build()
     afraid = q.question("afraid")
-    rendered = render_question(q, afraid, "es")
+    rendered = render_question(afraid, "es")
     assert rendered == "¿Tiene miedo?\n1. Sí\n2. No"
-    assert render_question(q, q.question("age"), "en") == "How old are you?"
+    assert render_question(q.question("age"), "en") == "How old are you?"
     findings = check_questionnaire(q)
     expected = f"UCS-2, 1 segment ({len(rendered)} UTF-16 units); UCS-2 because of í"
     assert has(findings, "info", "question afraid[es]", expected)

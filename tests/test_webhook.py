@@ -39,7 +39,7 @@ def take_survey(client, phone=PHONE, lang_word="SURVEY", plan=None):
     text(client, phone, lang_word)
     replies = text(client, phone, "1")
     for _ in range(len(q.questions)):
-        question = next((x for x in q.questions if render_question(q, x, "en") in replies), None)
+        question = next((x for x in q.questions if render_question(x, "en") in replies), None)
         if question is None:
             break
         replies = text(
@@ -223,7 +223,7 @@ def test_resume_within_the_session_lifetime(client, app, redis):
     replies = text(client, PHONE, "ENCUESTA")
     assert replies == [
         q.message("resumed", "es"),
-        render_question(q, q.question("years_in_us"), "es"),
+        render_question(q.question("years_in_us"), "es"),
     ]
 
 
