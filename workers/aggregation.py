@@ -157,11 +157,9 @@ def refresh_wave(redis: Redis, database_url: str, q: Questionnaire, wave: str) -
 
 def refresh_aggregates(wave: str) -> int:
     """RQ job: bring one wave's aggregates up to date with its stored responses."""
-    from rq import get_current_job
 
     settings = context.settings()
-    job = get_current_job()
-    redis = job.connection if job is not None else Redis.from_url(settings.REDIS_URL)
+    redis = context.redis()
     with Session(get_engine(settings.DATABASE_URL)) as session:
         q = wave_questionnaire(session, wave, settings)  # the one the wave's answers follow
     count = refresh_wave(redis, settings.DATABASE_URL, q, wave)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import re
 
-from redis import Redis
 from rq import Retry, get_current_job
 
 from bot import defaults, keys
@@ -77,7 +76,7 @@ def delete_twilio_record(kind: str, sid: str, *, fallback: bool = False) -> str 
     skipped if a final status has scheduled the deletion since."""
     settings = context.settings()
     job = get_current_job()
-    redis = job.connection if job is not None else Redis.from_url(settings.REDIS_URL)
+    redis = context.redis()
     kind = RecordKind(kind)
     if not looks_like_sid(kind, sid):
         count_cleanup(redis, kind, CleanupCount.FAILED, "error:not-a-sid")

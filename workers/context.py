@@ -3,6 +3,9 @@ process that runs the jobs (tests and `surveybot dev` hand theirs over)."""
 
 from __future__ import annotations
 
+from redis import Redis
+from rq import get_current_job
+
 from bot.config import Settings, load_settings
 
 _settings: Settings | None = None
@@ -20,3 +23,9 @@ def configure(value: Settings | None) -> None:
     """Use these settings for jobs run in this process (None: read the environment again)."""
     global _settings
     _settings = value
+
+
+def redis() -> Redis:
+    """The Redis of the running job (its own connection), or a new one from the settings."""
+    job = get_current_job()
+    return job.connection if job is not None else Redis.from_url(settings().REDIS_URL)

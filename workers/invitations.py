@@ -174,7 +174,7 @@ def send_invitation(wave: str, number: str, language: str, body: str) -> str | R
 
     settings = context.settings()
     job = get_current_job()
-    redis = job.connection if job is not None else Redis.from_url(settings.REDIS_URL)
+    redis = context.redis()
     job_id = job.id if job is not None else uuid.uuid4().hex
     p = pseudonym_for(settings, number)
 

@@ -113,13 +113,10 @@ def _park(payload: dict[str, Any]) -> bool:
 
 def _request_refresh(wave: str) -> None:
     """Ask for the wave's aggregates to be brought up to date (debounced)."""
-    from rq import get_current_job
-
     from workers.aggregation import request_refresh
     from workers.queues import get_queue
 
-    job = get_current_job()
-    redis = job.connection if job is not None else Redis.from_url(context.settings().REDIS_URL)
+    redis = context.redis()
     request_refresh(redis, get_queue(redis), wave)
 
 

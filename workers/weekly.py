@@ -332,7 +332,7 @@ def weekly_report_tick() -> str | dict[str, str]:
     if not is_due(settings.REPORT_CRON, settings.REPORT_TIMEZONE, moment):
         return Outcome.NOT_DUE.value
     local_day = moment.astimezone(ZoneInfo(settings.REPORT_TIMEZONE)).date()
-    redis = job.connection if job is not None else Redis.from_url(settings.REDIS_URL)
+    redis = context.redis()
     return send_weekly_reports(settings, redis, last_complete_week(local_day))
 
 
@@ -352,15 +352,13 @@ def register(cron: Any, settings: Settings, queue_name: str) -> list[str]:
 
 def apply_wave_schedule() -> list[str]:
     """Cron job: open and close waves at the times organizers planned."""
-    from rq import get_current_job
     from sqlmodel import Session as DbSession
 
     from bot.waves import apply_schedule
     from workers import context
 
     settings = context.settings()
-    job = get_current_job()
-    redis = job.connection if job is not None else Redis.from_url(settings.REDIS_URL)
+    redis = context.redis()
     with DbSession(get_engine(settings.DATABASE_URL)) as session:
         done = apply_schedule(session, redis, dt.datetime.now(dt.UTC))
     for line in done:
