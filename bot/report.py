@@ -88,6 +88,11 @@ def build_raw_report(
         for question in q.questions
         if question.type in (QuestionType.CHOICE, QuestionType.MULTI)
     }
+    for question in q.questions:
+        if question.when and question.id in questions:
+            # Suppression needs the skip logic: the answered of a question asked only after
+            # some answers bounds how many gave them, and may give a hidden one away.
+            questions[question.id]["when"] = {k: list(v) for k, v in question.when.items()}
     crosstabs: dict[str, dict[str, Any]] = {}
     for first, second in q.crosstabs:
         groups: dict[str, list[Profile]] = defaultdict(list)

@@ -7,8 +7,10 @@ A raw report (exact counts, in the "Aggregate report" JSON shape) becomes a publ
 2. Complementary suppression: more counts become ``None`` until none of the hidden ones can be
    worked out from what is still published. The report publishes sums (`constraint_groups`:
    language counts add up to ``completed``, a choice question's counts to ``answered``, crosstab
-   columns to the question's counts, ...) and bounds (`inequalities`: ``answered <= completed``,
-   a multi-choice count <= its ``answered``, ...). First the classic rule: no sum may have
+   columns to the question's counts, a question asked only after some answers (skip logic) to
+   at most those answers' counts, ...) and bounds (`inequalities`: ``answered <= completed``,
+   a multi-choice count <= its ``answered``, ...; `multi_bounds`: a multi-choice question's
+   counts add up to at least its ``answered``). First the classic rule: no sum may have
    exactly one unknown. That rule alone is not enough (two blocks of hidden cells joined by one
    cell; two hidden 1s in a published sum of 2, since a hidden count is never 0; crosstabs of
    one question sharing its totals), so an audit follows and hides more where needed.
@@ -21,7 +23,9 @@ pinned down, and every linear-programming range for it is at least 1 wide.
 
 Paths name a count inside the report, e.g. ``("crosstabs", "afraid_to_seek_help|status", "lpr",
 "counts", "yes")``. The raw report must carry ``"type"`` on every question (``"multi"`` marks a
-question whose counts do not add up to ``answered``; every other type is treated as adding up).
+question whose counts do not add up to ``answered``; every other type is treated as adding up),
+and ``"when"`` on every question with skip logic (the questionnaire's ``when``: earlier question
+id to the option ids that lead to it; a question without it counts as asked of everyone).
 """
 
 from __future__ import annotations
@@ -39,22 +43,35 @@ LANGUAGE = "language"  # the pseudo-question of crosstabs "A|language": rows are
 
 @dataclass(frozen=True)
 class Group:
-    """A published sum: the values at ``members`` add up to the value at ``total``.
+    """A published sum: the values at ``members`` add up to the value at ``total`` (plus the
+    values at ``plus``, when the right-hand side is itself a sum).
 
     ``exact`` is False for sums that only hold when nobody skipped a question (a crosstab's rows
-    miss the respondents who skipped its row question), where ``total`` is only an upper bound
-    in general. The classic rule treats every group as a sum anyway, since an attacker may know
-    that nobody skipped; the audit uses whichever the data says.
+    miss the respondents who skipped its row question; a question asked only after some answers
+    misses those who skipped it), where the right-hand side is only an upper bound in general.
+    The classic rule treats every group as a sum anyway, since an attacker may know that nobody
+    skipped; the audit uses whichever the data says.
     """
 
     members: tuple[Path, ...]
     total: Path
     exact: bool = True
+    plus: tuple[Path, ...] = ()
+
+    @property
+    def totals(self) -> tuple[Path, ...]:
+        """The right-hand side: total and plus."""
+        return (self.total, *self.plus)
 
     @property
     def paths(self) -> tuple[Path, ...]:
-        """Members and total: every value the sum involves."""
-        return (*self.members, self.total)
+        """Members and totals: every value the sum involves."""
+        return (*self.members, *self.totals)
+
+    @property
+    def terms(self) -> list[tuple[Path, int]]:
+        """The sum as sign * value terms that add up to 0 (or at most 0 when not exact)."""
+        return [(path, 1) for path in self.members] + [(path, -1) for path in self.totals]
 
 
 def percent(part: int | None, whole: int | None) -> float | None:
@@ -95,6 +112,70 @@ def _is_multi(report: Mapping[str, Any], name: str) -> bool:
         return report["questions"][name]["type"] == "multi"
     except KeyError:
         raise ValueError(f"report needs questions[{name!r}] with its 'type'") from None
+
+
+def _conditions(report: Mapping[str, Any], name: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The skip logic of a question that the report can speak of: (earlier question, options)."""
+    when = report["questions"][name].get("when") or {}
+    if not isinstance(when, Mapping):
+        raise ValueError(f"questions[{name!r}]['when'] must map question ids to option ids")
+    conditions = []
+    for earlier, wanted in when.items():
+        if isinstance(wanted, str) or not isinstance(wanted, Iterable):
+            raise ValueError(f"questions[{name!r}]['when'][{earlier!r}] must list option ids")
+        options = tuple(dict.fromkeys(wanted))
+        counts = report["questions"].get(earlier, {}).get("counts", {})
+        # Nothing published counts the answers to an unreported question (a number), and a
+        # condition on an option the report does not count cannot be written as a sum.
+        if options and all(option in counts for option in options):
+            conditions.append((earlier, options))
+    return conditions
+
+
+def _condition_cell(
+    crosstabs: Mapping[str, Any], earlier: str, by: str, row: str, option: str
+) -> Path | None:
+    """Where a crosstab publishes how many chose ``option`` of ``earlier`` and ``row`` of ``by``."""
+    if row in crosstabs.get(f"{earlier}|{by}", {}):
+        if option in crosstabs[f"{earlier}|{by}"][row]["counts"]:
+            return ("crosstabs", f"{earlier}|{by}", row, "counts", option)
+    if row in crosstabs.get(f"{by}|{earlier}", {}).get(option, {}).get("counts", {}):
+        return ("crosstabs", f"{by}|{earlier}", option, "counts", row)
+    return None
+
+
+def _skip_logic_groups(report: Mapping[str, Any]) -> list[Group]:
+    # A question asked only of those who gave certain earlier answers (``when``) is answered by
+    # at most that many: everyone who completed with such an answer reached it, and only SKIP
+    # keeps one from its ``answered``. The report publishes no skip count for it (a reached or
+    # skipped figure would make this an equality for anyone), so it is a bound, exact only when
+    # nobody skipped, like a crosstab's columns; but then an attacker who assumes nobody skipped
+    # reads a hidden condition count off the question's published ``answered`` (9 afraid, 6
+    # of them "yes", hidden; fear_reasons answered by 6 gives yes = 6 and no = 3). For a multi
+    # earlier question the sum over several options counts some people twice: still a bound.
+    # The same holds within each row of a crosstab of the question, against the cells of the
+    # earlier question in the crosstab by the same second question.
+    groups: list[Group] = []
+    questions = report.get("questions", {})
+    crosstabs = report.get("crosstabs", {})
+    for name in questions:
+        for earlier, options in _conditions(report, name):
+            counts = [("questions", earlier, "counts", option) for option in options]
+            answered = ("questions", name, "answered")
+            groups.append(Group((answered,), counts[0], exact=False, plus=tuple(counts[1:])))
+            for key, rows in crosstabs.items():
+                first, _, by = key.partition("|")
+                if first != name or by == earlier:
+                    # In "Q|E" a row of E's options is already bounded by E's own count.
+                    continue
+                for row in rows:
+                    found = [_condition_cell(crosstabs, earlier, by, row, o) for o in options]
+                    cells = [cell for cell in found if cell is not None]
+                    if len(cells) == len(options):  # otherwise no crosstab counts them all
+                        answered = ("crosstabs", key, row, "answered")
+                        plus = tuple(cells[1:])
+                        groups.append(Group((answered,), cells[0], exact=False, plus=plus))
+    return groups
 
 
 def _nonempty(groups: Iterable[Group]) -> list[Group]:
@@ -139,6 +220,7 @@ def constraint_groups(report: Mapping[str, Any]) -> list[Group]:
                     twin = ("crosstabs", mirror, option, "counts", row)
                     if option in crosstabs[mirror] and row in crosstabs[mirror][option]["counts"]:
                         groups.append(Group(((*where, row, "counts", option),), twin))
+    groups += _skip_logic_groups(report)
     return _nonempty(groups)
 
 
@@ -173,6 +255,32 @@ def inequalities(report: Mapping[str, Any]) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def multi_bounds(report: Mapping[str, Any]) -> list[Group]:
+    """Return the bounds ``answered <= sum of counts`` of multi-choice questions and their rows.
+
+    Whoever answers a multi-choice question chooses at least one option (the bot refuses an
+    empty answer), so its counts add up to at least ``answered``: to exactly that when everyone
+    chose one option, which an attacker may know. Never exact, so these are bounds, like the
+    pairs of `inequalities`, not sums.
+    """
+    bounds: list[Group] = []
+    for name, question in report.get("questions", {}).items():
+        if _is_multi(report, name) and question["counts"]:
+            counts = [("questions", name, "counts", option) for option in question["counts"]]
+            answered = ("questions", name, "answered")
+            bounds.append(Group((answered,), counts[0], exact=False, plus=tuple(counts[1:])))
+    for key, rows in report.get("crosstabs", {}).items():
+        if _is_multi(report, key.partition("|")[0]):
+            for row, cell in rows.items():
+                if not cell["counts"]:
+                    continue
+                where = ("crosstabs", key, row)
+                counts = [(*where, "counts", option) for option in cell["counts"]]
+                answered = (*where, "answered")
+                bounds.append(Group((answered,), counts[0], exact=False, plus=tuple(counts[1:])))
+    return bounds
+
+
 def _check_counts(raw: Mapping[str, Any], paths: list[Path]) -> None:
     for path in paths:
         value = get_value(raw, path)
@@ -192,9 +300,15 @@ def suppress_report(raw: Mapping[str, Any], minimum: int) -> dict[str, Any]:
     # answered A also answered B) publishes one number twice, and an attacker who guesses that
     # nobody skipped reads a hidden copy off the published one, so the classic rule treats it
     # as a sum; one with room to spare only gives a bound, which the audit still considers.
+    # The same goes for a multi-choice question's counts, at least its answered.
     pairs = [Group((small,), large, exact=False) for small, large in inequalities(raw)]
+    pairs += multi_bounds(raw)
     groups = constraint_groups(raw) + [
-        pair for pair in pairs if values[pair.members[0]] == values[pair.total] > 0
+        pair
+        for pair in pairs
+        if sum(values[path] for path in pair.members)
+        == sum(values[path] for path in pair.totals)
+        > 0
     ]
     hidden = {path for path, value in values.items() if 0 < value < minimum}
     _complementary(groups, pairs, values, order, hidden)
@@ -230,7 +344,7 @@ def _complementary(
         return values[path], order[path]
 
     def room(group: Group) -> int:
-        return values[group.total] - sum(values[path] for path in group.members)
+        return -sum(sign * values[path] for path, sign in group.terms)
 
     # Relations that hold as equalities in this data are sums for the attacker. The others (a
     # sum that needs "nobody skipped" when someone did, a pair with room) are only bounds.
@@ -321,15 +435,12 @@ def _witness(
     terms: list[list[tuple[Path, int]]] = []
     sums_of: dict[Path, list[tuple[int, int]]] = {}
     for group in sums:
-        row = [(path, 1) for path in group.members if path in cells]
-        row += [(group.total, -1)] if group.total in cells else []
+        row = [(path, sign) for path, sign in group.terms if path in cells]
         for path, sign in row:
             sums_of.setdefault(path, []).append((len(terms), sign))
         terms.append(row)
     bound_terms = [
-        ([(path, 1) for path in group.members] + [(group.total, -1)], room(group))
-        for group in bounds
-        if any(path in cells for path in group.paths)
+        (group.terms, room(group)) for group in bounds if any(path in cells for path in group.paths)
     ]
     change: dict[Path, int] = {}
     imbalance = [0] * len(terms)
@@ -446,7 +557,7 @@ def _determined(groups: list[Group], hidden: set[Path], values: dict[Path, int])
     rows = []
     for group in groups:
         row: dict[Path, Fraction] = {}
-        for path, sign in [(path, 1) for path in group.members] + [(group.total, -1)]:
+        for path, sign in group.terms:
             if path in hidden:
                 row[path] = row.get(path, Fraction(0)) + sign
         rows.append(row)

@@ -24,6 +24,7 @@ from bot.suppression import (
     count_paths,
     get_value,
     inequalities,
+    multi_bounds,
     percent,
     suppress_report,
 )
@@ -37,6 +38,7 @@ OPTIONS = {
     "knows_deported": ["none", "one", "several"],
     "would_report_crime": ["yes", "no", "not_sure"],
 }
+WHEN = {"fear_reasons": {"afraid_to_seek_help": ["yes"]}}  # the questionnaire's skip logic
 CROSSTABS = [
     (question, by)
     for question in ("afraid_to_seek_help", "fear_reasons")
@@ -62,22 +64,28 @@ def _in_row(person: dict[str, Any], by: str, row: str) -> bool:
     return person["language"] == row if by == "language" else _chose(person, by, row)
 
 
-def build_raw(people: list[dict[str, Any]], started: int) -> dict[str, Any]:
+def build_raw(
+    people: list[dict[str, Any]],
+    started: int,
+    options: dict[str, list[str]] = OPTIONS,
+    crosstabs: list[tuple[str, str]] = CROSSTABS,
+) -> dict[str, Any]:
     """Count respondents into a raw report, so that every published relation really holds."""
     questions = {
         name: {
             "type": "multi" if name == "fear_reasons" else "choice",
+            **({"when": dict(WHEN[name])} if name in WHEN else {}),
             "answered": sum(person[name] is not None for person in people),
             "counts": {
-                option: sum(_chose(person, name, option) for person in people) for option in options
+                option: sum(_chose(person, name, option) for person in people) for option in choices
             },
         }
-        for name, options in OPTIONS.items()
+        for name, choices in options.items()
     }
-    crosstabs = {}
-    for name, by in CROSSTABS:
-        rows = LANGUAGES if by == "language" else OPTIONS[by]
-        crosstabs[f"{name}|{by}"] = {
+    tables = {}
+    for name, by in crosstabs:
+        rows = LANGUAGES if by == "language" else options[by]
+        tables[f"{name}|{by}"] = {
             row: {
                 "answered": sum(
                     person[name] is not None for person in people if _in_row(person, by, row)
@@ -88,7 +96,7 @@ def build_raw(people: list[dict[str, Any]], started: int) -> dict[str, Any]:
                         for person in people
                         if _in_row(person, by, row)
                     )
-                    for option in OPTIONS[name]
+                    for option in options[name]
                 },
             }
             for row in rows
@@ -105,7 +113,7 @@ def build_raw(people: list[dict[str, Any]], started: int) -> dict[str, Any]:
             for language in LANGUAGES
         },
         "questions": questions,
-        "crosstabs": crosstabs,
+        "crosstabs": tables,
     }
 
 
@@ -176,14 +184,19 @@ def attack(raw: dict[str, Any], published: dict[str, Any], lowest: int) -> dict[
             (equal_rhs if equal else below_rhs).append(rhs)
 
     for group in constraint_groups(raw):
-        total = get_value(raw, group.total)
+        total = sum(get_value(raw, path) for path in group.totals)
         holds = sum(get_value(raw, path) for path in group.members) == total
         assert holds or not group.exact, group
         assert sum(get_value(raw, path) for path in group.members) <= total, group
-        add([(path, 1) for path in group.members] + [(group.total, -1)], equal=holds)
+        add(group.terms, equal=holds)
     for small, large in inequalities(raw):
         assert get_value(raw, small) <= get_value(raw, large), (small, large)
         add([(small, 1), (large, -1)], equal=get_value(raw, small) == get_value(raw, large))
+    for bound in multi_bounds(raw):
+        low = sum(get_value(raw, path) for path in bound.members)
+        high = sum(get_value(raw, path) for path in bound.totals)
+        assert low <= high, bound
+        add(bound.terms, equal=low == high)
 
     # Sanity: the true values satisfy every constraint the attacker uses.
     true = np.array([get_value(raw, path) for path in hidden], dtype=float)
@@ -468,6 +481,363 @@ def test_whole_numbers_matter() -> None:
         person["fear_reasons"] = None if fears is None else frozenset(fears)
     raw = build_raw(people, started=7)
     assert_safe(raw, suppress_report(raw, 3), 3)
+
+
+# ---- skip logic: a question asked after some answers only ----
+#
+# fear_reasons is asked only of those who answered afraid_to_seek_help "yes". Its published
+# `answered` counts them, less those who skipped it: so it bounds the "yes" count, and equals it
+# when nobody skipped. The checks below do not take the relations from the module: they write
+# down what a reader of the report knows, and look for whole-number reports that agree with it.
+
+
+def _relations(raw: dict[str, Any]) -> list[tuple[dict[tuple, int], bool]]:
+    """Every relation between a report's counts that a reader knows, as ({path: sign}, equal):
+    sum(sign * value) <= 0, and == 0 when it holds with equality in this data (an attacker may
+    know that nobody skipped, or that everyone chose one reason)."""
+    relations = []
+    questions = raw.get("questions", {})
+    crosstabs = raw.get("crosstabs", {})
+
+    def at_most(small: list[tuple], large: list[tuple]) -> None:
+        terms: dict[tuple, int] = {}
+        for path, sign in [(path, 1) for path in small] + [(path, -1) for path in large]:
+            terms[path] = terms.get(path, 0) + sign
+        low = sum(get_value(raw, path) for path in small)
+        high = sum(get_value(raw, path) for path in large)
+        assert low <= high, (small, large)
+        relations.append((terms, low == high))
+
+    def answers(where: tuple, kind: str, options: list[str]) -> None:
+        answered = (*where, "answered")
+        counts = [(*where, "counts", option) for option in options]
+        if kind == "multi":
+            for count in counts:
+                at_most([count], [answered])
+            at_most([answered], counts)  # everyone who answered chose at least one option
+        else:
+            at_most(counts, [answered])
+            at_most([answered], counts)
+
+    if "completed" in raw:
+        languages = [("by_language", language) for language in raw["by_language"]]
+        at_most(languages, [("completed",)])
+        at_most([("completed",)], languages)
+        if "started" in raw:
+            at_most([("completed",)], [("started",)])
+    for name, question in questions.items():
+        answers(("questions", name), question["type"], list(question["counts"]))
+        if "completed" in raw:
+            at_most([("questions", name, "answered")], [("completed",)])
+        for earlier, wanted in question.get("when", {}).items():
+            condition = [("questions", earlier, "counts", option) for option in wanted]
+            at_most([("questions", name, "answered")], condition)
+    for key, rows in crosstabs.items():
+        name, _, by = key.partition("|")
+        question = questions[name]
+        for row in rows:
+            where = ("crosstabs", key, row)
+            answers(where, question["type"], list(question["counts"]))
+            within = ("by_language", row) if by == "language" else ("questions", by, "counts", row)
+            at_most([(*where, "answered")], [within])
+            for earlier, wanted in question.get("when", {}).items():
+                if f"{earlier}|{by}" in crosstabs:
+                    cells = [("crosstabs", f"{earlier}|{by}", row, "counts", o) for o in wanted]
+                    at_most([(*where, "answered")], cells)
+                if f"{by}|{earlier}" in crosstabs:
+                    cells = [("crosstabs", f"{by}|{earlier}", o, "counts", row) for o in wanted]
+                    at_most([(*where, "answered")], cells)
+        for option in question["counts"]:
+            column = [("crosstabs", key, row, "counts", option) for row in rows]
+            at_most(column, [("questions", name, "counts", option)])
+        at_most(
+            [("crosstabs", key, row, "answered") for row in rows], [("questions", name, "answered")]
+        )
+    return relations
+
+
+def recoverable(raw: dict[str, Any], published: dict[str, Any]) -> list[tuple]:
+    """The hidden counts that every whole-number report agreeing with the published one (hidden
+    counts >= 1, every relation of `_relations`) gives the same value: found by search."""
+    hidden = [path for path in count_paths(raw) if get_value(published, path) is None]
+    true = {path: get_value(raw, path) for path in hidden}
+    # Searching below a cap can only find fewer reports, so it can only report more as pinned.
+    cap = 2 * max([get_value(raw, path) for path in count_paths(raw)] + [1])
+    rows = []
+    for terms, equal in _relations(raw):
+        constant = sum(sign * get_value(published, p) for p, sign in terms.items() if p not in true)
+        variables = [(p, sign) for p, sign in terms.items() if p in true and sign]
+        rows.append((constant, variables, equal))
+
+    def propagate(low: dict[tuple, int], high: dict[tuple, int]) -> bool:
+        # Narrow every hidden count's interval until no relation narrows it further.
+        changed = True
+        while changed:
+            changed = False
+            for constant, variables, equal in rows:
+                least = constant + sum(s * (low[p] if s > 0 else high[p]) for p, s in variables)
+                most = constant + sum(s * (high[p] if s > 0 else low[p]) for p, s in variables)
+                if least > 0 or (equal and most < 0):
+                    return False
+                for p, s in variables:
+                    rest_least = least - s * (low[p] if s > 0 else high[p])
+                    rest_most = most - s * (high[p] if s > 0 else low[p])
+                    # s * v + rest <= 0 (and >= 0 when equal), with s = +1 or -1
+                    new_low, new_high = low[p], high[p]
+                    if s > 0:
+                        new_high = min(new_high, -rest_least)
+                        new_low = max(new_low, -rest_most) if equal else new_low
+                    else:
+                        new_low = max(new_low, rest_least)
+                        new_high = min(new_high, rest_most) if equal else new_high
+                    if new_low > new_high:
+                        return False
+                    if (new_low, new_high) != (low[p], high[p]):
+                        low[p], high[p] = new_low, new_high
+                        changed = True
+        return True
+
+    def solve(low: dict[tuple, int], high: dict[tuple, int]) -> bool:
+        low, high = dict(low), dict(high)
+        if not propagate(low, high):
+            return False
+        open_ = [p for p in hidden if low[p] < high[p]]
+        if not open_:
+            return True
+        path = min(open_, key=lambda p: high[p] - low[p])
+        values = sorted(range(low[path], high[path] + 1), key=lambda v: abs(v - true[path]))
+        return any(solve({**low, path: v}, {**high, path: v}) for v in values)
+
+    low = dict.fromkeys(hidden, 1)
+    high = dict.fromkeys(hidden, cap)
+    assert solve({**low, **true}, {**high, **true})  # the true report agrees with everything
+    pinned = []
+    for path in hidden:
+        below = solve(low, {**high, path: true[path] - 1}) if true[path] > 1 else False
+        if not below and not solve({**low, path: true[path] + 1}, high):
+            pinned.append(path)
+    return pinned
+
+
+def _hide(raw: dict[str, Any], paths: list[tuple]) -> dict[str, Any]:
+    published = copy.deepcopy(raw)
+    for path in paths:
+        node = published
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = None
+    return published
+
+
+def _respondents(rows: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    people = []
+    for number, answers in rows:
+        people += [{"language": "en", **answers} for _ in range(number)]
+    return people
+
+
+AFRAID = {name: OPTIONS[name] for name in ("status", "afraid_to_seek_help", "fear_reasons")}
+
+
+def _afraid(status: str | None, afraid: str | None, *reasons: str) -> dict[str, Any]:
+    fear = frozenset(reasons) if reasons else None
+    return {"status": status, "afraid_to_seek_help": afraid, "fear_reasons": fear}
+
+
+# The reviewer's case: 9 answered afraid_to_seek_help, 6 "yes" and 3 "no" (2 more skipped it);
+# all 6 answered fear_reasons.
+REVIEWED = _respondents(
+    [
+        (3, _afraid(None, "yes", "ice_collaboration", "deportation")),
+        (2, _afraid(None, "yes", "deportation")),
+        (1, _afraid(None, "yes", "language")),
+        (3, _afraid(None, "no")),
+        (2, _afraid(None, None)),
+    ]
+)
+
+
+def test_a_hidden_condition_is_not_given_away_by_the_question_it_leads_to() -> None:
+    raw = build_raw(REVIEWED, started=14, options=AFRAID, crosstabs=[])
+    yes = ("questions", "afraid_to_seek_help", "counts", "yes")
+    no = ("questions", "afraid_to_seek_help", "counts", "no")
+    reached = ("questions", "fear_reasons", "answered")
+    assert (get_value(raw, yes), get_value(raw, no), get_value(raw, reached)) == (6, 3, 6)
+    # What was published before: yes and no hidden, fear_reasons answered by 6, so yes = 6.
+    before = _hide(
+        raw, [yes, no, *(path for path in count_paths(raw) if 0 < get_value(raw, path) < 5)]
+    )
+    assert get_value(before, reached) == 6
+    assert {yes, no} <= set(recoverable(raw, before))
+
+    published = suppress_report(raw, 5)
+    assert get_value(published, no) is None
+    assert get_value(published, yes) is None
+    assert get_value(published, reached) is None
+    assert recoverable(raw, published) == []
+    assert_safe(raw, published, 5)
+
+
+# The same within a crosstab column: 6 "yes" and 3 "no" among LPRs, and fear_reasons|status
+# publishes how many LPRs answered fear_reasons.
+BY_STATUS = _respondents(
+    [
+        (6, _afraid("lpr", "yes", "deportation")),
+        (3, _afraid("lpr", "no")),
+        (10, _afraid("citizen", "yes", "language", "bad_experience")),
+        (20, _afraid("citizen", "no")),
+        (30, _afraid("undocumented", "yes", "ice_collaboration", "deportation")),
+        (8, _afraid("undocumented", "no")),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "crosstabs",
+    [
+        [("afraid_to_seek_help", "status"), ("fear_reasons", "status")],
+        # Only the mirror "status|afraid_to_seek_help" counts the LPRs who said yes.
+        [("status", "afraid_to_seek_help"), ("fear_reasons", "status")],
+    ],
+)
+def test_a_hidden_condition_cell_is_not_given_away_within_a_crosstab_column(
+    crosstabs: list[tuple[str, str]],
+) -> None:
+    raw = build_raw(BY_STATUS, started=80, options=AFRAID, crosstabs=crosstabs)
+    if crosstabs[0][0] == "afraid_to_seek_help":
+        lpr_yes = ("crosstabs", "afraid_to_seek_help|status", "lpr", "counts", "yes")
+    else:
+        lpr_yes = ("crosstabs", "status|afraid_to_seek_help", "yes", "counts", "lpr")
+    reached = ("crosstabs", "fear_reasons|status", "lpr", "answered")
+    assert get_value(raw, lpr_yes) == get_value(raw, reached) == 6
+    small = [path for path in count_paths(raw) if 0 < get_value(raw, path) < 5]
+    # Everything the module hid before it knew about skip logic, but not the reached count.
+    old = suppress_report({**raw, "questions": _without_when(raw["questions"])}, 5)
+    before = _hide(raw, [p for p in count_paths(raw) if get_value(old, p) is None] + small)
+    assert get_value(before, lpr_yes) is None
+    assert get_value(before, reached) == 6
+    assert lpr_yes in recoverable(raw, before)
+
+    published = suppress_report(raw, 5)
+    assert get_value(published, lpr_yes) is None
+    assert get_value(published, reached) is None
+    assert recoverable(raw, published) == []
+    assert_safe(raw, published, 5)
+
+
+def _without_when(questions: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {key: value for key, value in question.items() if key != "when"}
+        for name, question in questions.items()
+    }
+
+
+def test_a_condition_on_several_options_bounds_by_their_sum() -> None:
+    # q is asked after "a" or "b" of e (9 people: 3 + 6); all 9 answered it. With b = 6, c and
+    # e's answered published, q's answered = 9 gives a = 3, then c = 2.
+    raw = {
+        "questions": {
+            "e": _question({"a": 3, "b": 6, "c": 2, "d": 40}),
+            "q": {"type": "multi", "when": {"e": ["a", "b"]}, "answered": 9, "counts": {"x": 9}},
+        }
+    }
+    groups = constraint_groups(raw)
+    bound = next(group for group in groups if group.members == (("questions", "q", "answered"),))
+    assert bound.totals == (("questions", "e", "counts", "a"), ("questions", "e", "counts", "b"))
+    assert not bound.exact
+    before = _hide(raw, [("questions", "e", "counts", "a"), ("questions", "e", "counts", "c")])
+    assert recoverable(raw, before) == [
+        ("questions", "e", "counts", "a"),
+        ("questions", "e", "counts", "c"),
+    ]
+    published = suppress_report(raw, 5)
+    assert recoverable(raw, published) == []
+    assert_safe(raw, published, 5)
+
+
+def test_skip_logic_relations_are_bounds_in_the_constraint_groups() -> None:
+    raw = build_raw(
+        BY_STATUS,
+        started=80,
+        options=AFRAID,
+        crosstabs=[("afraid_to_seek_help", "status"), ("fear_reasons", "status")],
+    )
+    groups = {(group.members, group.totals): group for group in constraint_groups(raw)}
+    overall = groups[
+        (
+            (("questions", "fear_reasons", "answered"),),
+            (("questions", "afraid_to_seek_help", "counts", "yes"),),
+        )
+    ]
+    assert not overall.exact  # whoever skipped fear_reasons is missing from its answered
+    for status in AFRAID["status"]:
+        cell = ("crosstabs", "afraid_to_seek_help|status", status, "counts", "yes")
+        row = ("crosstabs", "fear_reasons|status", status, "answered")
+        assert not groups[((row,), (cell,))].exact
+
+
+def test_skip_logic_the_report_cannot_speak_of_adds_nothing() -> None:
+    base = {"questions": {"e": _question({"a": 3, "b": 6})}}
+    for when in ({"age": ["18"]}, {"e": ["z"]}, {"e": []}, {}):
+        raw = copy.deepcopy(base)
+        raw["questions"]["q"] = {"type": "multi", "when": when, "answered": 2, "counts": {"x": 2}}
+        assert not [
+            g for g in constraint_groups(raw) if g.members == (("questions", "q", "answered"),)
+        ]
+    for bad in ({"e": "a"}, ["e"], {"e": 3}):
+        raw = copy.deepcopy(base)
+        raw["questions"]["q"] = {"type": "multi", "when": bad, "answered": 2, "counts": {"x": 2}}
+        with pytest.raises(ValueError, match="when"):
+            suppress_report(raw, 5)
+
+
+def test_a_multi_question_is_answered_by_no_more_than_its_counts_add_up_to() -> None:
+    # Everyone who answers a multi question chooses at least one option. Here everyone chose
+    # one: answered = x + y, so with answered and y published, x = 2 would follow.
+    raw = {"questions": {"q": _question({"x": 2, "y": 30}, kind="multi")}}
+    assert multi_bounds(raw)[0].members == (("questions", "q", "answered"),)
+    before = _hide(raw, [("questions", "q", "counts", "x")])
+    assert recoverable(raw, before) == [("questions", "q", "counts", "x")]
+    published = suppress_report(raw, 5)
+    assert get_value(published, ("questions", "q", "counts", "x")) is None
+    assert recoverable(raw, published) == []
+    assert_safe(raw, published, 5)
+
+
+def test_the_report_carries_the_questionnaires_skip_logic_to_suppression() -> None:
+    # The reviewer's case through bot.report: its raw report says which questions have skip
+    # logic, so that `publish` knows fear_reasons' answered bounds afraid_to_seek_help "yes".
+    import datetime as dt
+
+    from bot.questionnaire import load_questionnaire
+    from bot.report import build_raw_report, publish
+    from workers.aggregation import Profile
+
+    q = load_questionnaire()
+    reasons = {"fear_reasons": {"_answered": 6, "deportation": 6, "language": 2}}
+    profiles = [
+        Profile("2026-W47", "en", {"afraid_to_seek_help": "yes"}, 6, reasons),
+        Profile("2026-W47", "en", {"afraid_to_seek_help": "no"}, 3),
+        Profile("2026-W47", "es", {}, 2),
+    ]
+    raw = build_raw_report(
+        q,
+        profiles,
+        wave="default",
+        period=(dt.date(2026, 11, 16), dt.date(2026, 11, 22)),
+        started=14,
+        minimum=5,
+    )
+    assert raw["questions"]["fear_reasons"]["when"] == {"afraid_to_seek_help": ["yes"]}
+    assert "when" not in raw["questions"]["afraid_to_seek_help"]
+    afraid = raw["questions"]["afraid_to_seek_help"]
+    assert (afraid["answered"], afraid["counts"]) == (9, {"yes": 6, "no": 3})
+    assert raw["questions"]["fear_reasons"]["answered"] == 6
+    published = publish(raw)
+    assert published["questions"]["afraid_to_seek_help"]["counts"] == {"yes": None, "no": None}
+    assert published["questions"]["fear_reasons"]["answered"] is None
+    assert recoverable(raw, published) == []
+    assert_safe(raw, published, 5)
 
 
 # ---- the attacker on many random reports ----
