@@ -10,7 +10,6 @@ read from the database on every request, never from the cookie.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -32,7 +31,7 @@ from redis import Redis
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import keys
+from bot import clock, keys
 from bot.app import state
 from bot.db import get_engine
 from bot.exceptions import ConfigError, SurveybotError
@@ -128,7 +127,7 @@ def create_user(session: Session, *, email: str, role: Role | str, password: str
         email=email,
         password_hash=hash_password(password),
         role=role.value,
-        created_on=dt.date.today(),
+        created_on=clock.today(),
     )
     session.add(user)
     try:

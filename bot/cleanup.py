@@ -22,7 +22,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
-from bot import defaults, keys
+from bot import clock, defaults, keys
 from bot.config import Settings
 from bot.privacy import message_digest
 from bot.stats import count
@@ -82,7 +82,7 @@ def record_digest(settings: Settings, sid: str) -> str:
 
 def count_cleanup(redis: Redis, kind: str, *outcomes: str, pipe=None) -> None:  # noqa: ANN001
     """Add one to each outcome of this kind in today's counters (in `pipe` if given)."""
-    stats = keys.cleanup_stats(dt.date.today().isoformat())
+    stats = keys.cleanup_stats(clock.today().isoformat())
     target = pipe if pipe is not None else redis.pipeline(transaction=False)
     count(target, stats, *(f"{kind}:{outcome}" for outcome in outcomes))
     if pipe is None:

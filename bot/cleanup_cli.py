@@ -7,6 +7,7 @@ import datetime as dt
 
 import click
 
+from bot import clock
 from bot.exceptions import ConfigError
 
 COLUMNS = ("scheduled", "deleted", "already_gone", "retried", "failed")
@@ -88,7 +89,7 @@ def cleanup_status(days: int) -> None:
         raise click.ClickException("REDIS_URL is not set (the counters live in Redis)")
     redis = Redis.from_url(settings.REDIS_URL)
     try:
-        rows = cleanup_counts(redis, days=days, today=dt.date.today())
+        rows = cleanup_counts(redis, days=days, today=clock.today())
         waiting = waiting_deletions(redis)
     finally:
         redis.close()

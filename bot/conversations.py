@@ -26,7 +26,7 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 from rq import Queue
 
-from bot import defaults, keys
+from bot import clock, defaults, keys
 from bot.engine import (
     Channel,
     Event,
@@ -183,7 +183,7 @@ def handle_message(
     or a speech result, each deduplicated by a digest of the CallSid and the step number.
     STOP is about texts, so an opted-out respondent who calls can still answer by phone.
     """
-    today = dt.date.today()
+    today = clock.today()
     session_key = keys.session(pseudonym)
     seen_key = keys.message_seen(pseudonym, message_digest)
     optout_key = keys.opted_out(pseudonym)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
 import json
 import re
@@ -28,7 +27,7 @@ from phonenumbers import NumberParseException, ValidationResult
 from redis import Redis
 from rq import Queue, Retry
 
-from bot import keys
+from bot import clock, keys
 from bot.config import Settings
 from bot.exceptions import SurveybotError
 from bot.privacy import message_digest, pseudonym_for
@@ -416,7 +415,7 @@ def mark_opted_out(redis: Redis, queue: Queue, pseudonym_: str, *, pipeline=None
         pipe.multi()  # RQ enqueues into a MULTI only (before any other command)
     pipe.set(keys.opted_out(pseudonym_), "1")
     pipe.delete(keys.invited(pseudonym_))
-    enqueue_opt_out(queue, pseudonym_, dt.date.today().isoformat(), opted_out=True, pipeline=pipe)
+    enqueue_opt_out(queue, pseudonym_, clock.today().isoformat(), opted_out=True, pipeline=pipe)
     if pipeline is None:
         pipe.execute()
 

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from bot import clock
 from bot.questionnaire import Questionnaire, QuestionType
 from bot.suppression import LANGUAGE  # the pseudo-question every respondent answers
 from bot.weeks import parse_week, previous_week
@@ -171,7 +172,7 @@ def load_raw_report(
         weeks = sorted({p.week for p in profiles})
         period = (week_period(weeks[0])[0], week_period(weeks[-1])[1])
     else:
-        today = dt.date.today()
+        today = clock.today()
         period = (today, today)
     return build_raw_report(
         q, profiles, wave=wave, period=period, started=started, minimum=settings.SMALL_CELL_MIN

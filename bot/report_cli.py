@@ -6,12 +6,12 @@ way to print the raw counts.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
 import click
 
+from bot import clock
 from bot.exceptions import ConfigError, SurveybotError
 
 PLACEHOLDER_FROM = "surveybot@example.invalid"
@@ -44,7 +44,7 @@ def _week(week: str | None) -> str:
     from bot.weeks import last_complete_week, parse_week
 
     if week is None:
-        return last_complete_week(dt.date.today())
+        return last_complete_week(clock.today())
     try:
         parse_week(week)
     except SurveybotError as exc:

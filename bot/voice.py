@@ -13,7 +13,6 @@ callbacks are counted; the CallSid reaches the optional clean-up job only).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, abort, request, send_from_directory
 
-from bot import keys
+from bot import clock, keys
 from bot.app import state
 from bot.conversations import Render, handle_message
 from bot.engine import Channel, EventType, Signal, Stage, Step
@@ -280,7 +279,7 @@ def call_status() -> tuple[str, int]:
     """A call's outcome: counted per day and status; the CallSid goes to clean-up only."""
     status = (request.form.get("CallStatus") or "").lower()
     status = status if status in CALL_STATUSES else "other"
-    day = dt.date.today().isoformat()
+    day = clock.today().isoformat()
     app_state = state()
     with app_state.redis.pipeline() as pipe:
         count(pipe, keys.call_stats(day), status)

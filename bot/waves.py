@@ -18,7 +18,7 @@ from pathlib import Path
 from redis import Redis
 from sqlmodel import Session, select
 
-from bot import keys
+from bot import clock, keys
 from bot.exceptions import QuestionnaireError, SurveybotError
 from bot.models import Wave
 from bot.questionnaire import DEFAULT_SURVEY_PATH, Questionnaire, parse_questionnaire
@@ -106,7 +106,7 @@ def create_wave(
         is_default=default,
         opens_at=opens_at,
         closes_at=closes_at,
-        created_on=dt.date.today(),
+        created_on=clock.today(),
     )
     session.add(wave)
     session.commit()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, request
 
-from bot import keys
+from bot import clock, keys
 from bot.app import state
 from bot.cleanup import RecordKind, deletion_on, schedule_deletion
 from bot.conversations import handle_message
@@ -97,7 +96,7 @@ def sms_status() -> tuple[str, int]:
     """A delivery outcome: counted per day and status, nothing else kept."""
     status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
     status = status if status in KNOWN_STATUSES else "other"
-    day = dt.date.today().isoformat()
+    day = clock.today().isoformat()
     redis = state().redis
     code = request.form.get("ErrorCode") or ""
     code = code if _ERROR_CODE.match(code) else ""

@@ -7,7 +7,9 @@ real migrations once per run; every test starts with empty tables and an empty R
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import bot.models  # noqa: F401
+from bot import clock as bot_clock
 from bot import create_app
 from bot.db import get_engine
 from bot.migrate import downgrade, upgrade
@@ -28,6 +31,34 @@ TEST_SECRETS = {
     "PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
     "TWILIO_AUTH_TOKEN": "test-auth-token-0123456789abcdef",
 }
+
+
+# The calendar every test runs on (a Wednesday of ISO week 2026-W47, the week the factories
+# date responses in): no test depends on the day it runs.
+FIXED_NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class FixedClock:
+    """The bot's calendar in a test: fixed, moved only by the test."""
+
+    moment: dt.datetime = FIXED_NOW
+
+    def set(self, moment: dt.datetime | dt.date) -> None:
+        """Move the calendar to a moment (a date means noon UTC that day)."""
+        if not isinstance(moment, dt.datetime):
+            moment = dt.datetime.combine(moment, dt.time(12), tzinfo=dt.UTC)
+        self.moment = moment
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch) -> FixedClock:
+    """Every test reads `bot.clock` as a fixed calendar (processes a test starts read the real
+    one, so they must not depend on the date)."""
+    fixed = FixedClock()
+    monkeypatch.setattr(bot_clock, "now", lambda: fixed.moment)
+    monkeypatch.setattr(bot_clock, "today", lambda: fixed.moment.date())
+    return fixed
 
 
 @pytest.fixture(scope="session")

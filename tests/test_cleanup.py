@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from rq.registry import ScheduledJobRegistry
 
+from bot import clock as bot_clock
 from bot import create_app, defaults, keys
 from bot.cleanup import RecordKind, schedule_deletion
 from bot.cleanup_cli import cleanup_group
@@ -126,7 +127,7 @@ def deletion_jobs(redis) -> list:
 
 
 def counts(redis, day: str | None = None) -> dict[str, int]:
-    day = day or dt.date.today().isoformat()
+    day = day or bot_clock.today().isoformat()
     return {k.decode(): int(v) for k, v in redis.hgetall(keys.cleanup_stats(day)).items()}
 
 
@@ -497,7 +498,7 @@ def test_cli_status_prints_the_counters(app, redis, fake, monkeypatch):
     schedule(app, RecordKind.CALL, new_call_sid(), "completed")
     run_all(redis, settings_of(app))
     schedule(app, RecordKind.MESSAGE, new_sid(), "delivered")  # still waiting
-    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    yesterday = (bot_clock.today() - dt.timedelta(days=1)).isoformat()
     redis.hset(keys.cleanup_stats(yesterday), "message:deleted", 7)
 
     settings = settings_of(app)
@@ -517,7 +518,7 @@ def test_cli_status_prints_the_counters(app, redis, fake, monkeypatch):
     assert lines[2].split() == [
         "day", "kind", "scheduled", "deleted", "already", "gone", "retried", "failed", "errors"
     ]  # fmt: skip
-    today = dt.date.today().isoformat()
+    today = bot_clock.today().isoformat()
     assert lines[3].split() == [today, "message", "3", "1", "0", "0", "1", "20003", "x1"]
     assert lines[4].split() == [today, "call", "1", "1", "0", "0", "0"]
     assert lines[5].split() == [yesterday, "message", "0", "7", "0", "0", "0"]

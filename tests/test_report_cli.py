@@ -26,6 +26,7 @@ from workers.storage import store_response
 WEEK = "2026-W47"  # Nov 16-22, 2026
 IN_WEEK = dt.date(2026, 11, 18)
 WEEK_BEFORE = dt.date(2026, 11, 11)
+WEEK_AFTER = dt.date(2026, 11, 25)  # the report runs once the week is complete
 
 
 def store_week(q, day, count, seed, languages=("en", "es", "es"), wave="default"):
@@ -38,8 +39,9 @@ def store_week(q, day, count, seed, languages=("en", "es", "es"), wave="default"
 
 
 @pytest.fixture
-def stored(app, redis, monkeypatch):
-    """Responses of two weeks stored and aggregated; the CLI's environment pointed at them."""
+def stored(app, redis, monkeypatch, clock):
+    """Responses of two weeks stored and aggregated; the CLI's environment pointed at them; the
+    calendar in the week after (waves a test opens meanwhile open in WEEK, see `summer`)."""
     state = app.extensions["surveybot"]
     q = state.questionnaire
     store_week(q, IN_WEEK, 150, seed=47)
@@ -55,6 +57,7 @@ def stored(app, redis, monkeypatch):
     for name in ("REPORT_FROM", "REPORT_RECIPIENTS", "SMTP_URL", "REPORT_LANGUAGE", "SURVEY_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DEFAULT_WAVE", "default")
+    clock.set(WEEK_AFTER)
     return state
 
 
@@ -117,7 +120,10 @@ def test_build_json_prints_the_published_report(stored):
 def test_build_defaults_to_the_last_complete_week_and_needs_json(stored):
     result = CliRunner().invoke(main, ["report", "build", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["wave"] == "default"
+    report = json.loads(result.output)
+    assert report["wave"] == "default"
+    assert report["period"] == {"start": "2026-11-16", "end": "2026-11-22"}  # WEEK
+    assert report["completed"] == 153
     result = CliRunner().invoke(main, ["report", "build", "--week", WEEK])
     assert result.exit_code == 2
     assert "--json" in result.output
@@ -234,9 +240,11 @@ def test_send_explains_a_missing_smtp_url(stored, monkeypatch):
 
 
 @pytest.fixture
-def summer(stored, db):
-    """An open wave with its own frozen questionnaire and a week of answers."""
+def summer(stored, db, clock):
+    """A wave opened in WEEK with its own frozen questionnaire and a week of answers."""
+    clock.set(IN_WEEK)
     open_wave_without_other_reason(db, stored.redis, "summer")
+    clock.set(WEEK_AFTER)
     store_week(stored.questionnaire, IN_WEEK, 60, seed=9, wave="summer")
     refresh_wave(stored.redis, stored.settings.DATABASE_URL, stored.questionnaire, "summer")
     return "summer"

@@ -10,6 +10,7 @@ import logging
 import pytest
 from sqlmodel import Session
 
+from bot import clock as bot_clock
 from bot import keys
 from bot.db import get_engine
 from bot.engine import Reply, Stage, Step
@@ -451,11 +452,10 @@ def test_malformed_voice_requests_get_400(app, client):
 
 
 def test_call_status_callbacks_are_counted_without_identifiers(app, client, redis):
-    import datetime as dt
 
     for status in ("completed", "completed", "no-answer", "weird"):
         assert Call(client, CALLER).hang_up(status) == 204
-    counts = redis.hgetall(keys.call_stats(dt.date.today().isoformat()))
+    counts = redis.hgetall(keys.call_stats(bot_clock.today().isoformat()))
     assert counts == {b"completed": b"2", b"no-answer": b"1", b"other": b"1"}
 
 

@@ -8,6 +8,7 @@ import time
 import pytest
 from sqlmodel import Session, select
 
+from bot import clock as bot_clock
 from bot import create_app, keys
 from bot.db import get_engine
 from bot.engine import language_prompt
@@ -298,7 +299,6 @@ def test_the_request_path_needs_no_database(settings_overrides, redis):
 
 
 def test_status_callbacks_are_counted_and_nothing_else_kept(client, app, redis):
-    import datetime as dt
 
     sid = new_sid()
     for status, code in (("sent", ""), ("delivered", ""), ("failed", "30003"), ("weird", "")):
@@ -316,7 +316,7 @@ def test_status_callbacks_are_counted_and_nothing_else_kept(client, app, redis):
             headers={"X-Twilio-Signature": sign(app, "/twilio/sms/status", params)},
         )
         assert response.status_code == 204
-    counts = redis.hgetall(keys.delivery_stats(dt.date.today().isoformat()))
+    counts = redis.hgetall(keys.delivery_stats(bot_clock.today().isoformat()))
     assert counts == {
         b"sent": b"1",
         b"delivered": b"1",

@@ -33,6 +33,7 @@ from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from bot import clock
 from bot.config import Settings
 from bot.db import get_engine
 from bot.exceptions import ConfigError
@@ -101,7 +102,7 @@ def utc_cron_expressions(expression: str, timezone: str, year: int | None = None
     zone = ZoneInfo(timezone)
     local_minutes = int(hour) * 60 + int(minute)
     expressions = []
-    for offset in _offsets(zone, year or dt.date.today().year):
+    for offset in _offsets(zone, year or clock.today().year):
         total = local_minutes - int(offset.total_seconds() // 60)
         day_shift, minutes = divmod(total, 24 * 60)
         weekdays = _shift_weekdays(dow, day_shift)
@@ -156,7 +157,7 @@ def report_waves(settings: Settings, week: str, *, now: dt.datetime | None = Non
     from bot.waves import WaveStatus, list_waves
 
     start, end = parse_week(week)
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     zone = ZoneInfo(settings.REPORT_TIMEZONE)
     with Session(get_engine(settings.DATABASE_URL)) as session:
         waves = list_waves(session)
@@ -191,7 +192,7 @@ class _Claim:
 def _claim(database_url: str, wave: str, week: str, *, force: bool) -> _Claim | Outcome:
     """Claim the week's delivery, or say why not."""
     engine = get_engine(database_url)
-    today = dt.date.today()
+    today = clock.today()
     try:
         with Session(engine) as session:
             row = session.get(ReportDelivery, (wave, week))
@@ -234,7 +235,7 @@ def _release(database_url: str, wave: str, week: str, claim: _Claim) -> None:
 def _mark_sent(database_url: str, wave: str, week: str, recipients: int) -> None:
     with Session(get_engine(database_url)) as session:
         row = session.get(ReportDelivery, (wave, week))
-        row.status, row.sent_on, row.recipients = DeliveryStatus.SENT, dt.date.today(), recipients
+        row.status, row.sent_on, row.recipients = DeliveryStatus.SENT, clock.today(), recipients
         session.add(row)
         session.commit()
 
@@ -326,7 +327,7 @@ def weekly_report_tick() -> str | dict[str, str]:
 
     settings = context.settings()
     job = get_current_job()
-    moment = job.enqueued_at if job is not None and job.enqueued_at else dt.datetime.now(dt.UTC)
+    moment = job.enqueued_at if job is not None and job.enqueued_at else clock.now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     if not is_due(settings.REPORT_CRON, settings.REPORT_TIMEZONE, moment):
@@ -360,7 +361,7 @@ def apply_wave_schedule() -> list[str]:
     settings = context.settings()
     redis = context.redis()
     with DbSession(get_engine(settings.DATABASE_URL)) as session:
-        done = apply_schedule(session, redis, dt.datetime.now(dt.UTC))
+        done = apply_schedule(session, redis, clock.now())
     for line in done:
         log.info("wave schedule: %s", line)
     return done
