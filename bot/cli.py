@@ -60,6 +60,11 @@ def worker_command(burst: bool, simple: bool) -> None:
     context.configure(settings)
     connection = Redis.from_url(settings.REDIS_URL)
     _sync_waves(settings, connection)
+    # The worker forks a work horse per job; it keeps no database connection of its own for
+    # them to inherit (bot/db.py also makes each child open its own).
+    from bot.db import dispose_engines
+
+    dispose_engines()
     worker_class = ProjectSimpleWorker if simple else ProjectWorker
     worker = worker_class([get_queue(connection)], connection=connection)
     worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)

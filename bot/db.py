@@ -1,10 +1,18 @@
-"""The database engine, one per URL per process, and sessions per job or request."""
+"""The database engine, one per URL per process, and sessions per job or request.
+
+A pooled connection belongs to the process that opened it. RQ's worker forks a work horse per
+job: a horse that used a connection inherited from the worker would share its socket and server
+session with the worker and with every later horse (with psycopg's prepared statements, the
+second horse fails with DuplicatePreparedStatement). So a forked child forgets, without closing,
+every connection its parent had pooled, and opens its own.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
@@ -18,13 +26,23 @@ def normalize_url(url: str) -> str:
     return url
 
 
-@lru_cache(maxsize=8)
-def get_engine(url: str) -> Engine:
-    """A pooled engine for this URL (created once per process).
+_ENGINES: dict[str, Engine] = {}  # one per URL, for this process
+_ENGINES_LOCK = threading.Lock()
 
-    hide_parameters: a failed INSERT's error (logged by the worker, kept in RQ's failed job)
-    must not carry the answers it tried to write.
-    """
+
+def get_engine(url: str) -> Engine:
+    """A pooled engine for this URL (created once per process)."""
+    engine = _ENGINES.get(url)
+    if engine is None:
+        with _ENGINES_LOCK:
+            engine = _ENGINES.get(url) or _create_engine(url)
+            _ENGINES[url] = engine
+    return engine
+
+
+def _create_engine(url: str) -> Engine:
+    """hide_parameters: a failed INSERT's error (logged by the worker, kept in RQ's failed
+    job) must not carry the answers it tried to write."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -42,6 +60,22 @@ def get_engine(url: str) -> Engine:
     return create_engine(
         url, hide_parameters=True, pool_pre_ping=True, connect_args={"connect_timeout": 5}
     )
+
+
+def _forget_inherited_connections() -> None:
+    """In a freshly forked child: drop the parent's pooled connections without closing them
+    (closing would end the parent's sessions on the server)."""
+    for engine in list(_ENGINES.values()):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (e.g. before a worker starts forking)."""
+    for engine in list(_ENGINES.values()):
+        engine.dispose()
 
 
 @contextmanager
