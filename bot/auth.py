@@ -34,7 +34,7 @@ from sqlmodel import Session, select
 from bot import clock, keys
 from bot.app import state
 from bot.db import get_engine
-from bot.exceptions import ConfigError, SurveybotError
+from bot.exceptions import SurveybotError
 from bot.models import User
 
 MIN_PASSWORD_LENGTH = 12
@@ -112,17 +112,23 @@ def list_users(session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(User.email)))
 
 
-def create_user(session: Session, *, email: str, role: Role | str, password: str) -> User:
-    """A new account (the email must be new, the password long enough)."""
+def check_new_account(session: Session, email: str) -> str:
+    """The normalized email of an account that may be created, or AccountError."""
     email = normalize_email(email)
     if not EMAIL.match(email) or len(email) > 254:
         raise AccountError(f"{email!r} is not an email address")
+    if find_user(session, email) is not None:
+        raise AccountError(f"an account for {email} already exists")
+    return email
+
+
+def create_user(session: Session, *, email: str, role: Role | str, password: str) -> User:
+    """A new account (the email must be new, the password long enough)."""
+    email = check_new_account(session, email)
     try:
         role = Role(role)
     except ValueError:
         raise AccountError(f"a role is one of: {', '.join(Role)}") from None
-    if find_user(session, email) is not None:
-        raise AccountError(f"an account for {email} already exists")
     user = User(
         email=email,
         password_hash=hash_password(password),
@@ -413,14 +419,10 @@ def public(view: F) -> F:
 
 
 def _database() -> Session:
-    from bot.config import load_settings
+    """A session on the accounts' database (checked before any password is asked)."""
+    from bot.cli_settings import command_settings
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if not settings.DATABASE_URL:
-        raise click.ClickException("DATABASE_URL is not set")
+    settings = command_settings("DATABASE_URL", purpose="accounts live in the database")
     return Session(get_engine(settings.DATABASE_URL))
 
 
@@ -453,9 +455,10 @@ def user_group() -> None:
 @_stdin_option
 def user_create(email: str, role: str, password_stdin: bool) -> None:
     """Create an account; asks for its password twice (12 characters or more)."""
-    password = _read_password(password_stdin)
     with _database() as session:
         try:
+            check_new_account(session, email)  # before asking for a password
+            password = _read_password(password_stdin)
             user = create_user(session, email=email, role=role, password=password)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -468,7 +471,9 @@ def user_list() -> None:
     with _database() as session:
         users = list_users(session)
         if not users:
-            click.echo("no accounts yet: surveybot user create EMAIL --role admin")
+            from bot.cli_settings import invoked_as
+
+            click.echo(f"no accounts yet: {invoked_as()} user create EMAIL --role admin")
         for user in users:
             flag = "  (disabled)" if user.disabled else ""
             click.echo(f"{user.email}  {user.role}{flag}")

@@ -8,7 +8,7 @@ import datetime as dt
 import click
 
 from bot import clock
-from bot.exceptions import ConfigError
+from bot.cli_settings import command_settings
 
 COLUMNS = ("scheduled", "deleted", "already_gone", "retried", "failed")
 
@@ -79,14 +79,8 @@ def cleanup_status(days: int) -> None:
     from redis import Redis
 
     from bot.cleanup import deletion_on
-    from bot.config import load_settings
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if not settings.REDIS_URL:
-        raise click.ClickException("REDIS_URL is not set (the counters live in Redis)")
+    settings = command_settings("REDIS_URL", purpose="the counters live in Redis")
     redis = Redis.from_url(settings.REDIS_URL)
     try:
         rows = cleanup_counts(redis, days=days, today=clock.today())

@@ -5,21 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import FlaskGroup
 
 from bot.auth import user_group
 from bot.cleanup_cli import cleanup_group
-from bot.config import load_settings
-from bot.exceptions import ConfigError
+from bot.cli_settings import command_settings
 from bot.report_cli import report_group
 from bot.wave_cli import wave_group
-
-
-def _settings():
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.command("dev")
@@ -54,9 +45,7 @@ def worker_command(burst: bool, simple: bool) -> None:
     from workers.queues import get_queue
     from workers.worker import ProjectSimpleWorker, ProjectWorker
 
-    settings = _settings()
-    if not settings.REDIS_URL:
-        raise click.ClickException("REDIS_URL is not set")
+    settings = command_settings("REDIS_URL", purpose="the job queue lives in Redis")
     context.configure(settings)
     connection = Redis.from_url(settings.REDIS_URL)
     _sync_waves(settings, connection)
@@ -104,9 +93,7 @@ def cron_command() -> None:
     # converted to UTC (workers/weekly.py), so pin this process to UTC.
     os.environ["TZ"] = "UTC"
     time.tzset()
-    settings = _settings()
-    if not settings.REDIS_URL:
-        raise click.ClickException("REDIS_URL is not set")
+    settings = command_settings("REDIS_URL", purpose="the scheduler queues its jobs in Redis")
     context.configure(settings)
     scheduler = CronScheduler(connection=Redis.from_url(settings.REDIS_URL), name="surveybot")
     scheduler.load_config_from_file("workers.cron_config")
@@ -124,9 +111,7 @@ def db_upgrade(revision: str) -> None:
     """Create or upgrade the schema (to the newest revision by default)."""
     from bot.migrate import upgrade
 
-    settings = _settings()
-    if not settings.DATABASE_URL:
-        raise click.ClickException("DATABASE_URL is not set")
+    settings = command_settings("DATABASE_URL")
     upgrade(settings.DATABASE_URL, revision)
     click.echo(f"database schema at {revision}")
 
@@ -137,7 +122,7 @@ def db_downgrade(revision: str) -> None:
     """Take the schema back to an earlier revision."""
     from bot.migrate import downgrade
 
-    downgrade(_settings().DATABASE_URL, revision)
+    downgrade(command_settings("DATABASE_URL").DATABASE_URL, revision)
 
 
 @click.group("survey")
@@ -160,7 +145,7 @@ def survey_check(file: str | None, audio_dir: str | None) -> None:
 
     # Only the two audio settings matter here: a file can be linted without a deployment's
     # secrets. Recordings served from VOICE_AUDIO_BASE_URL are not looked for on this disk.
-    settings = _settings()
+    settings = command_settings()
     base_url = settings.VOICE_AUDIO_BASE_URL
     if audio_dir is None and not base_url:
         audio_dir = settings.VOICE_AUDIO_DIR or None
@@ -188,17 +173,17 @@ def sim_command(url: str, sender: str | None, phone: bool) -> None:
     (run_terminal_call if phone else run_terminal_sim)(url, sender)
 
 
-COMMANDS = (
+COMMANDS = (  # organizers' commands first, then the deployment's processes
     dev_command,
+    user_group,
+    wave_group,
+    report_group,
+    survey_group,
+    sim_command,
+    cleanup_group,
     worker_command,
     cron_command,
     db_group,
-    survey_group,
-    sim_command,
-    report_group,
-    wave_group,
-    user_group,
-    cleanup_group,
 )
 
 
@@ -209,18 +194,20 @@ def init_app(app) -> None:  # noqa: ANN001
             app.cli.add_command(command)
 
 
-def _create_app():
-    from bot import create_app
+class CommandGroup(click.Group):
+    """Commands listed in the order an organizer meets them, not alphabetically."""
 
-    return create_app()
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
 
 
-main = FlaskGroup(
+main = CommandGroup(
     name="surveybot",
-    create_app=_create_app,
-    add_version_option=False,
-    load_dotenv=False,
-    help="surveybot: the community safety survey bot.",
+    help=(
+        "surveybot: the community safety survey bot. Run `surveybot dev` to try everything "
+        "locally; the other commands run beside it in the same folder."
+    ),
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 for _command in COMMANDS:
     main.add_command(_command)

@@ -15,6 +15,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from bot import defaults
+from bot.devinstance import DevInstance
 from bot.exceptions import ConfigError
 
 # Values that have been seen in examples; never acceptable as a production secret.
@@ -98,6 +99,17 @@ class Settings:
         """Lifetime of a conversation in flight, in seconds."""
         return max(1, int(self.SESSION_TTL_HOURS * 3600))
 
+    def require(self, *names: str, purpose: str = "") -> None:
+        """ConfigError naming, in one line, the first of `names` that is not set and how to
+        set it (checked before a command asks or does anything)."""
+        for name in names:
+            if not getattr(self, name):
+                why = f" ({purpose})" if purpose else ""
+                raise ConfigError(
+                    f"{name} is not set{why}: start `surveybot dev` in this folder and run the "
+                    f"command beside it, or set {name} in the environment or in .env"
+                )
+
     def validate(self) -> None:
         """Refuse to run production with missing or default secrets."""
         if not self.is_production:
@@ -140,11 +152,25 @@ _CONVERTERS = {
 }
 
 
-def load_settings(overrides: dict[str, Any] | None = None, *, env_file: str | None = ".env"):
-    """Settings from `.env`, then the environment, then `overrides` (same names)."""
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    *,
+    env_file: str | None = ".env",
+    dev_instance: bool = True,
+) -> Settings:
+    """Settings from `.env`, then a running `surveybot dev` of this folder (its instance's
+    settings: bot/devinstance.py), then the environment, then `overrides` (same names).
+
+    The order is the one `surveybot dev` gives its own processes, so a command run beside it
+    sees the bot it runs.
+    """
     raw: dict[str, Any] = {}
     if env_file and Path(env_file).is_file():
         raw.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    if dev_instance:
+        instance = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
+        instance = instance or raw.get("INSTANCE_PATH") or defaults.INSTANCE_DIR
+        raw.update(DevInstance(Path(instance)).settings())
     raw.update(os.environ)
     raw.update(overrides or {})
     values: dict[str, Any] = {}

@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import click
 
-from bot.exceptions import ConfigError, SurveybotError
+from bot.cli_settings import command_settings
+from bot.exceptions import SurveybotError
 
 LANGUAGES = ("en", "es", "ht")
-
-
-def _settings():
-    from bot.config import load_settings
-
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _check_wave_open(settings, name: str) -> None:  # noqa: ANN001
     from bot.db import session_scope
     from bot.waves import WaveError, WaveStatus, get_wave
 
-    if not settings.DATABASE_URL:
-        raise click.ClickException("DATABASE_URL is not set (waves are kept in the database)")
     with session_scope(settings.DATABASE_URL) as session:
         try:
             wave = get_wave(session, name)
@@ -79,9 +69,9 @@ def invite_command(wave: str, file, language: str, region: str | None, yes: bool
     from bot.smsencoding import describe
     from workers.queues import get_queue
 
-    settings = _settings()
-    if not settings.REDIS_URL:
-        raise click.ClickException("REDIS_URL is not set")
+    settings = command_settings(
+        "DATABASE_URL", "REDIS_URL", "PSEUDONYM_KEY", purpose="to check opt-outs and queue texts"
+    )
     _check_wave_open(settings, wave)
     data = file.read()
     redis = Redis.from_url(settings.REDIS_URL)

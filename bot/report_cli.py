@@ -7,44 +7,26 @@ way to print the raw counts.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import click
 
 from bot import clock
-from bot.exceptions import ConfigError, SurveybotError
+from bot.cli_settings import command_settings
+from bot.exceptions import SurveybotError
 
 PLACEHOLDER_FROM = "surveybot@example.invalid"
 PLACEHOLDER_TO = ("coalition@example.invalid",)
 
 
-def _settings():
-    from bot.config import load_settings
-
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _redis(settings):
-    from redis import Redis
-
-    if not settings.REDIS_URL:
-        raise click.ClickException("REDIS_URL is not set (the report reads the wave's counters)")
-    return Redis.from_url(settings.REDIS_URL)
-
-
-def _need_database(settings) -> None:
-    if not settings.DATABASE_URL:
-        raise click.ClickException("DATABASE_URL is not set (the report reads the aggregates)")
-
-
 def _week(week: str | None) -> str:
-    from bot.weeks import last_complete_week, parse_week
+    from bot.weeks import iso_week, last_complete_week, parse_week
 
-    if week is None:
+    if week is None or week.strip().lower() == "last":
         return last_complete_week(clock.today())
+    if week.strip().lower() == "this":
+        return iso_week(clock.today())
     try:
         parse_week(week)
     except SurveybotError as exc:
@@ -52,23 +34,45 @@ def _week(week: str | None) -> str:
     return week.strip()
 
 
-def _context(wave: str | None, week: str | None):
+def _known_wave(settings, name: str) -> None:  # noqa: ANN001
+    """A ClickException unless `name` is a wave (or the implicit DEFAULT_WAVE)."""
+    from sqlmodel import Session
+
+    from bot.db import get_engine
+    from bot.waves import list_waves
+
+    if name == settings.DEFAULT_WAVE:
+        return  # the implicit wave: every answer before waves existed
+    with Session(get_engine(settings.DATABASE_URL)) as session:
+        names = [w.name for w in list_waves(session)]
+    if name not in names:
+        known = f" (waves: {', '.join(sorted(names))})" if names else " (no wave exists yet)"
+        raise click.ClickException(f"no wave named {name!r}{known}")
+
+
+def _context(wave: str | None, week: str | None, command: str):
     """Settings, Redis, the ISO week, and the waves to report on: `wave` if given, else each
-    wave open during the week (see `workers.weekly.report_waves`)."""
+    wave open during the week (see `workers.weekly.report_waves`). Without --week, a week
+    with nothing to report stops with where the answers are (bot/report_hint.py)."""
+    from redis import Redis
+
+    from bot.report_hint import nothing_to_report
     from workers.weekly import report_waves
 
-    settings = _settings()
-    _need_database(settings)
-    redis = _redis(settings)
-    try:
-        week = _week(week)
-        waves = [wave] if wave else report_waves(settings, week)
-        if not waves:
-            raise click.ClickException(f"no wave was open during {week}: pass --wave")
-    except BaseException:
-        redis.close()
-        raise
-    return settings, redis, week, waves
+    settings = command_settings(
+        "DATABASE_URL", "REDIS_URL", purpose="the report reads the aggregates and counters"
+    )
+    chosen_week = _week(week)
+    if wave:
+        _known_wave(settings, wave)
+    waves = [wave] if wave else report_waves(settings, chosen_week)
+    if week is None:
+        hint = nothing_to_report(settings, chosen_week, waves, command=command)
+        if hint:
+            raise click.ClickException(hint)
+    if not waves:
+        raise click.ClickException(f"no wave was open during {chosen_week}: pass --wave")
+    return settings, Redis.from_url(settings.REDIS_URL), chosen_week, waves
 
 
 def _one_wave(waves: list[str], week: str) -> str:
@@ -100,7 +104,8 @@ _week_option = click.option(
     "--week",
     default=None,
     metavar="YYYY-Www",
-    help="The ISO week to report on (default: the last complete week).",
+    help="The ISO week to report on, or 'this' (the week so far) or 'last' (the default: the "
+    "last complete week).",
 )
 
 
@@ -119,7 +124,7 @@ def report_build(as_json: bool, wave: str | None, week: str | None) -> None:
         raise click.UsageError("JSON is the only output of `report build`: pass --json")
     from bot.report import load_raw_report, publish
 
-    settings, redis, week, waves = _context(wave, week)
+    settings, redis, week, waves = _context(wave, week, "report build --json")
     try:
         wave = _one_wave(waves, week)
         report = publish(load_raw_report(settings, redis, wave=wave, week=week))
@@ -150,7 +155,8 @@ def report_preview(wave: str | None, week: str | None, out: Path, language: str 
     """Write the week's email as it would be sent: HTML, plain text and the full message."""
     from workers.weekly import compose
 
-    settings, redis, week, waves = _context(wave, week)
+    command = f"report preview --out {shlex.quote(str(out))}"
+    settings, redis, week, waves = _context(wave, week, command)
     try:
         message = compose(
             settings,
@@ -196,7 +202,9 @@ def report_send(wave: str | None, week: str | None, to: tuple[str, ...], force: 
     from bot.exceptions import MailError
     from workers.weekly import send_week_report
 
-    settings, redis, week, waves = _context(wave, week)
+    settings, redis, week, waves = _context(
+        wave, week, "report send" + "".join(f" --to {shlex.quote(a)}" for a in to)
+    )
     failed = []
     try:
         if force and len(waves) > 1:

@@ -6,8 +6,8 @@ import json
 
 import click
 
-from bot.config import load_settings
-from bot.exceptions import ConfigError, SurveybotError
+from bot.cli_settings import command_settings, invoked_as
+from bot.exceptions import SurveybotError
 
 
 def _context():
@@ -17,12 +17,7 @@ def _context():
 
     from bot.db import get_engine
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if not settings.DATABASE_URL or not settings.REDIS_URL:
-        raise click.ClickException("DATABASE_URL and REDIS_URL must be set")
+    settings = command_settings("DATABASE_URL", "REDIS_URL", purpose="waves live in both")
     return settings, Session(get_engine(settings.DATABASE_URL)), Redis.from_url(settings.REDIS_URL)
 
 
@@ -104,7 +99,9 @@ def wave_create(name, title, survey_file, keywords, default, opens, closes) -> N
             )
         except SurveybotError as exc:
             raise click.ClickException(str(exc)) from exc
-        click.echo(f"wave {wave.name} created (draft); open it with: surveybot wave open {name}")
+        click.echo(
+            f"wave {wave.name} created (draft); open it with: {invoked_as()} wave open {name}"
+        )
 
 
 @wave_group.command("open")
@@ -147,7 +144,7 @@ def wave_list() -> None:
     with session:
         waves = list_waves(session)
         if not waves:
-            click.echo("no waves yet: surveybot wave create NAME")
+            click.echo(f"no waves yet: {invoked_as()} wave create NAME")
         for wave in waves:
             info = _describe(wave, redis)
             flag = " default" if wave.is_default else ""

@@ -93,8 +93,8 @@ def test_dev_secrets_are_made_once_and_kept(tmp_path):
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
 
 
-def test_surveybot_dev_runs_a_survey_and_stops_cleanly_on_ctrl_c(repo_root):
-    """The embedded default end to end: the same smoke test CI runs."""
+def test_an_organizers_first_hour_with_surveybot_dev(repo_root):
+    """The README's walk end to end, as CI runs it: scripts/smoke_dev.py."""
     result = subprocess.run(
         [sys.executable, str(repo_root / "scripts/smoke_dev.py")],
         capture_output=True,
@@ -103,5 +103,12 @@ def test_surveybot_dev_runs_a_survey_and_stops_cleanly_on_ctrl_c(repo_root):
         env={k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "responses stored: 1" in result.stdout
-    assert "no process left" in result.stdout
+    for step in (
+        "banner shown",
+        "signed in to the dashboard",
+        "invitation sent to 1 of 2 numbers",
+        "responses stored: 2",
+        "report emailed",
+        "no process left",
+    ):
+        assert step in result.stdout, result.stdout[-3000:]
