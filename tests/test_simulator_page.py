@@ -152,9 +152,7 @@ def test_outbox_pops_texts_the_bot_sent_on_its_own(app, client, redis):
     assert client.post("/simulator/api/outbox", json={"from": PHONE}).get_json() == {
         "messages": ["An invitation\nline two"]
     }
-    assert client.post("/simulator/api/outbox", json={"from": PHONE}).get_json() == {
-        "messages": []
-    }
+    assert client.post("/simulator/api/outbox", json={"from": PHONE}).get_json() == {"messages": []}
     assert client.post("/simulator/api/outbox", json={}).status_code == 400
 
 
