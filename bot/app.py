@@ -104,8 +104,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         conversation=conversation,
     )
 
-    from bot import cli, dashboard, health, simulator, voice, webhooks
+    from bot import cli, dashboard, health, outages, simulator, voice, webhooks
 
+    outages.init_app(app)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from blinker import Namespace
 from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
@@ -45,6 +46,13 @@ from bot.text import clean_body, normalize
 from bot.waves import OpenWave, Registry, RegistryCache
 from bot.weeks import iso_week
 from workers.queues import enqueue_opt_out, enqueue_store_response
+
+_signals = Namespace()
+# Sent once a message has changed a conversation (never for a replayed one), with the
+# respondent's pseudonym as sender, `events` (the step's EventTypes) and `opted_out` (they had
+# opted out when the text came). In-process only: the simulator listens to show what a real
+# phone sees from Twilio, not from the bot (Advanced Opt-Out answers STOP and START itself).
+message_applied = _signals.signal("message-applied")
 
 # Reply caches a session remembers so it can delete them when it ends. Older ones expire on
 # their own long before the session does (MESSAGE_DEDUP_TTL_SECONDS < SESSION_TTL_HOURS).
@@ -247,6 +255,12 @@ def handle_message(
                 for event in result.events:
                     _apply_event(conv, pipe, wave, pseudonym, event, today, done)
                 pipe.execute()
+                if message_applied.receivers:  # nobody listens in production: no cost
+                    message_applied.send(
+                        pseudonym,
+                        events=tuple(event.type for event in result.events),
+                        opted_out=inbound.opted_out,
+                    )
                 return replies
             except WatchError:
                 continue

@@ -28,15 +28,16 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     url_for,
 )
 from sqlmodel import func, select
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
-from bot import auth, keys
+from bot import auth, keys, outages
 from bot.app import state
 from bot.auth import Role, current_user, db, public, require_role
 from bot.email_report import STRINGS as EMAIL_LANGUAGES
@@ -127,6 +128,20 @@ def _http_error(exc: HTTPException):
     if exc.code is not None and exc.code < 400:
         return exc
     return render_template("dashboard/error.html", error=exc), exc.code or 500
+
+
+def _outage_page(exc: Exception):
+    """Redis or the database is down: the dashboard's own 503 page, not a bare 500."""
+    service = outages.log_outage(exc)
+    # Who is signed in cannot be known now, and asking again would fail again.
+    g.dashboard_user = None
+    error = ServiceUnavailable(description=outages.MESSAGES[service])
+    page = render_template("dashboard/error.html", error=error)
+    return page, 503, {"Retry-After": str(outages.RETRY_AFTER_SECONDS)}
+
+
+for _outage in outages.OUTAGES:
+    bp.register_error_handler(_outage, _outage_page)
 
 
 # ---------------------------------------------------------------------------------- figures
@@ -626,6 +641,10 @@ def sign_in():
     if request.method == "GET":
         if current_user() is not None:
             return redirect(target)
+        # The form needs neither, but signing in needs both: an outage shows now, before
+        # someone types a password, not after.
+        state().redis.ping()
+        db().connection()
         return render_template("dashboard/sign_in.html", next=target, email="")
     email = request.form.get("email", "")
     password = request.form.get("password", "")

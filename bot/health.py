@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from flask import Blueprint, jsonify
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -13,9 +15,18 @@ from bot.db import get_engine
 bp = Blueprint("health", __name__)
 
 
+class HealthStatus(StrEnum):
+    """The `status` of /healthz (README, section Production)."""
+
+    OK = "ok"
+    DEGRADED = "degraded"  # the database is down: texts are still answered, storage waits
+    DOWN = "down"  # Redis is down: nothing is answered (503)
+
+
 @bp.get("/healthz")
 def healthz():
-    """200 when the bot can answer texts; 503 when Redis, which every reply needs, is down."""
+    """200 when the bot can answer texts ("ok", or "degraded" with the database down); 503
+    ("down") when Redis, which every reply needs, is down."""
     app_state = state()
     report = {"redis": "ok", "database": "ok"}
     try:
@@ -28,6 +39,10 @@ def healthz():
     except (SQLAlchemyError, ValueError):
         # Responses wait in the queue until the database is back; replies still work.
         report["database"] = "unreachable"
-    code = 200 if report["redis"] == "ok" else 503
-    report["status"] = "ok" if code == 200 and report["database"] == "ok" else "degraded"
-    return jsonify(report), code
+    if report["redis"] != "ok":
+        report["status"] = HealthStatus.DOWN  # no text can be answered
+    elif report["database"] != "ok":
+        report["status"] = HealthStatus.DEGRADED
+    else:
+        report["status"] = HealthStatus.OK
+    return jsonify(report), (503 if report["status"] is HealthStatus.DOWN else 200)

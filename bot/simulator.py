@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from email.utils import formatdate
 from enum import StrEnum
 from typing import Any
@@ -33,6 +34,8 @@ from twilio.request_validator import RequestValidator
 
 from bot import keys
 from bot.app import state
+from bot.conversations import message_applied
+from bot.engine import EventType
 from bot.privacy import pseudonym_for
 from bot.twilio_auth import public_base
 
@@ -89,13 +92,61 @@ def parse_twiml(xml: bytes | str) -> list[str]:
     return [(m.text or "") for m in root.iter("Message")]
 
 
-def deliver(app: Flask, sender: str, body: str, *, media: bool = False) -> tuple[int, list[str]]:
-    """Send one simulated text through the signed webhook; returns (HTTP status, replies)."""
+@dataclass(frozen=True)
+class Delivery:
+    """What one simulated text got: the webhook's HTTP status, the bot's replies, and what the
+    conversation decided (the engine's events; whether the number had opted out)."""
+
+    status: int
+    replies: list[str]
+    events: tuple[EventType, ...] = ()
+    was_opted_out: bool = False
+
+    def notices(self) -> list[str]:
+        """What a real phone would see that the bot does not send (Twilio's opt-out handling)."""
+        if EventType.OPTED_OUT in self.events:
+            return [OPTED_OUT_NOTICE]
+        if EventType.OPTED_IN in self.events:
+            return [OPTED_IN_NOTICE]
+        if self.was_opted_out and self.status == 200:
+            return [IGNORED_NOTICE]
+        return []
+
+
+# Shown as system lines, not as texts from the bot: in production Twilio's Advanced Opt-Out
+# answers STOP and START itself, and blocks any text to a number that opted out.
+OPTED_OUT_NOTICE = (
+    "This number is now opted out (STOP). In production Twilio itself confirms the opt-out "
+    "to the phone (Advanced Opt-Out); the bot sends nothing and ignores texts from this number "
+    "until it texts START."
+)
+OPTED_IN_NOTICE = (
+    "This number is opted back in (START): the bot answers its texts again. In production "
+    "Twilio also confirms the opt-in itself (Advanced Opt-Out)."
+)
+IGNORED_NOTICE = (
+    "Ignored: this number is opted out (STOP), so the bot does not answer. "
+    "Text START to opt back in."
+)
+
+
+def deliver(app: Flask, sender: str, body: str, *, media: bool = False) -> Delivery:
+    """Send one simulated text through the signed webhook; returns what it got."""
     params = twilio_params(sender, body, media=media)
-    status, data, _mimetype = signed_request(app, _public_base(app) + "/twilio/sms", params)
+    applied: list[tuple[tuple[EventType, ...], bool]] = []
+
+    def listen(_pseudonym: str, *, events: tuple[EventType, ...], opted_out: bool) -> None:
+        applied.append((events, opted_out))
+
+    # The webhook's view of the text (its events) comes from the conversation itself, in this
+    # thread: the test client runs the webhook here, and only this number's steps are heard.
+    settings = app.extensions["surveybot"].settings
+    with message_applied.connected_to(listen, sender=pseudonym_for(settings, sender)):
+        status, data, _mimetype = signed_request(app, _public_base(app) + "/twilio/sms", params)
     if status != 200:
-        return status, []
-    return 200, parse_twiml(data)
+        return Delivery(status, [])
+    events = tuple(e for step_events, _ in applied for e in step_events)
+    return Delivery(200, parse_twiml(data), events, any(out for _, out in applied))
 
 
 # The page loads its script, styles and recordings from this app only; no inline code runs.
@@ -120,24 +171,42 @@ def page() -> str:
     return render_template("simulator.html")
 
 
+def _simulated_number() -> str:
+    """The simulated phone of a JSON request (its "from"): numbers travel in request bodies
+    only, never in a URL, which request logs (Werkzeug's, a proxy's) would keep."""
+    data = request.get_json(silent=True)
+    return str((data if isinstance(data, dict) else {}).get("from") or "").strip()
+
+
 @bp.post("/api/send")
 def api_send():
-    """Text the bot as a simulated phone: JSON {"from": "+1...", "body": "...", "media": false}."""
-    data = request.get_json(silent=True) or {}
-    sender = str(data.get("from") or "").strip()
+    """Text the bot as a simulated phone: JSON {"from": "+1...", "body": "...", "media": false}.
+
+    Answers {status, replies, events, notices}: the webhook's status, the bot's texts, the
+    conversation's events ("opted_out", ...) and lines to show beside them (what Twilio, not
+    the bot, would tell the phone)."""
+    data = request.get_json(silent=True)
+    data = data if isinstance(data, dict) else {}
+    sender = _simulated_number()
     body = str(data.get("body") or "")[:MAX_SIM_BODY]
     if not sender:
         return jsonify(error="a simulated phone needs a number"), 400
-    status, replies = deliver(
-        current_app._get_current_object(), sender, body, media=bool(data.get("media"))
-    )
-    return jsonify(status=status, replies=replies), (200 if status == 200 else 502)
+    got = deliver(current_app._get_current_object(), sender, body, media=bool(data.get("media")))
+    answer = {
+        "status": got.status,
+        "replies": got.replies,
+        "events": [str(event) for event in got.events],
+        "notices": got.notices(),
+    }
+    return jsonify(answer), (200 if got.status == 200 else 502)
 
 
-@bp.get("/api/outbox")
+@bp.post("/api/outbox")
 def api_outbox():
-    """Messages the bot sent to a simulated phone on its own (not as a reply), oldest first."""
-    sender = str(request.args.get("from") or "").strip()
+    """Pop the messages the bot sent to a simulated phone on its own (not as a reply), oldest
+    first: JSON {"from": "+1..."}. A POST, as it empties the outbox and keeps the number out
+    of the URL."""
+    sender = _simulated_number()
     if not sender:
         return jsonify(error="which simulated phone?"), 400
     app_state = state()

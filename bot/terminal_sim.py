@@ -3,7 +3,8 @@ webhooks.
 
 The same chat as the /simulator page, with the standard library only: each line typed is
 POSTed to `/simulator/api/send` of a running bot (e.g. `surveybot dev`), and the bot's texts
-sent on its own (`/simulator/api/outbox`) are printed before each prompt. With `--phone` it
+sent on its own (`/simulator/api/outbox`) are printed before each prompt. The number travels
+in the JSON bodies only, never in a URL (request logs keep URLs). With `--phone` it
 calls instead: each step goes through `/simulator/api/call` to the real voice routes, what the
 bot says is printed, and the keys typed answer it. Numbers are made up in the fictional
 555-0100..555-0199 range; nothing goes to a real phone.
@@ -16,7 +17,6 @@ import random
 import re
 import sys
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 AREA_CODES = ("305", "786", "954", "561", "407", "813", "239", "772")
 BOT_PREFIX = "bot> "
 UNPROMPTED_NOTE = "(sent by the bot)"
+NOTICE_PREFIX = "-- "  # a system line: what Twilio, not the bot, would tell the phone
 PROMPT = "you> "
 QUIT_COMMANDS = frozenset({"/quit", "/exit"})
 PICTURE_COMMAND = "/picture"
@@ -73,6 +74,11 @@ def format_replies(replies: list[str]) -> str:
     return "\n".join(format_reply(reply) for reply in replies)
 
 
+def format_notices(notices: list[str]) -> str:
+    """System lines (an opt-out, an opt-in, an ignored text), each prefixed with "-- "."""
+    return "\n".join(f"{NOTICE_PREFIX}{notice}" for notice in notices)
+
+
 def format_outbox(messages: list[str]) -> str:
     """Texts the bot sent on its own, each marked as such (empty string if none)."""
     return "\n".join(format_reply(message, UNPROMPTED_NOTE) for message in messages)
@@ -91,13 +97,13 @@ def banner(url: str, number: str) -> str:
     )
 
 
-def _http_json(url: str, payload: dict[str, Any] | None, timeout: float) -> tuple[int, Any]:
-    """GET (or POST `payload` as JSON) and return (HTTP status, decoded JSON or None)."""
-    data = None if payload is None else json.dumps(payload).encode("utf-8")
+def _http_json(url: str, payload: dict[str, Any], timeout: float) -> tuple[int, Any]:
+    """POST `payload` as JSON (every simulator call is a POST: the number stays out of URLs)
+    and return (HTTP status, decoded JSON or None)."""
     request = urllib.request.Request(
         url,
-        data=data,
-        method="GET" if data is None else "POST",
+        data=json.dumps(payload).encode("utf-8"),
+        method="POST",
         headers={"Accept": "application/json", "Content-Type": "application/json"},
     )
     try:
@@ -127,8 +133,7 @@ def send_text(url: str, sender: str, body: str, *, media: bool = False) -> tuple
 
 def fetch_outbox(url: str, sender: str) -> list[str]:
     """Pop the texts the bot sent to `sender` on its own, oldest first."""
-    query = urllib.parse.urlencode({"from": sender})
-    status, data = _http_json(f"{url}/simulator/api/outbox?{query}", None, OUTBOX_TIMEOUT)
+    status, data = _http_json(f"{url}/simulator/api/outbox", {"from": sender}, OUTBOX_TIMEOUT)
     if status != 200 or not isinstance(data, dict):
         return []
     return [str(message) for message in data.get("messages") or []]
@@ -161,7 +166,12 @@ def _chat(url: str, number: str) -> None:
         media = text.lower() == PICTURE_COMMAND
         status, data = send_text(url, number, "" if media else line, media=media)
         if status == 200 and isinstance(data, dict) and data.get("status") == 200:
-            print(format_replies([str(r) for r in data.get("replies") or []]), flush=True)
+            notices = [str(notice) for notice in data.get("notices") or []]
+            if notices:
+                print(format_notices(notices), flush=True)
+            replies = [str(r) for r in data.get("replies") or []]
+            if replies or not notices:  # a notice already says why the bot is silent
+                print(format_replies(replies), flush=True)
         else:
             print(describe_failure(status, data), flush=True)
 

@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from bot.simulator import IGNORED_NOTICE, OPTED_IN_NOTICE, OPTED_OUT_NOTICE
 from tests.dashboard_utils import PASSWORD, make_user
 from tests.live_server import TIMEOUT_MS, Page, expect
 from tests.utils import run_jobs
@@ -152,3 +153,36 @@ def test_wave_from_sign_in_to_aggregate_csv(live_app, browser_context, repo_root
         else:
             assert row["suppressed"] == "no", row
             assert not 1 <= int(row["count"]) < minimum, row
+
+
+def test_stop_and_start_show_what_twilio_would_say(live_app, browser_context):
+    """STOP, texts while opted out, and START each get a system line (not a bot bubble)."""
+    app, base = live_app
+    opted_in = app.extensions["surveybot"].questionnaire.message("opted_in", "en")
+    page = browser_context.new_page()
+    page.goto(f"{base}/simulator")
+    expect(page.locator("#sim-number")).not_to_have_value("")
+    text_bot(page, "SURVEY")
+    bot_bubbles = page.locator("#sim-transcript .msg-bot")
+    bots = bot_bubbles.count()
+    notices = page.locator("#sim-transcript .system.notice")
+
+    page.locator('.keyword[data-body="STOP"]').click()
+    expect(notices).to_have_count(1)
+    expect(notices.last).to_have_text(OPTED_OUT_NOTICE)
+    expect(page.locator("#sim-transcript .msg-me .bubble").last).to_have_text("STOP")
+
+    page.locator("#sim-text").fill("1")
+    page.locator("#sim-send").click()
+    expect(notices).to_have_count(2)
+    expect(notices.last).to_have_text(IGNORED_NOTICE)
+    assert bot_bubbles.count() == bots  # the bot said nothing to either
+
+    page.locator('.keyword[data-body="START"]').click()
+    expect(notices).to_have_count(3)
+    expect(notices.last).to_have_text(OPTED_IN_NOTICE)
+    expect(bot_bubbles).to_have_count(bots + 2)  # the bot's opt-in text, the language menu
+    expect(bot_bubbles.nth(bots)).to_contain_text(opted_in.splitlines()[0])
+    # The notice comes first, then the bot's replies; none of it is an error.
+    assert notices.last.evaluate("n => n.nextElementSibling.classList.contains('msg-bot')")
+    expect(page.locator("#sim-transcript .system.error")).to_have_count(0)

@@ -12,10 +12,12 @@ from werkzeug.serving import make_server
 
 from bot import create_app
 from bot.outbound import send_sms
+from bot.simulator import IGNORED_NOTICE, OPTED_IN_NOTICE, OPTED_OUT_NOTICE
 from bot.terminal_sim import (
     AREA_CODES,
     banner,
     describe_failure,
+    format_notices,
     format_outbox,
     format_replies,
     format_reply,
@@ -147,12 +149,63 @@ def test_send_needs_a_number(client):
 def test_outbox_pops_texts_the_bot_sent_on_its_own(app, client, redis):
     settings = app.extensions["surveybot"].settings
     send_sms(settings, app.extensions["surveybot"].redis, PHONE, "An invitation\nline two")
-    assert client.get("/simulator/api/outbox", query_string={"from": PHONE}).get_json() == {
+    assert client.post("/simulator/api/outbox", json={"from": PHONE}).get_json() == {
         "messages": ["An invitation\nline two"]
     }
-    assert client.get("/simulator/api/outbox", query_string={"from": PHONE}).get_json() == {
-        "messages": []
+    assert client.post("/simulator/api/outbox", json={"from": PHONE}).get_json() == {"messages": []}
+    assert client.post("/simulator/api/outbox", json={}).status_code == 400
+
+
+def test_the_number_never_goes_in_a_url(app, client):
+    """Request logs keep URLs: the outbox takes the number in its body, and no simulator
+    route reads one from a query string."""
+    settings = app.extensions["surveybot"].settings
+    send_sms(settings, app.extensions["surveybot"].redis, PHONE, "An invitation")
+    assert client.get("/simulator/api/outbox", query_string={"from": PHONE}).status_code == 405
+    asked = client.post("/simulator/api/outbox", query_string={"from": PHONE}, json={})
+    assert asked.status_code == 400
+    assert client.post("/simulator/api/outbox", json={"from": PHONE}).get_json() == {
+        "messages": ["An invitation"]
     }
+    sent = client.post("/simulator/api/send", query_string={"from": PHONE}, json={"body": "hi"})
+    assert sent.status_code == 400
+
+
+def send_json(client, body: str, *, sender: str = PHONE) -> dict:  # noqa: ANN001
+    """Text the bot through the simulator API; returns its whole JSON answer."""
+    response = client.post("/simulator/api/send", json={"from": sender, "body": body})
+    assert response.status_code == 200, response.data
+    return response.get_json()
+
+
+def test_stop_shows_the_opt_out_start_the_opt_in(app, client, redis):
+    questionnaire = app.extensions["surveybot"].questionnaire
+    started = send_json(client, "SURVEY")
+    assert started["notices"] == [] and started["events"] == []
+    assert questionnaire.message("consent", "en") in "\n".join(started["replies"])
+
+    # STOP: the bot sends nothing; the page says what Twilio would do instead.
+    stopped = send_json(client, "STOP")
+    assert stopped["replies"] == []
+    assert stopped["events"] == ["opted_out"]
+    assert stopped["notices"] == [OPTED_OUT_NOTICE]
+    for words in ("opted out", "Twilio", "Advanced Opt-Out", "until it texts START"):
+        assert words in OPTED_OUT_NOTICE
+
+    # Texts while opted out are ignored, and the page says why (STOP again too).
+    for body in ("1", "hola", "STOP"):
+        ignored = send_json(client, body)
+        assert (ignored["replies"], ignored["events"]) == ([], [])
+        assert ignored["notices"] == [IGNORED_NOTICE]
+
+    # START: opted back in; the bot's own replies follow the notice.
+    back = send_json(client, "START")
+    assert back["events"] == ["opted_in"]
+    assert back["notices"] == [OPTED_IN_NOTICE]
+    assert "opted back in" in OPTED_IN_NOTICE and "Twilio" in OPTED_IN_NOTICE
+    assert back["replies"] and questionnaire.message("opted_in", "en") in back["replies"][0]
+    after = send_json(client, "hola")
+    assert after["notices"] == [] and after["replies"]
 
 
 # --- terminal simulator: pure parts -----------------------------------------------------------
@@ -240,6 +293,23 @@ def test_terminal_chat_makes_up_a_number_and_shows_the_outbox(app, live_url, mon
     run_terminal_sim(live_url, None)
     match = re.search(r"\((\+1\d{10})\)", capsys.readouterr().out)
     assert match and FICTIONAL.match(match[1])
+
+
+def test_terminal_chat_shows_stop_and_start(app, live_url, monkeypatch, capsys):
+    opted_in = app.extensions["surveybot"].questionnaire.message("opted_in", "en")
+    feed_input(monkeypatch, ["SURVEY", "STOP", "1", "START"])
+    run_terminal_sim(live_url, PHONE)
+    out = capsys.readouterr().out
+    stop = out.index(f"-- {OPTED_OUT_NOTICE}")
+    ignored = out.index(f"-- {IGNORED_NOTICE}")
+    start = out.index(f"-- {OPTED_IN_NOTICE}")
+    assert stop < ignored < start < out.index(opted_in.splitlines()[0])
+    # The notice says why the bot is silent: no "(no reply)" beside it.
+    assert "(no reply)" not in out
+
+
+def test_format_notices():
+    assert format_notices(["a", "b"]) == "-- a\n-- b"
 
 
 def test_terminal_sim_picture_command_sends_media(app, live_url, monkeypatch, capsys):

@@ -1,7 +1,8 @@
 // The local SMS simulator: texts the bot through /simulator/api/send (which signs and posts to
 // the real Twilio webhook) and polls /simulator/api/outbox for texts the bot sends on its own.
 // Its phone mode (calls, keypad) is simulator_phone.js.
-// Plain JavaScript, no framework. Chats are kept in memory per number, never stored.
+// Plain JavaScript, no framework. Chats are kept in memory per number, never stored. The
+// number goes to the simulator in POST bodies only, never in a URL: request logs keep URLs.
 (function () {
   "use strict";
 
@@ -86,7 +87,7 @@
     var node;
     if (entry.who === "system") {
       node = document.createElement("p");
-      node.className = "system" + (entry.error ? " error" : "");
+      node.className = "system" + (entry.error ? " error" : "") + (entry.notice ? " notice" : "");
       node.textContent = entry.text;
     } else {
       node = messageNode(entry.who, entry.media ? "" : entry.text);
@@ -183,6 +184,10 @@
           add(number, { who: "system", error: true, text: describeFailure(answer.response, data) });
           return;
         }
+        // What Twilio, not the bot, would tell the phone (STOP, START): a system line.
+        (data.notices || []).forEach(function (notice) {
+          add(number, { who: "system", notice: true, text: notice });
+        });
         (data.replies || []).forEach(function (reply) {
           add(number, { who: "bot", text: reply });
         });
@@ -219,14 +224,12 @@
       done();
       return;
     }
-    fetch(outboxUrl + "?from=" + encodeURIComponent(number), {
-      headers: { Accept: "application/json" },
-    })
-      .then(function (response) {
-        if (!response.ok) {
-          throw new Error("HTTP " + response.status);
+    postJson(outboxUrl, { from: number })
+      .then(function (answer) {
+        if (!answer.response.ok || !answer.data) {
+          throw new Error("HTTP " + answer.response.status);
         }
-        return response.json();
+        return answer.data;
       })
       .then(function (data) {
         pollFailing = false;
