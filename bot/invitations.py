@@ -31,6 +31,7 @@ from rq import Queue, Retry
 from bot import keys
 from bot.config import Settings
 from bot.exceptions import SurveybotError
+from bot.placeholders import SHIPPED_PLACEHOLDERS
 from bot.privacy import message_digest, pseudonym_for
 from bot.questionnaire import Questionnaire, parse_questionnaire
 from bot.stats import count
@@ -321,7 +322,9 @@ def invitation_text(
     words = (keywords or {}).get(language) or q.start_keywords.get(language) or ()
     if not words:
         raise InvitationError(f"the wave has no start keyword in {language!r}")
-    resources = {"org": "the coalition", **q.resources}
+    # A file without an `org` resource still gets a sender's name; bot.placeholders reports
+    # it as a placeholder, so production never opens a wave that would send this.
+    resources = {"org": SHIPPED_PLACEHOLDERS["org"], **q.resources}
     text = DEFAULT_INVITATIONS[language].format(keyword=words[0].upper(), **resources)
     return text[:1].upper() + text[1:]
 
