@@ -743,7 +743,12 @@ def open_wave(name: str):
     """Open a draft wave."""
     _wave_or_404(name)
     try:
-        open_wave_record(db(), state().redis, name)
+        open_wave_record(
+            db(),
+            state().redis,
+            name,
+            allow_placeholders=state().settings.allows_placeholders,
+        )
     except WaveError as exc:
         _flash_error(exc)
     else:

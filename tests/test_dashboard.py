@@ -28,7 +28,7 @@ from tests.dashboard_utils import (
     sign_in,
     signed_in,
 )
-from tests.factories import random_answers, response_payload
+from tests.factories import finished_survey, random_answers, response_payload
 from tests.test_config import GOOD
 from workers.aggregation import refresh_wave
 from workers.storage import store_response
@@ -506,6 +506,40 @@ def test_opening_a_wave_whose_file_broke_shows_why(app, db, redis, tmp_path, rep
     assert wave_status(db, "w1") == "draft" and not redis.exists(keys.WAVES_OPEN)
 
 
+def test_production_refuses_to_open_a_wave_with_placeholders(redis_url, db, redis, tmp_path):
+    app = create_app({**GOOD, "REDIS_URL": redis_url, "DATABASE_URL": db})
+    https = {"base_url": "https://survey.example.org"}
+    try:
+        make_user(app, "o@example.org", "organizer")
+        client = app.test_client()
+        assert sign_in(client, "o@example.org", **https).status_code == 302
+        token = csrf_token(client, **https)
+        make_wave(app, name="shipped")
+        response = client.post("/dashboard/waves/shipped/open", data={"csrf_token": token}, **https)
+        assert response.headers["Location"] == "/dashboard/waves/shipped"
+        page = client.get("/dashboard/waves/shipped", **https).get_data(as_text=True)
+        refusal = re.search(r'<p class="flash flash-error">([^<]*)</p>', page)
+        assert refusal, page
+        assert refusal[1].startswith(
+            "wave &#39;shipped&#39; was not opened: its questionnaire still has placeholders"
+        )
+        assert "resources.org is &#34;the coalition&#34;" in refusal[1]
+        assert "resources.hotline is &#34;1-888-000-0000&#34;" in refusal[1]
+        assert wave_status(db, "shipped") == "draft" and not redis.exists(keys.WAVES_OPEN)
+
+        make_wave(app, name="finished", survey_file=str(finished_survey(tmp_path)))
+        response = client.post(
+            "/dashboard/waves/finished/open",
+            data={"csrf_token": token},
+            follow_redirects=True,
+            **https,
+        )
+        assert "Wave finished is open." in response.get_data(as_text=True)
+        assert wave_status(db, "finished") == "open"
+    finally:
+        app.extensions["surveybot"].redis.close()
+
+
 def test_viewers_see_waves_but_no_controls(app):
     make_wave(app, title="The first wave")
     client = signed_in(app, "viewer")
@@ -764,7 +798,7 @@ def open_w1(app, redis):
 
     make_wave(app, name="w1")
     with Session(get_engine(app.extensions["surveybot"].settings.DATABASE_URL)) as session:
-        open_wave(session, redis, "w1")
+        open_wave(session, redis, "w1", allow_placeholders=True)
 
 
 def everything_in_redis(redis) -> bytes:
