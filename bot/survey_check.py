@@ -39,7 +39,7 @@ from bot.questionnaire import (
     load_questionnaire,
 )
 from bot.render import render_question
-from bot.smsencoding import describe
+from bot.smsencoding import describe, summary
 from bot.text import CONJUNCTIONS, normalize
 from bot.voice_prompts import (
     AUDIO_SUFFIXES,
@@ -482,11 +482,7 @@ def _check_review(q: Questionnaire) -> Iterator[Finding]:
 
 def _sms_finding(where: str, text: str, limit: int) -> Finding:
     info = describe(text)
-    unit = "septets" if info.encoding == "GSM-7" else "UTF-16 units"
-    noun = "segment" if info.segments == 1 else "segments"
-    message = f"{info.encoding}, {info.segments} {noun} ({info.length} {unit})"
-    if info.ucs2_chars:
-        message += f"; UCS-2 because of {' '.join(info.ucs2_chars)}"
+    message = summary(info)
     if info.segments > limit:
         return Finding("warning", where, f"{message}: more than {limit} segments")
     return Finding("info", where, message)
