@@ -10,6 +10,7 @@ import random
 import re
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from markupsafe import escape
 from sqlmodel import Session, select
@@ -19,7 +20,10 @@ from bot.auth import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, Role, f
 from bot.cli import main
 from bot.dashboard import chain_shown, primary
 from bot.db import get_engine
+from bot.invitations import wave_invitation
 from bot.models import User, Wave
+from bot.smsencoding import describe, summary
+from bot.waves import open_wave
 from tests.dashboard_utils import (
     PASSWORD,
     csrf_token,
@@ -28,8 +32,9 @@ from tests.dashboard_utils import (
     sign_in,
     signed_in,
 )
-from tests.factories import finished_survey, random_answers, response_payload
+from tests.factories import REAL_RESOURCES, finished_survey, random_answers, response_payload
 from tests.test_config import GOOD
+from tests.test_privacy import formats
 from workers.aggregation import refresh_wave
 from workers.storage import store_response
 
@@ -794,8 +799,6 @@ def upload(client, path, content, follow_redirects=False, **form):
 
 
 def open_w1(app, redis):
-    from bot.waves import open_wave
-
     make_wave(app, name="w1")
     with Session(get_engine(app.extensions["surveybot"].settings.DATABASE_URL)) as session:
         open_wave(session, redis, "w1", allow_placeholders=True)
@@ -828,7 +831,15 @@ def test_invitations_are_checked_then_sent_without_keeping_the_numbers(app, redi
     assert check.status_code == 200
     html = check.get_data(as_text=True)
     assert "Send 2 invitations" in html and "not a phone number" in html
-    assert "6175550101" not in html and "555-0102" not in html
+    # The exact text the send jobs get (from the registry of open waves), with its cost.
+    sent_text = wave_invitation(redis, "w1", "es")
+    assert f'<p class="sms-text" lang="es">{escape(sent_text)}</p>' in html
+    assert "Responda ENCUESTA" in sent_text
+    cost = summary(describe(sent_text))
+    assert f"{cost}; {2 * describe(sent_text).segments} segments for 2 invitations" in html
+    for number in ("+16175550101", "+16175550102"):
+        for shape in formats(number):
+            assert shape not in html, shape
     # Nothing of the file is kept: not in Redis, not in the session cookie, nothing queued.
     assert everything_in_redis(redis) == before
     assert b"6175550101" not in before
@@ -850,6 +861,41 @@ def test_invitations_are_checked_then_sent_without_keeping_the_numbers(app, redi
     redis.hset("sb:stats:invites:w1", "queued", 0)  # a hash, but nothing queued
     page = client.get("/dashboard/waves/w1").get_data(as_text=True)
     assert "No invitations have been sent" in page and "Waiting to be sent" not in page
+
+
+def test_the_invitation_preview_is_the_wave_snapshot_with_its_encoding(app, redis, tmp_path):
+    survey = finished_survey(tmp_path)
+    raw = yaml.safe_load(survey.read_text(encoding="utf-8"))
+    raw["messages"]["invitation"] = {
+        "en": "{org} wants your opinion: reply SURVEY.",
+        "es": "{org} quiere su opinión: responda ENCUESTA.",
+        "ht": "{org} vle konnen sa w panse: reponn SONDAJ.",
+    }
+    survey.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    make_wave(app, name="w1", survey_file=str(survey))
+    with Session(get_engine(app.extensions["surveybot"].settings.DATABASE_URL)) as session:
+        open_wave(session, redis, "w1", allow_placeholders=False)
+    # Edited after the wave opened: invitations still say what the wave froze.
+    raw["messages"]["invitation"]["es"] = "EDITADO {org}"
+    survey.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    client = signed_in(app, "organizer")
+    path = "/dashboard/waves/w1/invitations"
+    html = upload(client, path, b"+16175550101\n", language="es", step="check").get_data(
+        as_text=True
+    )
+    frozen = f"{REAL_RESOURCES['org']} quiere su opinión: responda ENCUESTA."
+    assert wave_invitation(redis, "w1", "es") == frozen
+    assert f'<p class="sms-text" lang="es">{escape(frozen)}</p>' in html
+    assert "UCS-2, 1 segment (" in html and "UCS-2 because of ó" in html
+    assert "EDITADO" not in html and "The invitation, exactly as it will be sent" in html
+    assert 'lang="en"' not in html.split("exactly as it will be sent", 1)[1]  # es only
+
+    html = upload(client, path, b"+16175550101\n", language="en", step="check").get_data(
+        as_text=True
+    )
+    text = f"{REAL_RESOURCES['org']} wants your opinion: reply SURVEY."
+    assert f'<p class="sms-text" lang="en">{escape(text)}</p>' in html
+    assert f"GSM-7, 1 segment ({len(text)} septets)" in html
 
 
 def test_invitations_need_an_open_wave_and_a_known_region(app, redis):
