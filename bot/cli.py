@@ -143,15 +143,21 @@ def survey_check(file: str | None, audio_dir: str | None) -> None:
     from bot.questionnaire import DEFAULT_SURVEY_PATH
     from bot.survey_check import check_file, format_findings
 
-    # Only the two audio settings matter here: a file can be linted without a deployment's
-    # secrets. Recordings served from VOICE_AUDIO_BASE_URL are not looked for on this disk.
+    # Only SURVEYBOT_ENV and the two audio settings matter here: a file can be linted without
+    # a deployment's secrets (settings are loaded, never validated). Recordings served from
+    # VOICE_AUDIO_BASE_URL are not looked for on this disk.
     settings = command_settings()
     base_url = settings.VOICE_AUDIO_BASE_URL
     if audio_dir is None and not base_url:
         audio_dir = settings.VOICE_AUDIO_DIR or None
     path = file or str(DEFAULT_SURVEY_PATH)
-    findings = check_file(path, audio_dir=audio_dir, audio_base_url=base_url)
-    click.echo(f"checking {path}")
+    findings = check_file(
+        path,
+        audio_dir=audio_dir,
+        audio_base_url=base_url,
+        allow_placeholders=settings.allows_placeholders,
+    )
+    click.echo(f"checking {path} for {settings.SURVEYBOT_ENV} (SURVEYBOT_ENV)")
     click.echo(format_findings(findings))
     if any(f.level == "error" for f in findings):
         sys.exit(1)

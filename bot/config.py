@@ -81,6 +81,12 @@ class Settings:
         return self.SURVEYBOT_ENV is Environment.PRODUCTION
 
     @property
+    def allows_placeholders(self) -> bool:
+        """Whether a questionnaire may still hold placeholder resources (bot.placeholders):
+        only outside production, so the shipped file runs as it is in tests and development."""
+        return not self.is_production
+
+    @property
     def simulator_on(self) -> bool:
         """The simulator exists in development or when switched on explicitly."""
         return self.SIMULATOR_ENABLED or self.SURVEYBOT_ENV is Environment.DEVELOPMENT

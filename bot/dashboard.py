@@ -45,9 +45,11 @@ from bot.email_report import whole_percent
 from bot.exceptions import SurveybotError
 from bot.invitations import (
     MAX_INVALID_SHOWN,
+    InvitationPreview,
     invitation_progress,
     opted_out_checker,
     parse_invitation_csv,
+    preview_invitations,
     queue_invitations,
 )
 from bot.models import AggregateProfile, Answer, User
@@ -55,7 +57,15 @@ from bot.models import Response as ResponseRow
 from bot.questionnaire import Questionnaire, QuestionType, parse_questionnaire
 from bot.report import category_label, ordered_categories
 from bot.suppression import suppress_report
-from bot.waves import WaveError, WaveStatus, close_wave, create_wave, get_wave, list_waves
+from bot.waves import (
+    WaveError,
+    WaveStatus,
+    close_wave,
+    create_wave,
+    get_wave,
+    list_waves,
+    wave_questionnaire,
+)
 from bot.waves import open_wave as open_wave_record
 
 log = logging.getLogger("surveybot.dashboard")
@@ -762,7 +772,12 @@ def open_wave(name: str):
     """Open a draft wave."""
     _wave_or_404(name)
     try:
-        open_wave_record(db(), state().redis, name)
+        open_wave_record(
+            db(),
+            state().redis,
+            name,
+            allow_placeholders=state().settings.allows_placeholders,
+        )
     except WaveError as exc:
         _flash_error(exc)
     else:
@@ -914,11 +929,11 @@ def export_csv(name: str):
 @bp.route("/waves/<name>/invitations", methods=["GET", "POST"])
 @require_role(Role.ORGANIZER)
 def invitations(name: str):
-    """Upload a CSV of phone numbers: check it, then send (the file is uploaded again to send,
-    so the numbers are never kept between the two steps)."""
+    """Upload a CSV of phone numbers: check it and show the exact invitation, then send (the
+    file is uploaded again to send, so the numbers are never kept between the two steps)."""
     record = _wave_or_404(name)
     app_state = state()
-    q = app_state.questionnaire
+    q = _wave_questionnaire(record)  # its languages; the preview reads the snapshot itself
     default_region = app_state.settings.DEFAULT_PHONE_REGION
     context = {"wave": record, "languages": q.languages, "language_names": q.language_names}
     if request.method == "GET":
@@ -946,6 +961,11 @@ def invitations(name: str):
         return redirect(url_for("dashboard.invitations", name=name))
     digest = _file_digest(data)
     if request.form.get("step") != "send":
+        try:
+            previews = _invitation_previews(record, [language])
+        except SurveybotError as exc:
+            flash(f"The invitation cannot be sent: {exc}", "error")
+            return redirect(url_for("dashboard.invitations", name=name))
         return render_template(
             "dashboard/invitations_check.html",
             check=check,
@@ -953,6 +973,7 @@ def invitations(name: str):
             digest=digest,
             language=language,
             region=region,
+            previews=previews,
             **context,
         )
     if not hmac.compare_digest(digest, request.form.get("digest", "")):
@@ -973,6 +994,14 @@ def invitations(name: str):
     log.info("%d invitations queued for wave %s by account %s", queued, name, current_user().id)
     flash(f"{queued} invitations queued. They go out at the sending rate; progress shows below.")
     return redirect(url_for("dashboard.wave", name=name))
+
+
+def _invitation_previews(wave, languages: list[str]) -> list[InvitationPreview]:  # noqa: ANN001
+    """The exact text each language of an upload will receive, read with the wave's frozen
+    questionnaire and start keywords, as the send jobs' text is. An upload sends one language
+    (its rows carry none of their own), so `languages` is the one chosen."""
+    q = wave_questionnaire(db(), wave.name, state().settings)
+    return preview_invitations(q, languages, keywords=wave.start_keywords)
 
 
 # ---------------------------------------------------------------------------------- users

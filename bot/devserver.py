@@ -148,7 +148,8 @@ def prepare_waves(database_url: str, redis_url: str) -> str | None:
     redis = Redis.from_url(redis_url)
     try:
         with Session(get_engine(database_url)) as session:
-            demo = ensure_demo_wave(session, redis)
+            # `surveybot dev` always runs in development: the shipped placeholders may stay.
+            demo = ensure_demo_wave(session, redis, allow_placeholders=True)
             if demo is None:
                 sync_registry(session, redis)
             return demo.name if demo else None

@@ -30,8 +30,11 @@ from rq import Queue, Retry
 from bot import clock, keys
 from bot.config import Settings
 from bot.exceptions import SurveybotError
+from bot.placeholders import SHIPPED_PLACEHOLDERS
 from bot.privacy import message_digest, pseudonym_for
 from bot.questionnaire import Questionnaire, parse_questionnaire
+from bot.smsencoding import SmsInfo, summary
+from bot.smsencoding import describe as describe_sms
 from bot.stats import count
 
 INVITED_TTL_SECONDS = 30 * 24 * 3600  # a reply within a month still lands in the invited wave
@@ -320,9 +323,40 @@ def invitation_text(
     words = (keywords or {}).get(language) or q.start_keywords.get(language) or ()
     if not words:
         raise InvitationError(f"the wave has no start keyword in {language!r}")
-    resources = {"org": "the coalition", **q.resources}
+    # A file without an `org` resource still gets a sender's name; bot.placeholders reports
+    # it as a placeholder, so production never opens a wave that would send this.
+    resources = {"org": SHIPPED_PLACEHOLDERS["org"], **q.resources}
     text = DEFAULT_INVITATIONS[language].format(keyword=words[0].upper(), **resources)
     return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class InvitationPreview:
+    """The exact invitation one language's invitees will receive, and what it costs."""
+
+    language: str
+    text: str
+    sms: SmsInfo
+
+    @property
+    def cost(self) -> str:
+        """Its encoding and segments, as `surveybot survey check` words them."""
+        return summary(self.sms)
+
+
+def preview_invitations(
+    q: Questionnaire, languages: Iterable[str], *, keywords: dict[str, list[str]] | None
+) -> list[InvitationPreview]:
+    """What each language will receive, built by `invitation_text` as the send jobs' text is.
+
+    Pass the wave's frozen questionnaire (`bot.waves.wave_questionnaire`) and its start
+    keywords: that is what the registry of open waves holds for `wave_invitation`.
+    """
+    previews = []
+    for language in dict.fromkeys(languages):
+        text = invitation_text(q, language, keywords=keywords)
+        previews.append(InvitationPreview(language, text, describe_sms(text)))
+    return previews
 
 
 def wave_invitation(redis: Redis, wave: str, language: str) -> str:

@@ -15,9 +15,12 @@ from bot.exceptions import SurveybotError
 LANGUAGES = ("en", "es", "ht")
 
 
-def _check_wave_open(settings, name: str) -> None:  # noqa: ANN001
+def _open_wave_previews(settings, name: str, languages: list[str]):  # noqa: ANN001, ANN202
+    """The exact invitation each language will receive from this wave, which must be open:
+    read with its frozen questionnaire and start keywords, as the send jobs' text is."""
     from bot.db import session_scope
-    from bot.waves import WaveError, WaveStatus, get_wave
+    from bot.invitations import preview_invitations
+    from bot.waves import WaveError, WaveStatus, get_wave, wave_questionnaire
 
     with session_scope(settings.DATABASE_URL) as session:
         try:
@@ -28,6 +31,11 @@ def _check_wave_open(settings, name: str) -> None:  # noqa: ANN001
             raise click.ClickException(
                 f"wave {name!r} is {wave.status}: only an open wave can invite"
             )
+        try:
+            q = wave_questionnaire(session, name, settings)
+            return preview_invitations(q, languages, keywords=wave.start_keywords)
+        except SurveybotError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 def _duration(count: int, rate: float) -> str:
@@ -64,19 +72,17 @@ def invite_command(wave: str, file, language: str, region: str | None, yes: bool
         opted_out_checker,
         parse_invitation_csv,
         queue_invitations,
-        wave_invitation,
     )
-    from bot.smsencoding import describe
     from workers.queues import get_queue
 
     settings = command_settings(
         "DATABASE_URL", "REDIS_URL", "PSEUDONYM_KEY", purpose="to check opt-outs and queue texts"
     )
-    _check_wave_open(settings, wave)
+    # One language per upload: rows carry no language of their own.
+    previews = _open_wave_previews(settings, wave, [language])
     data = file.read()
     redis = Redis.from_url(settings.REDIS_URL)
     try:
-        body = wave_invitation(redis, wave, language)
         check = parse_invitation_csv(
             data,
             default_region=region or settings.DEFAULT_PHONE_REGION,
@@ -88,9 +94,10 @@ def invite_command(wave: str, file, language: str, region: str | None, yes: bool
             click.echo(f"  {line}")
         if not check.valid:
             raise click.ClickException("nobody to invite: nothing was queued")
-        sms = describe(body)
-        click.echo(f"Invitation ({language}, {sms.segments} SMS segment(s), {sms.encoding}):")
-        click.echo(f"  {body}")
+        for preview in previews:
+            click.echo(f"Invitation in {preview.language}, exactly as sent ({preview.cost}):")
+            for line in preview.text.splitlines():
+                click.echo(f"  {line}")
         rate = settings.SEND_RATE_PER_SECOND
         click.echo(
             f"{len(check.valid)} texts to wave {wave!r} at up to {rate:g} per second "

@@ -151,6 +151,9 @@ class Questionnaire:
     review: dict[str, Any]
     digest: str
     voice: VoiceText = field(default_factory=lambda: VoiceText())
+    # Resource name -> the value the file shipped with, which an organizer must replace
+    # (see bot.placeholders); a resource that still holds it is unfinished.
+    placeholders: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def keyword_index(self) -> dict[str, tuple[Keyword, str]]:
@@ -255,6 +258,14 @@ def _voice(raw: Any) -> VoiceText:
     )
 
 
+def _resources(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise QuestionnaireError(f"{where}: expected a mapping of resource name to value")
+    return {str(k): "" if v is None else str(v) for k, v in raw.items()}
+
+
 def _question(raw: Any, where: str) -> Question:
     if not isinstance(raw, dict) or "id" not in raw:
         raise QuestionnaireError(f"{where}: a question needs an id")
@@ -332,11 +343,12 @@ def parse_questionnaire(source: str) -> Questionnaire:
         keywords=keywords,
         start_keywords=_words(raw.get("start_keywords"), "start_keywords"),
         questions=questions,
-        resources={str(k): str(v) for k, v in (raw.get("resources") or {}).items()},
+        resources=_resources(raw.get("resources"), "resources"),
         crosstabs=crosstabs,  # type: ignore[arg-type]
         review=dict(raw.get("review") or {}),
         digest=hashlib.sha256(source.encode()).hexdigest()[:16],
         voice=_voice(raw.get("voice")),
+        placeholders=_resources(raw.get("placeholders"), "placeholders"),
     )
 
 

@@ -92,6 +92,17 @@ def describe(text: str) -> SmsInfo:
     )
 
 
+def summary(info: SmsInfo) -> str:
+    """What a text costs in words, e.g. "GSM-7, 1 segment (97 septets)" or "UCS-2, 2 segments
+    (75 UTF-16 units); UCS-2 because of é"."""
+    unit = "septets" if info.encoding == GSM7 else "UTF-16 units"
+    noun = "segment" if info.segments == 1 else "segments"
+    text = f"{info.encoding}, {info.segments} {noun} ({info.length} {unit})"
+    if info.ucs2_chars:
+        text += f"; UCS-2 because of {' '.join(info.ucs2_chars)}"
+    return text
+
+
 def segments(text: str) -> int:
     """How many SMS segments a message is sent as (0 for an empty text)."""
     return describe(text).segments

@@ -28,6 +28,7 @@ from bot.engine import (
     language_prompt,
 )
 from bot.exceptions import QuestionnaireError
+from bot.placeholders import describe_placeholder, find_placeholders
 from bot.questionnaire import (
     DEFAULT_SURVEY_PATH,
     REQUIRED_MESSAGES,
@@ -38,7 +39,7 @@ from bot.questionnaire import (
     load_questionnaire,
 )
 from bot.render import render_question
-from bot.smsencoding import describe
+from bot.smsencoding import describe, summary
 from bot.text import CONJUNCTIONS, normalize
 from bot.voice_prompts import (
     AUDIO_SUFFIXES,
@@ -111,11 +112,13 @@ def check_file(
     *,
     audio_dir: str | Path | None = None,
     audio_base_url: str = "",
+    allow_placeholders: bool = False,
 ) -> list[Finding]:
     """Load and check a questionnaire file; a file that cannot load is one error finding.
 
     Recordings are looked for in `audio_dir`, else in `audio/` beside the file, unless
     `audio_base_url` says they are served from elsewhere: then only their names are checked.
+    Placeholder resources are errors unless `allow_placeholders` (outside production).
     """
     where = str(path or DEFAULT_SURVEY_PATH)
     folder = Path(audio_dir) if audio_dir else None
@@ -128,7 +131,9 @@ def check_file(
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         # The loader trusts the file's shape in a few places; a wrong shape lands here.
         return [Finding("error", where, f"cannot load: {type(exc).__name__}: {exc}")]
-    findings = check_questionnaire(q, audio_dir=folder)
+    findings = check_questionnaire(
+        q, audio_dir=folder, allow_placeholders=allow_placeholders, path=where
+    )
     if folder is None and _needs_recordings(q):
         findings.append(
             Finding(
@@ -142,15 +147,24 @@ def check_file(
     return findings
 
 
-def check_questionnaire(q: Questionnaire, audio_dir: str | Path | None = None) -> list[Finding]:
+def check_questionnaire(
+    q: Questionnaire,
+    audio_dir: str | Path | None = None,
+    *,
+    allow_placeholders: bool = False,
+    path: str | Path | None = None,
+) -> list[Finding]:
     """Every check that applies to any questionnaire, grouped by kind, in file order.
 
     Named recordings must exist in `audio_dir`; without one, only their names are checked.
+    Resources still holding a placeholder are errors, warnings with `allow_placeholders`;
+    `path` names the file to edit in their messages.
     """
     return [
         *_check_translations(q),
         *_check_questions(q),
         *_check_crosstabs(q),
+        *_check_resources(q, allow_placeholders, path or "the questionnaire file"),
         *_check_placeholders(q),
         *_check_words(q),
         *_check_review(q),
@@ -290,6 +304,23 @@ def _check_crosstabs(q: Questionnaire) -> Iterator[Finding]:
                 yield Finding("error", where, f"{qid!r} is not a question")
             elif question.type not in _WITH_OPTIONS:
                 yield Finding("error", where, f"{qid!r} has no options to count")
+
+
+# ---------------------------------------------------------------------------------- resources
+
+
+def _check_resources(q: Questionnaire, allow: bool, path: str | Path) -> Iterator[Finding]:
+    """Resources an organizer has not filled in yet (bot.placeholders)."""
+    level: Level = "warning" if allow else "error"
+    # Outside production the shipped file must run as it is (tests, `surveybot dev`).
+    suffix = "; production refuses to open a wave with it" if allow else ""
+    for found in find_placeholders(q):
+        yield Finding(level, found.key, describe_placeholder(found, path) + suffix)
+    for name in q.placeholders:
+        if name not in q.resources:
+            yield Finding(
+                "warning", f"placeholders.{name}", f"no resource {name}: nothing to replace"
+            )
 
 
 # ------------------------------------------------------------------------------- placeholders
@@ -451,11 +482,7 @@ def _check_review(q: Questionnaire) -> Iterator[Finding]:
 
 def _sms_finding(where: str, text: str, limit: int) -> Finding:
     info = describe(text)
-    unit = "septets" if info.encoding == "GSM-7" else "UTF-16 units"
-    noun = "segment" if info.segments == 1 else "segments"
-    message = f"{info.encoding}, {info.segments} {noun} ({info.length} {unit})"
-    if info.ucs2_chars:
-        message += f"; UCS-2 because of {' '.join(info.ucs2_chars)}"
+    message = summary(info)
     if info.segments > limit:
         return Finding("warning", where, f"{message}: more than {limit} segments")
     return Finding("info", where, message)

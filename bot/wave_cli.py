@@ -110,10 +110,10 @@ def wave_open(name: str) -> None:
     """Open a draft wave: snapshot its questionnaire and answer its texts."""
     from bot.waves import open_wave
 
-    _, session, redis = _context()
+    settings, session, redis = _context()
     with session:
         try:
-            wave = open_wave(session, redis, name)
+            wave = open_wave(session, redis, name, allow_placeholders=settings.allows_placeholders)
         except SurveybotError as exc:
             raise click.ClickException(str(exc)) from exc
         default = " (the default for plain texts)" if wave.is_default else ""

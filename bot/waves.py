@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from bot import clock, keys
 from bot.exceptions import QuestionnaireError, SurveybotError
 from bot.models import Wave
+from bot.placeholders import find_placeholders, refusal
 from bot.questionnaire import DEFAULT_SURVEY_PATH, Questionnaire, parse_questionnaire
 from bot.text import normalize
 
@@ -118,12 +119,20 @@ def _normalized_keywords(wave: Wave) -> set[str]:
     return {normalize(w) for words in wave.start_keywords.values() for w in words}
 
 
-def open_wave(session: Session, redis: Redis, name: str) -> Wave:
-    """Open a draft wave: snapshot its questionnaire and start answering its texts."""
+def open_wave(session: Session, redis: Redis, name: str, *, allow_placeholders: bool) -> Wave:
+    """Open a draft wave: snapshot its questionnaire and start answering its texts.
+
+    Its questionnaire may still hold placeholder resources (bot.placeholders) only if
+    `allow_placeholders`: callers pass `settings.allows_placeholders` (False in production).
+    """
     wave = get_wave(session, name)
     if wave.status != WaveStatus.DRAFT:
         raise WaveError(f"wave {name!r} is {wave.status}; only a draft can be opened")
-    source, q = _read_questionnaire(Path(wave.survey_file))
+    path = Path(wave.survey_file)
+    source, q = _read_questionnaire(path)
+    unfinished = find_placeholders(q)
+    if unfinished and not allow_placeholders:
+        raise WaveError(refusal(name, unfinished, path))
     others = [w for w in list_waves(session) if w.status == WaveStatus.OPEN]
     clash = {
         other.name: sorted(_normalized_keywords(other) & _normalized_keywords(wave))
@@ -206,12 +215,12 @@ def sync_registry(session: Session, redis: Redis) -> None:
         pipe.execute()
 
 
-def ensure_demo_wave(session: Session, redis: Redis) -> Wave | None:
+def ensure_demo_wave(session: Session, redis: Redis, *, allow_placeholders: bool) -> Wave | None:
     """On a fresh installation (no wave at all), create and open a demo wave to text at once."""
     if list_waves(session):
         return None
     create_wave(session, name=DEMO_WAVE, title="Demo wave (try the survey)", default=True)
-    return open_wave(session, redis, DEMO_WAVE)
+    return open_wave(session, redis, DEMO_WAVE, allow_placeholders=allow_placeholders)
 
 
 # ---------------------------------------------------------------------------------- registry
@@ -293,9 +302,12 @@ class RegistryCache:
         return self._registry
 
 
-def apply_schedule(session: Session, redis: Redis, now: dt.datetime) -> list[str]:
+def apply_schedule(
+    session: Session, redis: Redis, now: dt.datetime, *, allow_placeholders: bool
+) -> list[str]:
     """Open drafts whose opening time has come and close open waves whose closing time has
-    passed; returns what was done, e.g. ["opened summer-2026"]."""
+    passed; returns what was done, e.g. ["opened summer-2026"]. A draft that cannot open
+    (see `open_wave`) stays a draft, with a "could not open" line."""
     done: list[str] = []
     waves = list_waves(session)
     # Closings first, so a wave that follows another with the same keywords can open now.
@@ -311,7 +323,7 @@ def apply_schedule(session: Session, redis: Redis, now: dt.datetime) -> list[str
         if closes_at is not None and closes_at <= now:
             continue  # its whole period went by as a draft: leave it to an organizer
         try:
-            open_wave(session, redis, wave.name)
+            open_wave(session, redis, wave.name, allow_placeholders=allow_placeholders)
             done.append(f"opened {wave.name}")
         except WaveError as exc:
             done.append(f"could not open {wave.name}: {exc}")

@@ -173,10 +173,8 @@ def text(base: str, phone: str, body: str) -> list[str]:
 
 
 def outbox(base: str, phone: str) -> list[str]:
-    """Texts the bot sent to a simulated phone on its own (invitations)."""
-    query = urllib.parse.urlencode({"from": phone})
-    with urllib.request.urlopen(f"{base}/simulator/api/outbox?{query}", timeout=10) as response:
-        return json.loads(response.read())["messages"]
+    """Texts the bot sent to a simulated phone on its own (invitations), taken out of it."""
+    return post_json(f"{base}/simulator/api/outbox", {"from": phone})["messages"]
 
 
 def take_survey(base: str, phone: str, first: str) -> str:

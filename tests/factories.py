@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from pathlib import Path
 from typing import Any
 
-from bot.questionnaire import Questionnaire, QuestionType
+from bot.placeholders import SHIPPED_PLACEHOLDERS
+from bot.questionnaire import DEFAULT_SURVEY_PATH, Questionnaire, QuestionType
 
 
 def random_answers(q: Questionnaire, rng: random.Random, skip_rate: float = 0.1) -> dict[str, Any]:
@@ -46,3 +48,20 @@ def response_payload(
         "completed_on": (day or dt.date(2026, 11, 18)).isoformat(),
         "answers": answers,
     }
+
+
+# What an organizer puts in place of the shipped placeholders (bot.placeholders).
+REAL_RESOURCES = {"org": "Red Comunitaria de Miami", "hotline": "1-305-555-0147"}
+
+
+def finished_survey(folder: Path) -> Path:
+    """A copy of the shipped questionnaire with its organization name and hotline replaced,
+    as production needs before a wave opens; its `placeholders:` mark stays as shipped."""
+    source = DEFAULT_SURVEY_PATH.read_text(encoding="utf-8")
+    for name, value in REAL_RESOURCES.items():
+        shipped = f'  {name}: "{SHIPPED_PLACEHOLDERS[name]}"\n'
+        assert shipped in source
+        source = source.replace(shipped, f'  {name}: "{value}"\n', 1)  # resources come first
+    path = folder / "finished_survey.yaml"
+    path.write_text(source, encoding="utf-8")
+    return path

@@ -218,7 +218,7 @@ def open_wave_without_other_reason(db, redis, name):
 
     with Session(get_engine(db)) as session:
         create_wave(session, name=name, start_keywords={"en": [name.upper()]})
-        open_wave(session, redis, name)
+        open_wave(session, redis, name, allow_placeholders=True)
         wave = session.get(Wave, name)
         assert OTHER_REASON in wave.questionnaire_yaml
         wave.questionnaire_yaml = (

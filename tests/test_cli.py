@@ -13,16 +13,53 @@ from sqlalchemy import inspect
 from bot.cli import main
 from bot.db import get_engine
 from bot.devserver import dev_secrets
+from bot.questionnaire import DEFAULT_SURVEY_PATH
 from tests.test_storage import payload
 from tests.test_webhook import responses
 from workers.queues import enqueue_store_response, get_queue
 
+NO_SECRETS = {name: None for name in ("SECRET_KEY", "PSEUDONYM_KEY", "TWILIO_AUTH_TOKEN")}
 
-def test_survey_check_passes_the_shipped_questionnaire():
-    result = CliRunner().invoke(main, ["survey", "check"])
+
+def test_survey_check_passes_the_shipped_questionnaire_outside_production():
+    result = CliRunner(env={"SURVEYBOT_ENV": "test"}).invoke(main, ["survey", "check"])
     assert result.exit_code == 0, result.output
+    assert "for test (SURVEYBOT_ENV)" in result.output
     assert "0 errors" in result.output
     assert "segment" in result.output
+    assert 'WARNING resources.org: still the placeholder "the coalition"' in result.output
+
+
+def test_survey_check_in_production_fails_on_the_shipped_placeholders_without_secrets():
+    env = {"SURVEYBOT_ENV": "production", **NO_SECRETS}
+    result = CliRunner(env=env).invoke(main, ["survey", "check"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith("community_safety.yaml for production (SURVEYBOT_ENV)")
+    errors = [line for line in lines if line.startswith("ERROR")]
+    assert errors == [
+        'ERROR resources.hotline: still the placeholder "1-888-000-0000": change '
+        f"resources.hotline in {DEFAULT_SURVEY_PATH} to the real know-your-rights hotline number",
+        'ERROR resources.org: still the placeholder "the coalition": change resources.org in '
+        f"{DEFAULT_SURVEY_PATH} to the coalition's own name as respondents know it (used as is "
+        "in every language)",
+    ]
+    assert "segment" in result.output  # the rest of the file was linted all the same
+    assert lines[-1].startswith("2 errors, ")
+
+
+def test_survey_check_in_production_passes_once_the_resources_are_replaced(tmp_path):
+    source = DEFAULT_SURVEY_PATH.read_text(encoding="utf-8")
+    replaced = source.replace('  org: "the coalition"\n', '  org: "WeCount!"\n', 1).replace(
+        '  hotline: "1-888-000-0000"\n', '  hotline: "1-305-555-0147"\n', 1
+    )
+    assert replaced.count('org: "the coalition"') == 1  # the `placeholders:` mark stays
+    survey = tmp_path / "survey.yaml"
+    survey.write_text(replaced, encoding="utf-8")
+    env = {"SURVEYBOT_ENV": "production", **NO_SECRETS}
+    result = CliRunner(env=env).invoke(main, ["survey", "check", str(survey)])
+    assert result.exit_code == 0, result.output
+    assert "resources." not in result.output and "0 errors" in result.output
 
 
 def test_survey_check_fails_a_broken_questionnaire(tmp_path, repo_root):
@@ -32,9 +69,10 @@ def test_survey_check_fails_a_broken_questionnaire(tmp_path, repo_root):
         source.replace('afraid_to_seek_help: ["yes"]', 'afraid_to_seek_help: ["maybe"]')
     )
     assert broken.read_text() != source
-    result = CliRunner().invoke(main, ["survey", "check", str(broken)])
+    # Outside production, so that the shipped placeholders are not what fails it.
+    result = CliRunner(env={"SURVEYBOT_ENV": "test"}).invoke(main, ["survey", "check", str(broken)])
     assert result.exit_code == 1
-    assert "maybe" in result.output
+    assert "maybe" in result.output and "1 error," in result.output
 
 
 def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import random
 import re
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from markupsafe import escape
 from sqlmodel import Session, select
@@ -19,7 +20,10 @@ from bot.auth import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, Role, f
 from bot.cli import main
 from bot.dashboard import chain_shown, primary
 from bot.db import get_engine
+from bot.invitations import wave_invitation
 from bot.models import User, Wave
+from bot.smsencoding import describe, summary
+from bot.waves import open_wave
 from tests.dashboard_utils import (
     PASSWORD,
     csrf_token,
@@ -28,8 +32,9 @@ from tests.dashboard_utils import (
     sign_in,
     signed_in,
 )
-from tests.factories import random_answers, response_payload
+from tests.factories import REAL_RESOURCES, finished_survey, random_answers, response_payload
 from tests.test_config import GOOD
+from tests.test_privacy import formats
 from workers.aggregation import refresh_wave
 from workers.storage import store_response
 
@@ -506,6 +511,40 @@ def test_opening_a_wave_whose_file_broke_shows_why(app, db, redis, tmp_path, rep
     assert wave_status(db, "w1") == "draft" and not redis.exists(keys.WAVES_OPEN)
 
 
+def test_production_refuses_to_open_a_wave_with_placeholders(redis_url, db, redis, tmp_path):
+    app = create_app({**GOOD, "REDIS_URL": redis_url, "DATABASE_URL": db})
+    https = {"base_url": "https://survey.example.org"}
+    try:
+        make_user(app, "o@example.org", "organizer")
+        client = app.test_client()
+        assert sign_in(client, "o@example.org", **https).status_code == 302
+        token = csrf_token(client, **https)
+        make_wave(app, name="shipped")
+        response = client.post("/dashboard/waves/shipped/open", data={"csrf_token": token}, **https)
+        assert response.headers["Location"] == "/dashboard/waves/shipped"
+        page = client.get("/dashboard/waves/shipped", **https).get_data(as_text=True)
+        refusal = re.search(r'<p class="flash flash-error">([^<]*)</p>', page)
+        assert refusal, page
+        assert refusal[1].startswith(
+            "wave &#39;shipped&#39; was not opened: its questionnaire still has placeholders"
+        )
+        assert "resources.org is &#34;the coalition&#34;" in refusal[1]
+        assert "resources.hotline is &#34;1-888-000-0000&#34;" in refusal[1]
+        assert wave_status(db, "shipped") == "draft" and not redis.exists(keys.WAVES_OPEN)
+
+        make_wave(app, name="finished", survey_file=str(finished_survey(tmp_path)))
+        response = client.post(
+            "/dashboard/waves/finished/open",
+            data={"csrf_token": token},
+            follow_redirects=True,
+            **https,
+        )
+        assert "Wave finished is open." in response.get_data(as_text=True)
+        assert wave_status(db, "finished") == "open"
+    finally:
+        app.extensions["surveybot"].redis.close()
+
+
 def test_viewers_see_waves_but_no_controls(app):
     make_wave(app, title="The first wave")
     client = signed_in(app, "viewer")
@@ -760,11 +799,9 @@ def upload(client, path, content, follow_redirects=False, **form):
 
 
 def open_w1(app, redis):
-    from bot.waves import open_wave
-
     make_wave(app, name="w1")
     with Session(get_engine(app.extensions["surveybot"].settings.DATABASE_URL)) as session:
-        open_wave(session, redis, "w1")
+        open_wave(session, redis, "w1", allow_placeholders=True)
 
 
 def everything_in_redis(redis) -> bytes:
@@ -794,7 +831,15 @@ def test_invitations_are_checked_then_sent_without_keeping_the_numbers(app, redi
     assert check.status_code == 200
     html = check.get_data(as_text=True)
     assert "Send 2 invitations" in html and "not a phone number" in html
-    assert "6175550101" not in html and "555-0102" not in html
+    # The exact text the send jobs get (from the registry of open waves), with its cost.
+    sent_text = wave_invitation(redis, "w1", "es")
+    assert f'<p class="sms-text" lang="es">{escape(sent_text)}</p>' in html
+    assert "Responda ENCUESTA" in sent_text
+    cost = summary(describe(sent_text))
+    assert f"{cost}; {2 * describe(sent_text).segments} segments for 2 invitations" in html
+    for number in ("+16175550101", "+16175550102"):
+        for shape in formats(number):
+            assert shape not in html, shape
     # Nothing of the file is kept: not in Redis, not in the session cookie, nothing queued.
     assert everything_in_redis(redis) == before
     assert b"6175550101" not in before
@@ -816,6 +861,41 @@ def test_invitations_are_checked_then_sent_without_keeping_the_numbers(app, redi
     redis.hset("sb:stats:invites:w1", "queued", 0)  # a hash, but nothing queued
     page = client.get("/dashboard/waves/w1").get_data(as_text=True)
     assert "No invitations have been sent" in page and "Waiting to be sent" not in page
+
+
+def test_the_invitation_preview_is_the_wave_snapshot_with_its_encoding(app, redis, tmp_path):
+    survey = finished_survey(tmp_path)
+    raw = yaml.safe_load(survey.read_text(encoding="utf-8"))
+    raw["messages"]["invitation"] = {
+        "en": "{org} wants your opinion: reply SURVEY.",
+        "es": "{org} quiere su opinión: responda ENCUESTA.",
+        "ht": "{org} vle konnen sa w panse: reponn SONDAJ.",
+    }
+    survey.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    make_wave(app, name="w1", survey_file=str(survey))
+    with Session(get_engine(app.extensions["surveybot"].settings.DATABASE_URL)) as session:
+        open_wave(session, redis, "w1", allow_placeholders=False)
+    # Edited after the wave opened: invitations still say what the wave froze.
+    raw["messages"]["invitation"]["es"] = "EDITADO {org}"
+    survey.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    client = signed_in(app, "organizer")
+    path = "/dashboard/waves/w1/invitations"
+    html = upload(client, path, b"+16175550101\n", language="es", step="check").get_data(
+        as_text=True
+    )
+    frozen = f"{REAL_RESOURCES['org']} quiere su opinión: responda ENCUESTA."
+    assert wave_invitation(redis, "w1", "es") == frozen
+    assert f'<p class="sms-text" lang="es">{escape(frozen)}</p>' in html
+    assert "UCS-2, 1 segment (" in html and "UCS-2 because of ó" in html
+    assert "EDITADO" not in html and "The invitation, exactly as it will be sent" in html
+    assert 'lang="en"' not in html.split("exactly as it will be sent", 1)[1]  # es only
+
+    html = upload(client, path, b"+16175550101\n", language="en", step="check").get_data(
+        as_text=True
+    )
+    text = f"{REAL_RESOURCES['org']} wants your opinion: reply SURVEY."
+    assert f'<p class="sms-text" lang="en">{escape(text)}</p>' in html
+    assert f"GSM-7, 1 segment ({len(text)} septets)" in html
 
 
 def test_invitations_need_an_open_wave_and_a_known_region(app, redis):

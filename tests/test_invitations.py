@@ -43,7 +43,9 @@ from bot.invitations import (
 from bot.invitations_cli import invite_command
 from bot.models import OptOut
 from bot.privacy import message_digest, pseudonym
+from bot.smsencoding import describe, summary
 from bot.waves import close_wave, create_wave, open_wave
+from tests.factories import REAL_RESOURCES, finished_survey
 from tests.fake_twilio import (
     INVALID_NUMBER,
     SERVER_ERROR,
@@ -73,7 +75,7 @@ def wave(app, db, redis):
     """An open wave."""
     with Session(get_engine(db)) as session:
         create_wave(session, name=WAVE, title="Summer 2026")
-        open_wave(session, redis, WAVE)
+        open_wave(session, redis, WAVE, allow_placeholders=True)
     return WAVE
 
 
@@ -552,7 +554,14 @@ def test_cli_shows_the_check_and_asks_before_queueing(cli_env, wave, redis, tmp_
     assert result.exit_code == 0, result.output
     assert "5 rows: 2 to invite, 1 invalid, 1 duplicates dropped, 1 opted out" in result.output
     assert "line 4: too short" in result.output
-    assert "Responda ENCUESTA" in result.output
+    # The exact text the send jobs get, with its encoding and segments, before the question.
+    sent_text = wave_invitation(redis, WAVE, "es")
+    assert "Responda ENCUESTA" in sent_text
+    preview = (
+        f"Invitation in es, exactly as sent ({summary(describe(sent_text))}):\n  {sent_text}\n"
+    )
+    assert preview in result.output
+    assert result.output.index(preview) < result.output.index("Queue these invitations?")
     assert "2 texts to wave 'summer-2026' at up to 2 per second" in result.output
     assert "Nothing was queued." in result.output
     assert get_queue(redis).count == 0
@@ -565,6 +574,33 @@ def test_cli_shows_the_check_and_asks_before_queueing(cli_env, wave, redis, tmp_
     assert "Queued 2 invitations." in result.output
     assert get_queue(redis).count == 2
     assert stats(redis) == {"queued": 2}
+
+
+def test_cli_previews_the_wave_snapshot_not_the_edited_file(cli_env, db, redis, tmp_path):
+    survey = finished_survey(tmp_path)
+    source = survey.read_text(encoding="utf-8")
+    assert "\nmessages:\n" in source
+
+    def with_invitation(greeting: str) -> str:
+        line = f'  invitation:\n    en: "{greeting}: {{org}} asks you. Reply SURVEY."\n'
+        return source.replace("\nmessages:\n", "\nmessages:\n" + line, 1)
+
+    survey.write_text(with_invitation("Dear member"), encoding="utf-8")
+    with Session(get_engine(db)) as session:
+        create_wave(session, name="frozen", survey_file=str(survey))
+        open_wave(session, redis, "frozen", allow_placeholders=False)
+    survey.write_text(with_invitation("EDITED"), encoding="utf-8")  # after it opened
+    upload = tmp_path / "members.csv"
+    upload.write_text("+13055550123\n", encoding="utf-8")
+    result = CliRunner().invoke(invite_command, ["frozen", str(upload)], input="n\n")
+    assert result.exit_code == 0, result.output
+    text = f"Dear member: {REAL_RESOURCES['org']} asks you. Reply SURVEY."
+    assert f"Invitation in en, exactly as sent (GSM-7, 1 segment ({len(text)} septets)):" in (
+        result.output
+    )
+    assert f"\n  {text}\n" in result.output and "EDITED" not in result.output
+    for shape in formats("+13055550123"):
+        assert shape not in result.output
 
 
 def test_cli_refuses_a_wave_that_is_not_open_and_an_empty_upload(cli_env, wave, tmp_path):

@@ -14,6 +14,7 @@ from bot.smsencoding import (
     describe,
     encoding_of,
     segments,
+    summary,
     ucs2_chars,
 )
 
@@ -130,3 +131,11 @@ def test_segments_always_hold_the_whole_text(text):
         # Never fewer than the arithmetic minimum, and at most one lost unit per boundary.
         assert info.segments >= -(-info.length // multi)
         assert info.segments <= -(-info.length // (multi - 1))
+
+
+def test_summary_names_encoding_segments_units_and_culprits():
+    assert summary(describe("a" * 160)) == "GSM-7, 1 segment (160 septets)"
+    assert summary(describe("a" * 161)) == "GSM-7, 2 segments (161 septets)"
+    assert summary(describe("¿Qué tal? Sí.")) == (
+        "UCS-2, 1 segment (13 UTF-16 units); UCS-2 because of í"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +33,7 @@ BASE: dict[str, Any] = {
     "language_names": {"en": "English", "es": "Español"},
     "language_prompt": {"en": "Reply 1 for English", "es": "Responda 2 para español"},
     "start_keywords": {"en": ["survey"], "es": ["encuesta"]},
-    "resources": {"hotline": "1-888-000-0000"},
+    "resources": {"hotline": "1-305-555-0147", "org": "Red Comunitaria"},
     "keywords": {
         "skip": {"en": ["skip"], "es": ["saltar"]},
         "back": {"en": ["back"], "es": ["volver"]},
@@ -120,8 +121,8 @@ def record_everything(q, folder) -> None:
 # ------------------------------------------------------------------------------ the shipped file
 
 
-def test_shipped_survey_has_no_errors():
-    findings = check_file(DEFAULT_SURVEY_PATH)
+def test_shipped_survey_has_no_errors_outside_production():
+    findings = check_file(DEFAULT_SURVEY_PATH, allow_placeholders=True)
     assert errors(findings) == [], format_findings(errors(findings))
 
 
@@ -152,7 +153,7 @@ def test_base_questionnaire_is_clean():
 def test_shipped_survey_lists_each_missing_kreyol_recording(tmp_path):
     q = load_questionnaire()
     prompts = all_prompts(q)
-    findings = check_file(DEFAULT_SURVEY_PATH, audio_dir=tmp_path)
+    findings = check_file(DEFAULT_SURVEY_PATH, audio_dir=tmp_path, allow_placeholders=True)
     missing = warnings_at(findings, "voice.recordings.ht ")
     assert [f.where.split(" ", 1)[1] for f in missing] == prompts
     assert has(findings, "warning", "voice.recordings.ht message.consent", "ht/consent.mp3")
@@ -187,6 +188,159 @@ def test_recordings_served_from_a_url_are_only_checked_by_name(tmp_path):
         DEFAULT_SURVEY_PATH, audio_dir=tmp_path, audio_base_url="https://cdn.example/audio"
     )
     assert has(findings, "warning", "voice.recordings.ht message.consent", "not found")
+
+
+# ------------------------------------------------------------------- resources to replace
+# The shipped organization name and hotline are placeholders: an error in production, a
+# warning elsewhere (bot.placeholders).
+
+SHIPPED = {"org": "the coalition", "hotline": "1-888-000-0000"}
+REAL = {"org": "Coalición de Inmigrantes de la Florida", "hotline": "1-305-555-0147"}
+
+
+def shipped_copy(tmp_path, *, resources=None, marker=True) -> Path:
+    """The shipped questionnaire in a new file, with `resources` replaced and, unless
+    `marker`, without its `placeholders:` mapping."""
+    raw = yaml.safe_load(DEFAULT_SURVEY_PATH.read_text(encoding="utf-8"))
+    raw["resources"].update(resources or {})
+    if not marker:
+        del raw["placeholders"]
+    path = tmp_path / "survey.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def resource_findings(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.where.startswith(("resources.", "placeholders."))]
+
+
+def test_shipped_placeholders_are_errors_in_production_and_warnings_elsewhere():
+    production = resource_findings(check_file(DEFAULT_SURVEY_PATH))
+    assert [(f.level, f.where) for f in production] == [
+        ("error", "resources.hotline"),
+        ("error", "resources.org"),
+    ]
+    assert errors(check_file(DEFAULT_SURVEY_PATH)) == production  # nothing else is wrong
+    org = production[1]
+    # Which resource, its value, the file and the key to change: one line.
+    assert org.message.startswith('still the placeholder "the coalition": change resources.org')
+    assert f"in {DEFAULT_SURVEY_PATH} to the coalition's own name" in org.message
+    assert "\n" not in org.message
+    assert (
+        format_findings([org])
+        .splitlines()[0]
+        .startswith('ERROR resources.org: still the placeholder "the coalition"')
+    )
+    assert '"1-888-000-0000"' in production[0].message
+
+    elsewhere = resource_findings(check_file(DEFAULT_SURVEY_PATH, allow_placeholders=True))
+    assert [(f.level, f.where) for f in elsewhere] == [
+        ("warning", "resources.hotline"),
+        ("warning", "resources.org"),
+    ]
+    assert "production refuses to open a wave" in elsewhere[1].message
+
+
+def test_the_shipped_file_marks_its_placeholders():
+    q = load_questionnaire()
+    assert q.placeholders == SHIPPED and q.resources == SHIPPED
+
+
+def test_shipped_values_are_flagged_even_without_the_marker(tmp_path):
+    path = shipped_copy(tmp_path, marker=False)
+    assert load_questionnaire(path).placeholders == {}
+    findings = resource_findings(check_file(path))
+    assert [(f.level, f.where) for f in findings] == [
+        ("error", "resources.hotline"),
+        ("error", "resources.org"),
+    ]
+    assert str(path) in findings[1].message
+    # Written differently, still the same English phrase.
+    path = shipped_copy(tmp_path, resources={"org": "The  Coalition"}, marker=False)
+    assert has(check_file(path), "error", "resources.org", '"The  Coalition"')
+
+
+def test_replaced_values_pass_with_the_marker_left_in_place(tmp_path):
+    path = shipped_copy(tmp_path, resources=REAL)
+    assert load_questionnaire(path).placeholders == SHIPPED  # nothing else was deleted
+    findings = check_file(path)
+    assert resource_findings(findings) == []
+    assert errors(findings) == [], format_findings(errors(findings))
+    # Replacing one of the two is not enough.
+    path = shipped_copy(tmp_path, resources={"hotline": REAL["hotline"]})
+    assert [f.where for f in errors(check_file(path))] == ["resources.org"]
+
+
+def test_a_value_the_file_marks_is_flagged_until_replaced(tmp_path):
+    def mark(raw):
+        raw["resources"]["clinic"] = "CLINIC NAME"
+        raw["placeholders"] = {"clinic": "CLINIC NAME"}
+        raw["messages"]["closing"]["es"] = "Gracias. Clínica: {clinic}."
+
+    q = build(mark)
+    assert has(check_questionnaire(q), "error", "resources.clinic", '"CLINIC NAME"')
+    assert has(check_questionnaire(q, allow_placeholders=True), "warning", "resources.clinic", "")
+    assert errors(check_questionnaire(q, allow_placeholders=True)) == []
+
+    def replaced(raw):
+        mark(raw)
+        raw["resources"]["clinic"] = "Clínica Borinquen"
+
+    assert resource_findings(check_questionnaire(build(replaced))) == []
+
+
+def test_an_empty_or_missing_resource_is_unfinished_too():
+    def empty(raw):
+        raw["resources"]["hotline"] = None
+
+    findings = check_questionnaire(build(empty))
+    assert has(findings, "error", "resources.hotline", "resources.hotline is empty or missing")
+
+    # Without `org`, the built-in invitation would say "The coalition asks...".
+    def no_org(raw):
+        del raw["resources"]["org"]
+
+    assert has(check_questionnaire(build(no_org)), "error", "resources.org", "empty or missing")
+
+    def own_invitation(raw):
+        no_org(raw)
+        raw["messages"]["invitation"] = {"en": "Reply SURVEY.", "es": "Responda ENCUESTA."}
+
+    assert resource_findings(check_questionnaire(build(own_invitation))) == []
+
+
+def test_a_marker_naming_no_resource_is_a_warning_and_a_bad_marker_an_error(tmp_path):
+    def stray(raw):
+        raw["placeholders"] = {"hotlin": "1-888-000-0000"}
+
+    findings = check_questionnaire(build(stray))
+    assert has(findings, "warning", "placeholders.hotlin", "no resource hotlin")
+    assert errors(findings) == []
+
+    path = tmp_path / "bad.yaml"
+    raw = copy.deepcopy(BASE)
+    raw["placeholders"] = ["org"]
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    (finding,) = check_file(path)
+    assert finding.level == "error" and "placeholders: expected a mapping" in finding.message
+
+
+def test_spanish_and_kreyol_texts_with_the_placeholder_are_what_the_check_prevents(tmp_path):
+    shipped = load_questionnaire()
+    # What respondents would read: an English phrase inside Spanish and Kreyòl texts.
+    assert "Encuesta de seguridad de the coalition." in shipped.message("help", "es")
+    assert shipped.message("help", "ht").startswith("Se the coalition ki fè sondaj sa a.")
+    assert "1-888-000-0000" in shipped.message("closing", "es")
+    found = {f.where for f in errors(check_file(DEFAULT_SURVEY_PATH))}
+    assert found == {"resources.org", "resources.hotline"}
+
+    path = shipped_copy(tmp_path, resources=REAL)
+    fixed = load_questionnaire(path)
+    spanish = fixed.message("help", "es")
+    assert f"Encuesta de seguridad de {REAL['org']}." in spanish
+    assert "the coalition" not in spanish and "1-888-000-0000" not in spanish
+    assert "the coalition" not in fixed.message("help", "ht")
+    assert errors(check_file(path)) == []
 
 
 # ---------------------------------------------------------------------------------- each error
@@ -619,7 +773,9 @@ def test_spoken_questions_are_counted_in_words():
 
 @pytest.fixture
 def no_audio_settings(monkeypatch):
-    """The audio settings unset, whatever the environment says."""
+    """The audio settings unset, whatever the environment says, outside production (where the
+    shipped placeholders are warnings, so the recordings decide the outcome)."""
+    monkeypatch.setenv("SURVEYBOT_ENV", "test")
     monkeypatch.setenv("VOICE_AUDIO_DIR", "")
     monkeypatch.setenv("VOICE_AUDIO_BASE_URL", "")
     return monkeypatch

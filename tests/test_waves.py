@@ -13,7 +13,9 @@ from bot.cli import main
 from bot.db import get_engine
 from bot.engine import language_prompt
 from bot.privacy import pseudonym
+from bot.questionnaire import DEFAULT_SURVEY_PATH
 from bot.waves import WaveError, WaveStatus, close_wave, create_wave, get_wave, open_wave
+from tests.factories import REAL_RESOURCES, finished_survey
 from tests.test_webhook import responses
 from tests.utils import run_jobs, text
 
@@ -50,19 +52,19 @@ def test_lifecycle_and_rules(session, redis):
         create_wave(session, name="Summer 2026!")
     with pytest.raises(WaveError, match="only an open wave"):
         close_wave(session, redis, "summer-2026")
-    opened = open_wave(session, redis, "summer-2026")
+    opened = open_wave(session, redis, "summer-2026", allow_placeholders=True)
     assert opened.status == WaveStatus.OPEN and opened.is_default  # the only open wave
     assert "afraid_to_seek_help" in opened.questionnaire_yaml
     with pytest.raises(WaveError, match="only a draft"):
-        open_wave(session, redis, "summer-2026")
+        open_wave(session, redis, "summer-2026", allow_placeholders=True)
     # A second wave with the same start keywords cannot be open at the same time.
     create_wave(session, name="fall-2026")
     with pytest.raises(WaveError, match="start keywords already used"):
-        open_wave(session, redis, "fall-2026")
+        open_wave(session, redis, "fall-2026", allow_placeholders=True)
     close_wave(session, redis, "summer-2026")
     assert get_wave(session, "summer-2026").status == WaveStatus.CLOSED
     with pytest.raises(WaveError, match="only a draft"):
-        open_wave(session, redis, "summer-2026")
+        open_wave(session, redis, "summer-2026", allow_placeholders=True)
 
 
 def test_editing_the_file_never_changes_a_running_wave(
@@ -72,7 +74,7 @@ def test_editing_the_file_never_changes_a_running_wave(
     source = (repo_root / "bot/surveys/community_safety.yaml").read_text()
     survey.write_text(source)
     create_wave(session, name="snap", survey_file=str(survey))
-    open_wave(session, redis, "snap")
+    open_wave(session, redis, "snap", allow_placeholders=True)
     survey.write_text(source.replace("What is your immigration status?", "CHANGED QUESTION?"))
     text(client, PHONE, "SURVEY")
     replies = text(client, PHONE, "1")
@@ -96,19 +98,19 @@ def test_an_unreadable_or_broken_questionnaire_file_is_a_wave_error(
     create_wave(session, name="changed", survey_file=str(survey))
     survey.write_text("languages: [en]\nquestions: []\n")
     with pytest.raises(WaveError, match="is not valid: questions: at least one"):
-        open_wave(session, redis, "changed")
+        open_wave(session, redis, "changed", allow_placeholders=True)
     survey.unlink()
     with pytest.raises(WaveError, match="cannot be read"):
-        open_wave(session, redis, "changed")
+        open_wave(session, redis, "changed", allow_placeholders=True)
     assert get_wave(session, "changed").status == WaveStatus.DRAFT
     assert not redis.exists(keys.WAVES_OPEN)
 
 
 def test_texts_go_to_the_wave_of_their_keyword_or_the_default(app, client, session, redis, db):
     create_wave(session, name="general", default=True)
-    open_wave(session, redis, "general")
+    open_wave(session, redis, "general", allow_placeholders=True)
     create_wave(session, name="haiti-focus", start_keywords={"ht": ["AYITI"], "en": ["HAITI"]})
-    open_wave(session, redis, "haiti-focus")
+    open_wave(session, redis, "haiti-focus", allow_placeholders=True)
     q = q_of(app)
     assert text(client, "+13055550161", "AYITI") == [q.message("consent", "ht")]
     finish(client, "+13055550161")
@@ -123,7 +125,7 @@ def test_texts_go_to_the_wave_of_their_keyword_or_the_default(app, client, sessi
 
 def test_no_wave_open_gets_a_kind_reply_and_stop_still_works(app, client, session, redis):
     create_wave(session, name="only")
-    open_wave(session, redis, "only")
+    open_wave(session, redis, "only", allow_placeholders=True)
     close_wave(session, redis, "only")
     q = q_of(app)
     assert text(client, PHONE, "ENCUESTA") == [q.message("no_wave_open", "es")]
@@ -141,7 +143,7 @@ def test_no_wave_open_gets_a_kind_reply_and_stop_still_works(app, client, sessio
 
 def test_closing_a_wave_ends_conversations_in_flight_and_drops_markers(app, client, session, redis):
     create_wave(session, name="short")
-    open_wave(session, redis, "short")
+    open_wave(session, redis, "short", allow_placeholders=True)
     q = q_of(app)
     text(client, PHONE, "SURVEY")
     text(client, PHONE, "1")
@@ -156,7 +158,7 @@ def test_closing_a_wave_ends_conversations_in_flight_and_drops_markers(app, clie
     other = keys.completed_waves("v1:someone-who-answered-two-waves")
     redis.set(other, "earlier,short")
     create_wave(session, name="short2")
-    open_wave(session, redis, "short2")
+    open_wave(session, redis, "short2", allow_placeholders=True)
     redis.set(other, "earlier,short2")
     close_wave(session, redis, "short2")
     assert redis.get(other) == b"earlier"  # only the closed wave's marker goes
@@ -169,9 +171,9 @@ def test_an_invited_person_lands_in_the_wave_in_the_invitations_language(
     app, client, session, redis, db
 ):
     create_wave(session, name="general", default=True)
-    open_wave(session, redis, "general")
+    open_wave(session, redis, "general", allow_placeholders=True)
     create_wave(session, name="invited-wave", start_keywords={"en": ["INVITED"]})
-    open_wave(session, redis, "invited-wave")
+    open_wave(session, redis, "invited-wave", allow_placeholders=True)
     invitee = pseudonym("test-pseudonym-key-0123456789abcdef", PHONE)
     redis.set(keys.invited(invitee), json.dumps({"wave": "invited-wave", "lang": "ht"}))
     q = q_of(app)
@@ -185,11 +187,11 @@ def test_an_invited_person_lands_in_the_wave_in_the_invitations_language(
 
 def test_the_registry_is_reloaded_when_waves_change(app, client, session, redis):
     create_wave(session, name="first")
-    open_wave(session, redis, "first")
+    open_wave(session, redis, "first", allow_placeholders=True)
     assert text(client, PHONE, "SURVEY") == [q_of(app).message("consent", "en")]
     close_wave(session, redis, "first")
     create_wave(session, name="second", start_keywords={"en": ["POLL"]})
-    open_wave(session, redis, "second")
+    open_wave(session, redis, "second", allow_placeholders=True)
     # The conversation of the closed wave ends; the new wave's keyword now starts one.
     assert text(client, PHONE, "1") == [q_of(app).message("wave_closed", "en")]
     assert text(client, PHONE, "POLL") == [q_of(app).message("consent", "en")]
@@ -231,12 +233,160 @@ def test_waves_open_and_close_at_their_planned_times(session, redis):
         opens_at=start - dt.timedelta(days=9),
         closes_at=start - dt.timedelta(days=2),
     )
-    assert apply_schedule(session, redis, start - dt.timedelta(days=30)) == ["opened spring"]
-    assert apply_schedule(session, redis, start - dt.timedelta(days=29)) == []
+    assert apply_schedule(
+        session, redis, start - dt.timedelta(days=30), allow_placeholders=True
+    ) == ["opened spring"]
+    assert (
+        apply_schedule(session, redis, start - dt.timedelta(days=29), allow_placeholders=True) == []
+    )
     # Spring closes and summer (same start keywords) opens in the same minute.
-    assert apply_schedule(session, redis, start) == ["closed spring", "opened summer"]
+    assert apply_schedule(session, redis, start, allow_placeholders=True) == [
+        "closed spring",
+        "opened summer",
+    ]
     assert get_wave(session, "summer").status == WaveStatus.OPEN
     assert get_wave(session, "missed").status == WaveStatus.DRAFT
-    assert apply_schedule(session, redis, start + dt.timedelta(days=14)) == ["closed summer"]
+    assert apply_schedule(
+        session, redis, start + dt.timedelta(days=14), allow_placeholders=True
+    ) == ["closed summer"]
     registry = json.loads(json.dumps({k.decode(): 1 for k in redis.hkeys(keys.WAVES_OPEN)}))
     assert registry == {}
+
+
+# --------------------------------------------------------------- placeholders (production)
+
+
+def test_production_refuses_to_open_a_wave_whose_questionnaire_has_placeholders(
+    session, redis, tmp_path
+):
+    create_wave(session, name="summer-2026")
+    with pytest.raises(WaveError) as refused:
+        open_wave(session, redis, "summer-2026", allow_placeholders=False)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith("wave 'summer-2026' was not opened: its questionnaire still has")
+    assert 'resources.hotline is "1-888-000-0000", resources.org is "the coalition"' in message
+    assert f"replace them in {DEFAULT_SURVEY_PATH}" in message
+    assert get_wave(session, "summer-2026").status == WaveStatus.DRAFT
+    assert get_wave(session, "summer-2026").questionnaire_yaml == ""
+    assert not redis.exists(keys.WAVES_OPEN)
+    # Outside production the shipped file opens as it is.
+    assert open_wave(session, redis, "summer-2026", allow_placeholders=True).status == "open"
+
+    # Once the organizer replaced them, production opens the wave.
+    create_wave(
+        session,
+        name="fall-2026",
+        survey_file=str(finished_survey(tmp_path)),
+        start_keywords={"en": ["FALL"]},
+    )
+    opened = open_wave(session, redis, "fall-2026", allow_placeholders=False)
+    assert opened.status == WaveStatus.OPEN
+    assert REAL_RESOURCES["org"] in opened.questionnaire_yaml
+    assert redis.hexists(keys.WAVES_OPEN, "fall-2026")
+
+
+def test_the_file_is_checked_when_the_wave_opens_not_when_it_was_created(session, redis, tmp_path):
+    survey = finished_survey(tmp_path)
+    finished = survey.read_text(encoding="utf-8")
+    create_wave(session, name="edited", survey_file=str(survey))
+    survey.write_text(DEFAULT_SURVEY_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(WaveError, match=r'resources\.org is "the coalition"'):
+        open_wave(session, redis, "edited", allow_placeholders=False)
+    survey.write_text(finished, encoding="utf-8")
+    assert open_wave(session, redis, "edited", allow_placeholders=False).status == "open"
+
+
+def test_the_demo_wave_opens_with_the_shipped_file_outside_production_only(session, redis):
+    from bot.waves import DEMO_WAVE, ensure_demo_wave
+
+    with pytest.raises(WaveError, match="still has placeholders"):
+        ensure_demo_wave(session, redis, allow_placeholders=False)
+    assert get_wave(session, DEMO_WAVE).status == WaveStatus.DRAFT
+    session.delete(get_wave(session, DEMO_WAVE))
+    session.commit()
+
+    demo = ensure_demo_wave(session, redis, allow_placeholders=True)
+    assert demo is not None and demo.status == WaveStatus.OPEN
+    assert ensure_demo_wave(session, redis, allow_placeholders=True) is None  # not twice
+
+
+def test_the_dev_server_opens_the_demo_wave_with_the_shipped_file(db, redis_url, redis):
+    from bot.devserver import prepare_waves
+
+    assert prepare_waves(db, redis_url) == "demo"
+    assert redis.hexists(keys.WAVES_OPEN, "demo")
+
+
+def test_cli_wave_open_refuses_placeholders_in_production(
+    monkeypatch, redis_url, db, redis, tmp_path
+):
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", db)
+    for name in ("SECRET_KEY", "PSEUDONYM_KEY", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SURVEYBOT_ENV", "production")
+    runner = CliRunner()
+    assert runner.invoke(main, ["wave", "create", "shipped"]).exit_code == 0
+    result = runner.invoke(main, ["wave", "open", "shipped"])
+    assert result.exit_code == 1
+    (line,) = result.output.splitlines()
+    assert line.startswith("Error: wave 'shipped' was not opened: its questionnaire still has")
+    assert 'resources.org is "the coalition"' in line and str(DEFAULT_SURVEY_PATH) in line
+    assert get_wave(Session(get_engine(db)), "shipped").status == WaveStatus.DRAFT
+
+    survey = finished_survey(tmp_path)
+    runner.invoke(main, ["wave", "create", "finished", "--survey", str(survey)])
+    result = runner.invoke(main, ["wave", "open", "finished"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "wave finished is open (the default for plain texts)\n"
+
+    monkeypatch.setenv("SURVEYBOT_ENV", "development")
+    runner.invoke(main, ["wave", "create", "dev", "--keyword", "en=DEV"])
+    assert runner.invoke(main, ["wave", "open", "dev"]).exit_code == 0
+
+
+def test_a_planned_opening_with_placeholders_logs_why_and_stays_a_draft(
+    app, session, redis, tmp_path, caplog
+):
+    import datetime as dt
+    import logging
+    from dataclasses import replace
+
+    from bot.config import Environment
+    from bot.waves import apply_schedule
+    from workers import context
+    from workers.weekly import apply_wave_schedule
+
+    # Opening times long past, whatever today's date is (the cron job reads the clock).
+    long_ago = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    create_wave(session, name="planned", opens_at=long_ago)
+    now = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)
+    (line,) = apply_schedule(session, redis, now, allow_placeholders=False)
+    assert line.startswith("could not open planned: wave 'planned' was not opened")
+    assert "still has placeholders" in line
+    assert get_wave(session, "planned").status == WaveStatus.DRAFT
+
+    # The cron job (every minute) decides from its settings and logs the refusal.
+    create_wave(
+        session,
+        name="planned-finished",
+        survey_file=str(finished_survey(tmp_path)),
+        start_keywords={"en": ["PLANNED"]},
+        opens_at=long_ago,
+    )
+    production = replace(app.extensions["surveybot"].settings, SURVEYBOT_ENV=Environment.PRODUCTION)
+    context.configure(production)
+    with caplog.at_level(logging.INFO, logger="workers.weekly"):
+        done = apply_wave_schedule()
+    assert done == [line, "opened planned-finished"]
+    refused = [r for r in caplog.records if "could not open planned" in r.getMessage()]
+    assert [r.levelno for r in refused] == [logging.WARNING]
+    assert "still has placeholders" in refused[0].getMessage()
+    session.expire_all()
+    assert get_wave(session, "planned").status == WaveStatus.DRAFT
+    assert get_wave(session, "planned-finished").status == WaveStatus.OPEN
+
+    # Outside production the same job opens it.
+    context.configure(app.extensions["surveybot"].settings)
+    assert apply_wave_schedule() == ["opened planned"]

@@ -182,7 +182,7 @@ def make_wave(db, redis, name, *, status="open", created_on=dt.date(2026, 11, 1)
     with Session(get_engine(db)) as session:
         create_wave(session, name=name, start_keywords={"en": [name.upper()]})
         if status != "draft":
-            open_wave(session, redis, name)
+            open_wave(session, redis, name, allow_placeholders=True)
         if status == "closed":
             close_wave(session, redis, name)
         wave = session.get(Wave, name)

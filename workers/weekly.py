@@ -361,7 +361,11 @@ def apply_wave_schedule() -> list[str]:
     settings = context.settings()
     redis = context.redis()
     with DbSession(get_engine(settings.DATABASE_URL)) as session:
-        done = apply_schedule(session, redis, clock.now())
+        done = apply_schedule(
+            session, redis, clock.now(), allow_placeholders=settings.allows_placeholders
+        )
     for line in done:
-        log.info("wave schedule: %s", line)
+        # A planned opening that did not happen needs an operator: say it louder.
+        level = logging.WARNING if line.startswith("could not") else logging.INFO
+        log.log(level, "wave schedule: %s", line)
     return done
