@@ -63,7 +63,12 @@ def test_a_missing_setting_stops_the_command_before_it_asks_anything(bare, args,
     assert "Password" not in result.output
 
 
-def test_survey_check_needs_no_settings(bare):
+def test_survey_check_needs_no_settings(bare, monkeypatch):
+    result = CliRunner().invoke(main, ["survey", "check"])  # production: placeholders are errors
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "is not set" not in result.output
+    assert "ERROR resources.org" in result.output and result.exit_code == 1
+    monkeypatch.setenv("SURVEYBOT_ENV", "development")
     result = CliRunner().invoke(main, ["survey", "check"])
     assert result.exit_code == 0, result.output
 
