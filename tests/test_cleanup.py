@@ -341,8 +341,8 @@ def test_every_final_call_status_schedules_the_deletion(app, redis, status):
 @pytest.mark.parametrize(
     ("kind", "sid"),
     [
-        (RecordKind.CALL, new_sid()),  # a message SID is not a call
-        (RecordKind.MESSAGE, new_call_sid()),
+        (RecordKind.CALL, "SM" + "4e" * 16),  # a message SID is not a call
+        (RecordKind.MESSAGE, "CA" + "4e" * 16),
         (RecordKind.MESSAGE, "SM123"),
         (RecordKind.MESSAGE, "SM" + "g" * 32),
         (RecordKind.MESSAGE, ""),

@@ -17,11 +17,11 @@ from click.testing import CliRunner
 from bot import keys
 from bot.cli import main
 from bot.report import load_raw_report
-from tests.factories import random_answers, response_payload
+from tests.factories import random_answers, response_payload, store_all
 from tests.test_aggregation import open_wave_without_other_reason
 from tests.test_weekly import make_wave
+from workers import context
 from workers.aggregation import refresh_wave
-from workers.storage import store_response
 
 WEEK = "2026-W47"  # Nov 16-22, 2026
 IN_WEEK = dt.date(2026, 11, 18)
@@ -31,11 +31,13 @@ WEEK_AFTER = dt.date(2026, 11, 25)  # the report runs once the week is complete
 
 def store_week(q, day, count, seed, languages=("en", "es", "es"), wave="default"):
     rng = random.Random(seed)
+    payloads = []
     for _ in range(count):
         answers = random_answers(q, rng, skip_rate=0.05)
-        store_response(
+        payloads.append(
             response_payload(q, answers, language=rng.choice(languages), day=day, wave=wave)
         )
+    store_all(context.settings().DATABASE_URL, payloads)
 
 
 @pytest.fixture

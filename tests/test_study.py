@@ -15,10 +15,9 @@ import pytest
 
 from bot.report import build_raw_report, publish
 from bot.suppression import percent
-from tests.factories import response_payload
+from tests.factories import response_payload, store_all
 from tests.test_aggregation import refresh
 from workers.aggregation import load_profiles
-from workers.storage import store_response
 
 WEEK_DAY = dt.date(2026, 11, 18)  # ISO week 2026-W47
 
@@ -68,8 +67,11 @@ def study_respondents(seed: int = 2009):
 @pytest.fixture
 def study_report(app, db):
     q = app.extensions["surveybot"].questionnaire
-    for answers, language in study_respondents():
-        store_response(response_payload(q, answers, language=language, day=WEEK_DAY))
+    payloads = [
+        response_payload(q, answers, language=language, day=WEEK_DAY)
+        for answers, language in study_respondents()
+    ]
+    assert store_all(db, payloads) == 1000
     refresh(app)
     from sqlmodel import Session
 

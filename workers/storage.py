@@ -19,6 +19,7 @@ from redis import Redis
 from rq import Queue
 from rq.registry import FailedJobRegistry
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlmodel import Session, select
 
 from bot import keys
 from bot.db import session_scope
@@ -59,32 +60,46 @@ def answer_rows(response_id: uuid.UUID, answers: dict[str, Any]) -> list[Answer]
     return rows
 
 
+def response_row(payload: dict[str, Any]) -> Response:
+    """The anonymized row of one completed response (its answers go in `answer_rows`)."""
+    completed_on = dt.date.fromisoformat(payload["completed_on"])
+    return Response(
+        id=uuid.UUID(payload["response_id"]),
+        survey=payload["survey"],
+        survey_version=payload["survey_version"],
+        wave=payload["wave"],
+        language=payload["language"],
+        completed_on=completed_on,
+        completed_week=iso_week(completed_on),
+        choices_key=choices_key(payload["answers"]),
+        multi_key=multi_key(payload["answers"]),
+    )
+
+
+def write_responses(session: Session, payloads: list[dict[str, Any]]) -> int:
+    """Add the responses not stored yet to the session (flushed, not committed); returns how
+    many were new. A response id already stored is left as it is."""
+    ids = [uuid.UUID(p["response_id"]) for p in payloads]
+    stored = set(session.exec(select(Response.id).where(Response.id.in_(ids))))
+    new = [p for p in payloads if uuid.UUID(p["response_id"]) not in stored]
+    session.add_all([response_row(p) for p in new])
+    session.flush()  # the answers refer to their responses
+    session.add_all(
+        [row for p in new for row in answer_rows(uuid.UUID(p["response_id"]), p["answers"])]
+    )
+    session.flush()
+    return len(new)
+
+
 def store_response(payload: dict[str, Any]) -> str:
     """Write one completed response; a second run with the same id changes nothing."""
-    response_id = uuid.UUID(payload["response_id"])
-    completed_on = dt.date.fromisoformat(payload["completed_on"])
     url = context.settings().DATABASE_URL
     try:
         with session_scope(url) as session:
-            if session.get(Response, response_id) is not None:
+            if not write_responses(session, [payload]):
                 # A retry after the commit: the refresh request may be what failed.
                 _request_refresh(payload["wave"])
                 return "already stored"
-            session.add(
-                Response(
-                    id=response_id,
-                    survey=payload["survey"],
-                    survey_version=payload["survey_version"],
-                    wave=payload["wave"],
-                    language=payload["language"],
-                    completed_on=completed_on,
-                    completed_week=iso_week(completed_on),
-                    choices_key=choices_key(payload["answers"]),
-                    multi_key=multi_key(payload["answers"]),
-                )
-            )
-            session.flush()
-            session.add_all(answer_rows(response_id, payload["answers"]))
     except IntegrityError:
         return "already stored"  # the same job ran at the same moment elsewhere
     except SQLAlchemyError as exc:
