@@ -39,7 +39,9 @@ def run_worker(settings, *, timeout: float = 120) -> subprocess.CompletedProcess
         PSEUDONYM_KEY=settings.PSEUDONYM_KEY,
         TWILIO_AUTH_TOKEN=settings.TWILIO_AUTH_TOKEN,
     )
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)  # tests.jobs
+    # tests.jobs, after whatever PYTHONPATH the run has (scripts/clockshift moves the calendar)
+    paths = [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     surveybot = Path(sys.executable).with_name("surveybot")
     return subprocess.run(
         [str(surveybot), "worker", "--burst"],
