@@ -74,9 +74,9 @@ WORKER_MAIN = {
         "import workers.invitations\n"
         "from redis import Redis\n"
         "from rq import SimpleWorker\n"
-        "from bot.config import load_settings\n"
+        "from bot.infra.config import load_settings\n"
         "from workers import context\n"
-        "from workers.queues import get_queue\n"
+        "from bot.infra.queues import get_queue\n"
         "settings = load_settings()\n"
         "context.configure(settings)\n"
         "connection = Redis.from_url(settings.REDIS_URL)\n"
@@ -253,10 +253,10 @@ def wait_for_workers(redis, processes, count: int) -> None:
 
 def run_rate(args, context, rate: float, messages: int, first: int) -> RateResult:  # noqa: ANN001
     """Send `messages` invitations at `rate` per second with fresh workers; measure."""
-    from bot.config import load_settings
-    from bot.invitations import invitation_progress, queue_invitations
+    from bot.infra.config import load_settings
+    from bot.infra.queues import get_queue
+    from bot.outreach.invitations import invitation_progress, queue_invitations
     from workers.invitations import RATE_LIMIT_KEY
-    from workers.queues import get_queue
 
     redis, fake, workdir = context["redis"], context["fake"], context["workdir"]
     env = worker_environment(context["redis_url"], context["database_url"], fake.url, rate, args)
@@ -306,9 +306,9 @@ def run_rate(args, context, rate: float, messages: int, first: int) -> RateResul
 
 def prepare_wave(database_url: str, redis) -> None:  # noqa: ANN001
     """Migrate the database, then create and open the benchmark's wave."""
-    from bot.db import session_scope
-    from bot.migrate import upgrade
-    from bot.waves import create_wave, open_wave
+    from bot.infra.db import session_scope
+    from bot.infra.migrate import upgrade
+    from bot.outreach.waves import create_wave, open_wave
 
     upgrade(database_url)
     with session_scope(database_url) as session:

@@ -18,7 +18,8 @@ What it does, in one run:
        - refresh:   ``workers.aggregation.refresh_wave``, the job that turns the raw rows into
          aggregate profiles (one SQL pass) and replaces the stored ones;
        - build:     loading the stored profiles, summing them into the report in Python
-         (``bot.report.build_raw_report``) and small-cell suppression (``bot.report.publish``);
+         (``bot.releases.report.build_raw_report``) and small-cell suppression
+         (``bot.releases.report.publish``);
        - refresh + build: the two added up, round by round (what a fresh report costs);
      every measurement runs in a fresh child process, so the peak RSS printed belongs to that
      step alone; one untimed warm-up round per size fills the caches and measures the Python
@@ -65,7 +66,7 @@ from bench.services import (  # noqa: E402
     start_redis,
     stop_process,
 )
-from bot.defaults import SMALL_CELL_MIN  # noqa: E402
+from bot.infra.defaults import SMALL_CELL_MIN  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,8 +166,8 @@ def random_answers(q: Any, rng: random.Random, skip_rate: float = SKIP_RATE) -> 
     more option ids, a number question an int, a choice question one option id. A question
     whose `when` does not hold is absent, as the conversation engine never asks it.
     """
-    from bot.engine import applies
-    from bot.questionnaire import QuestionType
+    from bot.core.engine import applies
+    from bot.core.questionnaire import QuestionType
 
     answers: dict[str, Any] = {}
     for question in q.questions:
@@ -210,8 +211,8 @@ def generate_batch(
     days: Sequence[dt.date] | None = None,
 ) -> tuple[list[ResponseRow], list[AnswerRow]]:
     """`count` synthetic responses of one wave and their answer rows, ready for COPY."""
-    from bot.weeks import iso_week
-    from workers.profile_keys import choices_key, multi_key
+    from bot.infra.weeks import iso_week
+    from bot.releases.profile_keys import choices_key, multi_key
 
     days = list(days or bench_days())
     week_of = {day: iso_week(day) for day in days}
@@ -447,8 +448,8 @@ def _prepare(step: str, database_url: str, redis_url: str, wave: str, responses:
 
     from sqlalchemy import text
 
-    from bot.db import get_engine
-    from bot.questionnaire import load_questionnaire
+    from bot.core.questionnaire import load_questionnaire
+    from bot.infra.db import get_engine
 
     q = load_questionnaire()
     engine = get_engine(database_url)
@@ -470,13 +471,13 @@ def _prepare(step: str, database_url: str, redis_url: str, wave: str, responses:
 
     from sqlmodel import Session
 
-    from bot.report import build_raw_report
-    from bot.report import publish as publish_report
-    from bot.weeks import parse_week
+    from bot.infra.weeks import parse_week
+    from bot.releases.report import build_raw_report
+    from bot.releases.report import publish as publish_report
     from workers.aggregation import load_profiles
 
     if publish:
-        import bot.suppression  # noqa: F401  (imported outside the timing, as in a warm job)
+        import bot.releases.suppression  # noqa: F401  (imported outside the timing, as in a warm job)
 
     def build() -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -664,10 +665,10 @@ def check_report(database_url: str, q: Any, wave: str, responses: int) -> list[s
     import psycopg
     from sqlmodel import Session
 
-    from bot.db import get_engine
-    from bot.questionnaire import QuestionType
-    from bot.report import build_raw_report
-    from bot.weeks import parse_week
+    from bot.core.questionnaire import QuestionType
+    from bot.infra.db import get_engine
+    from bot.infra.weeks import parse_week
+    from bot.releases.report import build_raw_report
     from workers.aggregation import load_profiles
 
     with Session(get_engine(database_url)) as session:
@@ -694,7 +695,7 @@ def explain_temp(database_url: str, q: Any, wave: str) -> dict[str, float | None
     import psycopg
     from sqlalchemy import text
 
-    from bot.db import get_engine
+    from bot.infra.db import get_engine
 
     result: dict[str, float | None] = {BASELINE: None, REFRESH: None}
     prefix = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
@@ -726,9 +727,9 @@ def server_settings(database_url: str) -> str:
 
 
 def publish_available() -> bool:
-    """Whether small-cell suppression (bot.suppression.suppress_report) can be imported."""
+    """Whether small-cell suppression (bot.releases.suppression.suppress_report) can be imported."""
     try:
-        from bot.suppression import suppress_report  # noqa: F401
+        from bot.releases.suppression import suppress_report  # noqa: F401
     except ImportError:
         return False
     return True
@@ -810,9 +811,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from bot.db import get_engine
-    from bot.migrate import upgrade
-    from bot.questionnaire import load_questionnaire
+    from bot.core.questionnaire import load_questionnaire
+    from bot.infra.db import get_engine
+    from bot.infra.migrate import upgrade
 
     admin_url = args.database_url
     name = args.bench_database
@@ -843,7 +844,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             + (
                 "small-cell suppression (publish)"
                 if publish
-                else "NO suppression (bot.suppression not importable: publish not measured)"
+                else "NO suppression (bot.releases.suppression not importable: publish not "
+                "measured)"
             )
         )
         print(

@@ -92,7 +92,7 @@ def environment_without_settings() -> dict[str, str]:
     benchmark gets only the settings the benchmark gives it."""
     from dataclasses import fields
 
-    from bot.config import Settings
+    from bot.infra.config import Settings
 
     names = {f.name for f in fields(Settings)}
     return {k: v for k, v in os.environ.items() if k not in names}

@@ -136,7 +136,7 @@ def webhook_url(public_base_url: str = PUBLIC_BASE_URL) -> str:
 
 def signed_request(validator: Any, url: str, sender: str, text: str) -> Request:
     """One inbound SMS as Twilio posts it (fresh MessageSid), with its signature."""
-    from bot.simulator import twilio_params
+    from bot.channels.simulator import twilio_params
 
     params = twilio_params(sender, text)
     signature = validator.compute_signature(url, params)
@@ -162,7 +162,7 @@ def build_requests(
 
 
 def gather_url(n: int, public_base_url: str = PUBLIC_BASE_URL) -> str:
-    """The action URL of a call's n-th <Gather> (n = 1 after the call starts), as bot.voice
+    """The action URL of a call's n-th <Gather> (n = 1 after the call starts), as bot.channels.voice
     writes it and Twilio signs it."""
     return f"{public_base_url.rstrip('/')}{GATHER_PATH}?n={n}"
 
@@ -186,7 +186,7 @@ def build_call_requests(
     call answered, then one gather callback per entry of `keys` (a trailing # finishes it)."""
     from twilio.request_validator import RequestValidator
 
-    from bot.simulator import CallStatus, call_params, new_call_sid
+    from bot.channels.simulator import CallStatus, call_params, new_call_sid
 
     validator = RequestValidator(auth_token)
     start_url = public_base_url.rstrip("/") + VOICE_PATH
@@ -217,9 +217,9 @@ def call_script(questionnaire: Any, lang: str = "en") -> tuple[list[str], str]:
     Walks the pure conversation engine from a call answered: the language's menu key, "1" for
     consent, then option 1 of every question asked ("13#" for a multiple-choice question).
     """
-    from bot.engine import Channel, Inbound, Signal, Stage, step
-    from bot.questionnaire import QuestionType
-    from bot.voice_prompts import prompt_speech, speak
+    from bot.channels.voice_prompts import prompt_speech, speak
+    from bot.core.engine import Channel, Inbound, Signal, Stage, step
+    from bot.core.questionnaire import QuestionType
 
     result = step(
         questionnaire, None, Inbound(text="", channel=Channel.VOICE, signal=Signal.CALL_START)
@@ -257,7 +257,7 @@ def call_script(questionnaire: Any, lang: str = "en") -> tuple[list[str], str]:
 
 def sms_ended(twiml: bytes, closing: str) -> bool:
     """Whether an SMS TwiML answer carries the closing message."""
-    from bot.simulator import parse_twiml
+    from bot.channels.simulator import parse_twiml
 
     try:
         texts = parse_twiml(twiml) if twiml else []
@@ -283,8 +283,8 @@ def survey_script(questionnaire: Any, lang: str = "en") -> tuple[list[str], str]
     Walks the pure conversation engine: the start keyword, "1" for consent, then option 1 of
     every question asked ("1 3" for a multiple-choice question, to exercise that parser).
     """
-    from bot.engine import Inbound, Stage, step
-    from bot.questionnaire import QuestionType
+    from bot.core.engine import Inbound, Stage, step
+    from bot.core.questionnaire import QuestionType
 
     texts = [questionnaire.start_keywords[lang][0].upper()]
     result = step(questionnaire, None, Inbound(text=texts[0]))
@@ -732,10 +732,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, str(REPO_ROOT))
     from redis import Redis
 
-    from bot import keys
-    from bot.defaults import DEFAULT_WAVE
-    from bot.questionnaire import load_questionnaire
-    from workers.queues import get_queue
+    from bot.core.questionnaire import load_questionnaire
+    from bot.infra import keys
+    from bot.infra.defaults import DEFAULT_WAVE
+    from bot.infra.queues import get_queue
 
     voice = args.channel == "voice"
     unit = VOICE_UNIT if voice else SMS_UNIT

@@ -129,15 +129,15 @@ class Bot:
 
 
 def survey(bot: Bot, sender: str, rng: random.Random) -> None:
-    replies = bot.text(sender, "SMOKE")
-    replies = bot.text(sender, "1")  # consent
+    replies = bot.core.text(sender, "SMOKE")
+    replies = bot.core.text(sender, "1")  # consent
     for _ in range(15):
         last = replies[-1]
         if "1." not in last:
             return
         options = last.count("\n") - 1
         answer = "1 2" if "1 3" in last else str(rng.randint(1, max(1, options)))
-        replies = bot.text(sender, answer)
+        replies = bot.core.text(sender, answer)
     fail(f"the survey of {sender} did not end")
 
 
@@ -260,8 +260,8 @@ def main() -> int:
 def _stored(env: dict[str, str]) -> int:
     from sqlmodel import Session, func, select
 
-    from bot.db import get_engine
-    from bot.models import Response
+    from bot.infra.db import get_engine
+    from bot.infra.models import Response
 
     with Session(get_engine(env["DATABASE_URL"])) as session:
         count = session.exec(
@@ -273,8 +273,8 @@ def _stored(env: dict[str, str]) -> int:
 def _aggregated(env: dict[str, str]) -> int:
     from sqlmodel import Session, func, select
 
-    from bot.db import get_engine
-    from bot.models import AggregateProfile
+    from bot.infra.db import get_engine
+    from bot.infra.models import AggregateProfile
 
     with Session(get_engine(env["DATABASE_URL"])) as session:
         total = session.exec(
@@ -288,7 +288,7 @@ def _failed_jobs(redis_url: str) -> int:
     from rq import Queue
     from rq.registry import FailedJobRegistry
 
-    from bot import defaults
+    from bot.infra import defaults
 
     with Redis.from_url(redis_url) as redis:
         return len(FailedJobRegistry(queue=Queue(defaults.QUEUE_NAME, connection=redis)))

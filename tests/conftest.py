@@ -22,11 +22,11 @@ from redis import Redis
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401
-from bot import clock as bot_clock
+import bot.infra.models  # noqa: F401
 from bot import create_app
-from bot.db import get_engine
-from bot.migrate import downgrade, upgrade
+from bot.infra import clock as bot_clock
+from bot.infra.db import get_engine
+from bot.infra.migrate import downgrade, upgrade
 from workers import context
 
 pytest_plugins = ["tests.live_server"]  # live_url, live_app, browser_context
@@ -58,7 +58,7 @@ class FixedClock:
 
 @pytest.fixture(autouse=True)
 def clock(monkeypatch) -> FixedClock:
-    """Every test reads `bot.clock` as a fixed calendar (processes a test starts read the real
+    """Every test reads `bot.infra.clock` as a fixed calendar (processes a test starts read the real
     one, so they must not depend on the date)."""
     fixed = FixedClock()
     monkeypatch.setattr(bot_clock, "now", lambda: fixed.moment)

@@ -8,8 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
-from bot.auth import create_user
-from bot.db import get_engine
+from bot.dashboard.auth import create_user
+from bot.infra.db import get_engine
 
 PASSWORD = "correct horse battery staple"
 ROLES = ("viewer", "organizer", "admin")

@@ -8,13 +8,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bot.placeholders import SHIPPED_PLACEHOLDERS
-from bot.questionnaire import DEFAULT_SURVEY_PATH, Questionnaire, QuestionType
+from bot.core.placeholders import SHIPPED_PLACEHOLDERS
+from bot.core.questionnaire import DEFAULT_SURVEY_PATH, Questionnaire, QuestionType
 
 
 def random_answers(q: Questionnaire, rng: random.Random, skip_rate: float = 0.1) -> dict[str, Any]:
     """A plausible set of answers, following the questionnaire's skip logic."""
-    from bot.engine import applies
+    from bot.core.engine import applies
 
     answers: dict[str, Any] = {}
     for question in q.questions:
@@ -50,7 +50,7 @@ def response_payload(
     }
 
 
-# What an organizer puts in place of the shipped placeholders (bot.placeholders).
+# What an organizer puts in place of the shipped placeholders (bot.core.placeholders).
 REAL_RESOURCES = {"org": "Red Comunitaria de Miami", "hotline": "1-305-555-0147"}
 
 
@@ -70,7 +70,7 @@ def finished_survey(folder: Path) -> Path:
 def store_all(database_url: str, payloads: list[dict[str, Any]]) -> int:
     """Store many completed responses in one transaction, as the storage job writes each one
     (workers.storage.write_responses); for tests that need many rows fast."""
-    from bot.db import session_scope
+    from bot.infra.db import session_scope
     from workers.storage import write_responses
 
     with session_scope(database_url) as session:

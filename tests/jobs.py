@@ -6,7 +6,7 @@ import os
 
 from sqlalchemy import text
 
-from bot.db import get_engine
+from bot.infra.db import get_engine
 from workers import context
 
 

@@ -10,10 +10,10 @@ from collections import Counter, defaultdict
 from rq.registry import ScheduledJobRegistry
 from sqlmodel import Session, select
 
-from bot.db import get_engine
-from bot.models import AggregateProfile, Answer, Response
-from bot.questionnaire import QuestionType
-from bot.report import build_raw_report
+from bot.core.questionnaire import QuestionType
+from bot.infra.db import get_engine
+from bot.infra.models import AggregateProfile, Answer, Response
+from bot.releases.report import build_raw_report
 from tests.factories import random_answers, response_payload
 from tests.utils import run_jobs
 from workers.aggregation import ANSWERED, load_profiles, refresh_aggregates, refresh_wave
@@ -213,8 +213,8 @@ OTHER_REASON = (
 def open_wave_without_other_reason(db, redis, name):
     """An open wave whose frozen questionnaire differs from the file: no "other" reason, another
     label for ICE, and its own survey id."""
-    from bot.models import Wave
-    from bot.waves import create_wave, open_wave
+    from bot.infra.models import Wave
+    from bot.outreach.waves import create_wave, open_wave
 
     with Session(get_engine(db)) as session:
         create_wave(session, name=name, start_keywords={"en": [name.upper()]})

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from bench import report as bench
-from bot.engine import applies
-from bot.questionnaire import QuestionType, load_questionnaire
-from bot.weeks import iso_week
+from bot.core.engine import applies
+from bot.core.questionnaire import QuestionType, load_questionnaire
+from bot.infra.weeks import iso_week
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,14 +20,14 @@ from twilio.request_validator import RequestValidator
 from bench import minimal_app
 from bench import webhook as bench
 from bench.services import MAX_NUMBERS, bench_number
-from bot import keys
-from bot.defaults import DEFAULT_WAVE
-from bot.engine import Inbound, step
-from bot.questionnaire import QuestionType, load_questionnaire
-from bot.voice_prompts import prompt_speech
+from bot.channels.voice_prompts import prompt_speech
+from bot.core.engine import Inbound, step
+from bot.core.questionnaire import QuestionType, load_questionnaire
+from bot.infra import keys
+from bot.infra.defaults import DEFAULT_WAVE
+from bot.infra.queues import get_queue
 from tests.conftest import TEST_SECRETS
 from tests.voice_utils import check_twiml
-from workers.queues import get_queue
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from bot.simulator import IGNORED_NOTICE, OPTED_IN_NOTICE, OPTED_OUT_NOTICE
+from bot.channels.simulator import IGNORED_NOTICE, OPTED_IN_NOTICE, OPTED_OUT_NOTICE
 from tests.dashboard_utils import PASSWORD, make_user
 from tests.live_server import TIMEOUT_MS, Page, expect
 from tests.utils import run_jobs

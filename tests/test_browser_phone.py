@@ -5,7 +5,7 @@ signed voice routes. Screenshot in test-artifacts/phone-mode.png.
 
 from __future__ import annotations
 
-from bot import keys as redis_keys
+from bot.infra import keys as redis_keys
 from tests.live_server import TIMEOUT_MS, BrowserContext, Page, expect
 
 MAX_STEPS = 20  # answers after consent; the survey has fewer questions than this
@@ -33,7 +33,7 @@ Object.defineProperty(window, "SpeechSynthesisUtterance", { value: undefined, co
 
 def speech(app, prompt: str, lang: str = "en") -> str:  # noqa: ANN001
     """What the phone channel says for a named prompt (the voice module's own wording)."""
-    from bot.voice_prompts import prompt_speech
+    from bot.channels.voice_prompts import prompt_speech
 
     return prompt_speech(app.extensions["surveybot"].questionnaire, prompt, lang)
 

@@ -21,13 +21,15 @@ import pytest
 from click.testing import CliRunner
 from rq.registry import ScheduledJobRegistry
 
-from bot import clock as bot_clock
-from bot import create_app, defaults, keys
-from bot.cleanup import RecordKind, schedule_deletion
-from bot.cleanup_cli import cleanup_group
-from bot.config import load_settings
-from bot.exceptions import ConfigError
-from bot.privacy import message_digest
+from bot import create_app
+from bot.cli.cleanup import cleanup_group
+from bot.infra import clock as bot_clock
+from bot.infra import defaults, keys
+from bot.infra.config import load_settings
+from bot.infra.exceptions import ConfigError
+from bot.infra.privacy import message_digest
+from bot.infra.queues import get_queue
+from bot.records.cleanup import RecordKind, schedule_deletion
 from tests.fake_twilio import (
     NOT_COMPLETE,
     SERVER_ERROR,
@@ -38,7 +40,6 @@ from tests.fake_twilio import (
 from tests.test_privacy import assert_clean, database_dump, redis_dump
 from tests.utils import new_sid, no_jobs_left, replies_of, run_queued, sign, sms, sms_status
 from workers import context
-from workers.queues import get_queue
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
 ACCOUNT = "AC" + "1" * 32

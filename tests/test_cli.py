@@ -11,12 +11,12 @@ from redis import Redis
 from sqlalchemy import inspect
 
 from bot.cli import main
-from bot.db import get_engine
-from bot.devserver import dev_secrets
-from bot.questionnaire import DEFAULT_SURVEY_PATH
+from bot.cli.devserver import dev_secrets
+from bot.core.questionnaire import DEFAULT_SURVEY_PATH
+from bot.infra.db import get_engine
+from bot.infra.queues import enqueue_store_response, get_queue
 from tests.test_storage import payload
 from tests.test_webhook import responses
-from workers.queues import enqueue_store_response, get_queue
 
 NO_SECRETS = {name: None for name in ("SECRET_KEY", "PSEUDONYM_KEY", "TWILIO_AUTH_TOKEN")}
 

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.config import load_settings
-from bot.devinstance import DevInstance, InstanceBusy
-from bot.devserver import banner, run_dev
+from bot.cli.devserver import banner, run_dev
+from bot.infra.config import load_settings
+from bot.infra.devinstance import DevInstance, InstanceBusy
 
 SECRETS = ("SECRET_KEY", "PSEUDONYM_KEY", "TWILIO_AUTH_TOKEN")
 INFRA = ("REDIS_URL", "DATABASE_URL", "SURVEYBOT_ENV", "PUBLIC_BASE_URL", *SECRETS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot import create_app
-from bot.config import Environment, load_settings
-from bot.exceptions import ConfigError
+from bot.infra.config import Environment, load_settings
+from bot.infra.exceptions import ConfigError
 
 GOOD = {
     "SURVEYBOT_ENV": "production",
@@ -75,7 +75,7 @@ def test_a_malformed_number_is_a_clear_error():
 def test_every_setting_is_documented_in_env_example(repo_root):
     from dataclasses import fields
 
-    from bot.config import Settings
+    from bot.infra.config import Settings
 
     documented = {
         line.split("=", 1)[0]

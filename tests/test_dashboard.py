@@ -15,15 +15,16 @@ from click.testing import CliRunner
 from markupsafe import escape
 from sqlmodel import Session, select
 
-from bot import create_app, keys
-from bot.auth import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, Role, find_user
+from bot import create_app
 from bot.cli import main
+from bot.core.smsencoding import describe, summary
 from bot.dashboard import chain_shown, primary
-from bot.db import get_engine
-from bot.invitations import wave_invitation
-from bot.models import User, Wave
-from bot.smsencoding import describe, summary
-from bot.waves import open_wave
+from bot.dashboard.auth import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, Role, find_user
+from bot.infra import keys
+from bot.infra.db import get_engine
+from bot.infra.models import User, Wave
+from bot.outreach.invitations import wave_invitation
+from bot.outreach.waves import open_wave
 from tests.dashboard_utils import (
     PASSWORD,
     csrf_token,
@@ -47,7 +48,7 @@ def users(db):
 
 
 def make_wave(app, name="w1", **kwargs):
-    from bot.waves import create_wave
+    from bot.outreach.waves import create_wave
 
     with Session(get_engine(app.extensions["surveybot"].settings.DATABASE_URL)) as session:
         create_wave(session, name=name, **kwargs)
@@ -676,8 +677,8 @@ def test_a_conditional_question_is_reached_only_as_often_as_its_condition_is_sho
 
 
 def test_a_conditional_percentage_needs_a_published_start():
+    from bot.core.questionnaire import load_questionnaire
     from bot.dashboard import drop_off
-    from bot.questionnaire import load_questionnaire
 
     q = load_questionnaire(None)
     asked = {b"status": b"80", b"fear_reasons": b"30"}
@@ -778,7 +779,7 @@ def test_row_level_export_is_for_admins_after_a_warning_and_a_confirm(app, db):
     assert all(re.fullmatch(r"\d{4}-W\d\d", r[3]) for r in body)
     raw = "\n".join(",".join(r) for r in rows)
     with Session(get_engine(db)) as session:
-        from bot.models import Response
+        from bot.infra.models import Response
 
         ids = [str(r.id) for r in session.exec(select(Response))]
     assert ids and not any(i in raw or i.replace("-", "") in raw for i in ids)

@@ -25,8 +25,8 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from bot.questionnaire import load_questionnaire
-from bot.terminal_sim import run_terminal_call, run_terminal_sim
+from bot.cli.terminal_sim import run_terminal_call, run_terminal_sim
+from bot.core.questionnaire import load_questionnaire
 from tests.live_server import BrowserContext, Page, feed_input
 from tests.test_browser import take_survey
 from tests.test_browser_phone import RECORD_SPEECH, answer, open_phone, wait_for_answer

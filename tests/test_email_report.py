@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot.email_report import build_message, render_report, whole_percent
-from bot.questionnaire import load_questionnaire
+from bot.core.questionnaire import load_questionnaire
+from bot.releases.email_report import build_message, render_report, whole_percent
 
 NOTE_EN = (
     "To protect respondents, counts of fewer than 5 people (1 to 4) are not shown, and a few "

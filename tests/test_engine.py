@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine import (
+from bot.core.engine import (
     MISSES_BEFORE_SKIP_OFFER,
     VOICE_MISSES_BEFORE_PAUSE,
     VOICE_MISSES_BEFORE_SKIP_OFFER,
@@ -18,9 +18,9 @@ from bot.engine import (
     parse_answer,
     step,
 )
-from bot.questionnaire import Keyword, QuestionType, load_questionnaire
-from bot.render import render_question
-from bot.text import normalize
+from bot.core.questionnaire import Keyword, QuestionType, load_questionnaire
+from bot.core.render import render_question
+from bot.core.text import normalize
 
 Q = load_questionnaire()
 LANGS = Q.languages
@@ -549,7 +549,7 @@ def test_star_repeats_zero_skips_nine_goes_back():
 
 
 def test_a_number_question_takes_zero_and_nine_as_digits():
-    from bot.questionnaire import parse_questionnaire
+    from bot.core.questionnaire import parse_questionnaire
 
     q = parse_questionnaire(
         """

@@ -5,11 +5,20 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.engine import Channel, EventType, Inbound, Session, Signal, Stage, language_prompt, step
-from bot.questionnaire import Keyword, load_questionnaire
-from bot.render import render_question
-from bot.text import normalize
-from bot.voice_prompts import prompt_speech
+from bot.channels.voice_prompts import prompt_speech
+from bot.core.engine import (
+    Channel,
+    EventType,
+    Inbound,
+    Session,
+    Signal,
+    Stage,
+    language_prompt,
+    step,
+)
+from bot.core.questionnaire import Keyword, load_questionnaire
+from bot.core.render import render_question
+from bot.core.text import normalize
 
 Q = load_questionnaire()
 

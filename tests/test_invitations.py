@@ -25,9 +25,14 @@ from click.testing import CliRunner
 from rq.registry import ScheduledJobRegistry
 from sqlmodel import Session, select
 
-from bot import keys
-from bot.db import get_engine
-from bot.invitations import (
+from bot.cli.invite import invite_command
+from bot.core.smsencoding import describe, summary
+from bot.infra import keys
+from bot.infra.db import get_engine
+from bot.infra.models import OptOut
+from bot.infra.privacy import message_digest, pseudonym
+from bot.infra.queues import get_queue
+from bot.outreach.invitations import (
     CLAIM_PENDING_TTL_SECONDS,
     DEFAULT_INVITATIONS,
     SEND_RETRY_INTERVALS,
@@ -40,11 +45,7 @@ from bot.invitations import (
     queue_invitations,
     wave_invitation,
 )
-from bot.invitations_cli import invite_command
-from bot.models import OptOut
-from bot.privacy import message_digest, pseudonym
-from bot.smsencoding import describe, summary
-from bot.waves import close_wave, create_wave, open_wave
+from bot.outreach.waves import close_wave, create_wave, open_wave
 from tests.factories import REAL_RESOURCES, finished_survey
 from tests.fake_twilio import (
     INVALID_NUMBER,
@@ -57,7 +58,6 @@ from tests.test_privacy import assert_clean, database_dump, formats, redis_dump
 from tests.utils import no_jobs_left, run_queued, sms_status
 from workers import context
 from workers.invitations import RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
-from workers.queues import get_queue
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

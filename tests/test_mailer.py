@@ -13,10 +13,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from bot.email_report import build_message, render_report
-from bot.exceptions import ConfigError, MailError
-from bot.mailer import Security, parse_smtp_url, send_message
-from bot.questionnaire import load_questionnaire
+from bot.core.questionnaire import load_questionnaire
+from bot.infra.exceptions import ConfigError, MailError
+from bot.infra.mailer import Security, parse_smtp_url, send_message
+from bot.releases.email_report import build_message, render_report
 from tests.test_email_report import published
 
 USER, PASSWORD = "reports@coalition", "p@ss:w/rd"  # percent-encoded in URLs
@@ -253,7 +253,7 @@ def test_temporary_failures_are_retried_with_backoff(start_server, message, capl
     handler.temporary_failures = 3
     port = start_server(handler)
     sleeps = Sleeps()
-    with caplog.at_level("WARNING", logger="bot.mailer"):
+    with caplog.at_level("WARNING", logger="bot.infra.mailer"):
         send_message(message, f"smtp://127.0.0.1:{port}", sleep=sleeps)
     assert sleeps == [1, 5, 30]
     assert handler.data_calls == 4

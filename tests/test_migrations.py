@@ -7,8 +7,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from bot.db import get_engine
-from bot.migrate import downgrade, upgrade
+from bot.infra.db import get_engine
+from bot.infra.migrate import downgrade, upgrade
 
 
 def test_migrated_schema_matches_the_models(db):

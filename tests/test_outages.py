@@ -13,7 +13,7 @@ import pytest
 from markupsafe import escape
 
 from bot import create_app
-from bot.outages import MESSAGES, Service
+from bot.web.outages import MESSAGES, Service
 from tests.dashboard_utils import PASSWORD, csrf_token, sign_in, signed_in
 from tests.redis_server import closed_port, redis_server
 from tests.utils import replies_of, sms

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from bot.exceptions import ConfigError
-from bot.outbound import send_sms
+from bot.infra.exceptions import ConfigError
+from bot.infra.outbound import send_sms
 from tests.fake_twilio import FakeTwilio
 
 ACCOUNT = "AC" + "1" * 32

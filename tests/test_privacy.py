@@ -18,10 +18,10 @@ import zlib
 import pytest
 from sqlalchemy import inspect, text
 
-from bot import keys
-from bot.db import get_engine
-from bot.privacy import pseudonym
-from bot.voice_prompts import prompt_speech
+from bot.channels.voice_prompts import prompt_speech
+from bot.infra import keys
+from bot.infra.db import get_engine
+from bot.infra.privacy import pseudonym
 from tests.utils import new_sid, replies_of, run_jobs, sms
 from tests.voice_utils import Call
 

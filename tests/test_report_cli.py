@@ -14,9 +14,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
-from bot import keys
 from bot.cli import main
-from bot.report import load_raw_report
+from bot.infra import keys
+from bot.releases.report import load_raw_report
 from tests.factories import random_answers, response_payload, store_all
 from tests.test_aggregation import open_wave_without_other_reason
 from tests.test_weekly import make_wave

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from bot.exceptions import ConfigError
+from bot.infra.exceptions import ConfigError
 from workers.weekly import is_due, utc_cron_expressions
 
 NEW_YORK = "America/New_York"

@@ -11,9 +11,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from bot import create_app
-from bot.outbound import send_sms
-from bot.simulator import IGNORED_NOTICE, OPTED_IN_NOTICE, OPTED_OUT_NOTICE
-from bot.terminal_sim import (
+from bot.channels.simulator import IGNORED_NOTICE, OPTED_IN_NOTICE, OPTED_OUT_NOTICE
+from bot.cli.terminal_sim import (
     AREA_CODES,
     banner,
     describe_failure,
@@ -25,6 +24,7 @@ from bot.terminal_sim import (
     pretty_number,
     run_terminal_sim,
 )
+from bot.infra.outbound import send_sms
 from tests.live_server import feed_input
 
 FICTIONAL = re.compile(r"^\+1\d{3}55501\d{2}$")

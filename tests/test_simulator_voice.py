@@ -9,7 +9,8 @@ import pytest
 from flask import Response, request
 from twilio.request_validator import RequestValidator
 
-from bot.simulator import (
+from bot.channels.signatures import twilio_signed
+from bot.channels.simulator import (
     INPUT_PARAMS,
     SIMULATED_ACCOUNT,
     SIMULATED_BOT_NUMBER,
@@ -22,8 +23,7 @@ from bot.simulator import (
     recording_name,
     signed_request,
 )
-from bot.terminal_sim import format_prompt, gather_hint, next_payload, run_terminal_call
-from bot.twilio_auth import twilio_signed
+from bot.cli.terminal_sim import format_prompt, gather_hint, next_payload, run_terminal_call
 from tests.live_server import feed_input
 
 PHONE = "+13055550123"
@@ -434,14 +434,14 @@ def said(answer: dict) -> str:
 
 def speech(app, prompt: str, lang: str = "en") -> str:  # noqa: ANN001
     """What the phone channel says for a named prompt (the voice module's own wording)."""
-    from bot.voice_prompts import prompt_speech
+    from bot.channels.voice_prompts import prompt_speech
 
     return prompt_speech(app.extensions["surveybot"].questionnaire, prompt, lang)
 
 
 def completed_calls(redis) -> int:  # noqa: ANN001
     """Completed calls counted by the status callback route, over every day."""
-    from bot import keys
+    from bot.infra import keys
 
     return sum(
         int(redis.hget(key, "completed") or 0) for key in redis.scan_iter(keys.call_stats("*"))

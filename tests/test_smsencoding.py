@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.smsencoding import (
+from bot.core.smsencoding import (
     GSM7,
     GSM7_BASIC,
     UCS2,

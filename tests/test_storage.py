@@ -9,11 +9,11 @@ from dataclasses import replace
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlmodel import Session, select
 
-from bot.db import get_engine
-from bot.models import Answer, Response
+from bot.infra.db import get_engine
+from bot.infra.models import Answer, Response
+from bot.infra.queues import enqueue_store_response, get_queue
 from tests.test_webhook import responses, take_survey
 from workers import context
-from workers.queues import enqueue_store_response, get_queue
 from workers.storage import requeue_failed_storage, store_response
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
@@ -97,7 +97,7 @@ def test_a_database_outage_delays_storage_and_loses_nothing(client, app, db):
 
 
 def test_responses_that_ran_out_of_retries_are_parked_then_stored_by_cron(app, db, redis):
-    from bot import keys
+    from bot.infra import keys
 
     app_state = app.extensions["surveybot"]
     queue = app_state.queue

@@ -13,8 +13,8 @@ import random
 
 import pytest
 
-from bot.report import build_raw_report, publish
-from bot.suppression import percent
+from bot.releases.report import build_raw_report, publish
+from bot.releases.suppression import percent
 from tests.factories import response_payload, store_all
 from tests.test_aggregation import refresh
 from workers.aggregation import load_profiles
@@ -75,7 +75,7 @@ def study_report(app, db):
     refresh(app)
     from sqlmodel import Session
 
-    from bot.db import get_engine
+    from bot.infra.db import get_engine
 
     with Session(get_engine(db)) as session:
         profiles = load_profiles(session, "default", {"2026-W47"})

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from bot.suppression import (
+from bot.releases.suppression import (
     constraint_groups,
     count_paths,
     get_value,
@@ -805,12 +805,12 @@ def test_a_multi_question_is_answered_by_no_more_than_its_counts_add_up_to() -> 
 
 
 def test_the_report_carries_the_questionnaires_skip_logic_to_suppression() -> None:
-    # The reviewer's case through bot.report: its raw report says which questions have skip
+    # The reviewer's case through bot.releases.report: its raw report says which questions have skip
     # logic, so that `publish` knows fear_reasons' answered bounds afraid_to_seek_help "yes".
     import datetime as dt
 
-    from bot.questionnaire import load_questionnaire
-    from bot.report import build_raw_report, publish
+    from bot.core.questionnaire import load_questionnaire
+    from bot.releases.report import build_raw_report, publish
     from workers.aggregation import Profile
 
     q = load_questionnaire()

@@ -9,21 +9,21 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.questionnaire import (
+from bot.channels.voice_prompts import all_prompts, recording_path
+from bot.core.questionnaire import (
     DEFAULT_SURVEY_PATH,
     REQUIRED_MESSAGES,
     load_questionnaire,
     parse_questionnaire,
 )
-from bot.render import render_question
-from bot.survey_check import (
+from bot.core.render import render_question
+from bot.core.survey_check import (
     Finding,
     check_contract,
     check_file,
     check_questionnaire,
     format_findings,
 )
-from bot.voice_prompts import all_prompts, recording_path
 
 # A small valid questionnaire; each test breaks one thing in a copy.
 BASE: dict[str, Any] = {
@@ -192,7 +192,7 @@ def test_recordings_served_from_a_url_are_only_checked_by_name(tmp_path):
 
 # ------------------------------------------------------------------- resources to replace
 # The shipped organization name and hotline are placeholders: an error in production, a
-# warning elsewhere (bot.placeholders).
+# warning elsewhere (bot.core.placeholders).
 
 SHIPPED = {"org": "the coalition", "hotline": "1-888-000-0000"}
 REAL = {"org": "Coalición de Inmigrantes de la Florida", "hotline": "1-305-555-0147"}

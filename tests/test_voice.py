@@ -10,16 +10,16 @@ import logging
 import pytest
 from sqlmodel import Session
 
-from bot import clock as bot_clock
-from bot import keys
-from bot.db import get_engine
-from bot.engine import Reply, Stage, Step
-from bot.engine import Session as ConversationSession
-from bot.privacy import pseudonym
-from bot.questionnaire import Questionnaire, QuestionType
-from bot.voice import call_twiml
-from bot.voice_prompts import FALLBACK_VOICE, SAY_VOICES, all_prompts, prompt_speech
-from bot.waves import close_wave, create_wave, open_wave
+from bot.channels.voice import call_twiml
+from bot.channels.voice_prompts import FALLBACK_VOICE, SAY_VOICES, all_prompts, prompt_speech
+from bot.core.engine import Reply, Stage, Step
+from bot.core.engine import Session as ConversationSession
+from bot.core.questionnaire import Questionnaire, QuestionType
+from bot.infra import clock as bot_clock
+from bot.infra import keys
+from bot.infra.db import get_engine
+from bot.infra.privacy import pseudonym
+from bot.outreach.waves import close_wave, create_wave, open_wave
 from tests.test_webhook import responses
 from tests.utils import run_jobs, text
 from tests.voice_utils import Call, check_twiml
@@ -102,7 +102,7 @@ def test_a_whole_call_by_keypad_stores_the_answers(app, client, db, lang, menu_k
 def _answers(url, response_id) -> dict[str, list[str]]:
     from sqlmodel import select
 
-    from bot.models import Answer
+    from bot.infra.models import Answer
 
     with Session(get_engine(url)) as session:
         rows = session.exec(select(Answer).where(Answer.response_id == response_id)).all()

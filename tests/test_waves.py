@@ -8,13 +8,13 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session
 
-from bot import keys
 from bot.cli import main
-from bot.db import get_engine
-from bot.engine import language_prompt
-from bot.privacy import pseudonym
-from bot.questionnaire import DEFAULT_SURVEY_PATH
-from bot.waves import WaveError, WaveStatus, close_wave, create_wave, get_wave, open_wave
+from bot.core.engine import language_prompt
+from bot.core.questionnaire import DEFAULT_SURVEY_PATH
+from bot.infra import keys
+from bot.infra.db import get_engine
+from bot.infra.privacy import pseudonym
+from bot.outreach.waves import WaveError, WaveStatus, close_wave, create_wave, get_wave, open_wave
 from tests.factories import REAL_RESOURCES, finished_survey
 from tests.test_webhook import responses
 from tests.utils import run_jobs, text
@@ -222,7 +222,7 @@ def test_wave_commands(redis_url, db, redis, monkeypatch):
 def test_waves_open_and_close_at_their_planned_times(session, redis):
     import datetime as dt
 
-    from bot.waves import apply_schedule
+    from bot.outreach.waves import apply_schedule
 
     start = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.UTC)
     create_wave(session, name="spring", opens_at=start - dt.timedelta(days=60), closes_at=start)
@@ -298,7 +298,7 @@ def test_the_file_is_checked_when_the_wave_opens_not_when_it_was_created(session
 
 
 def test_the_demo_wave_opens_with_the_shipped_file_outside_production_only(session, redis):
-    from bot.waves import DEMO_WAVE, ensure_demo_wave
+    from bot.outreach.waves import DEMO_WAVE, ensure_demo_wave
 
     with pytest.raises(WaveError, match="still has placeholders"):
         ensure_demo_wave(session, redis, allow_placeholders=False)
@@ -312,7 +312,7 @@ def test_the_demo_wave_opens_with_the_shipped_file_outside_production_only(sessi
 
 
 def test_the_dev_server_opens_the_demo_wave_with_the_shipped_file(db, redis_url, redis):
-    from bot.devserver import prepare_waves
+    from bot.cli.devserver import prepare_waves
 
     assert prepare_waves(db, redis_url) == "demo"
     assert redis.hexists(keys.WAVES_OPEN, "demo")
@@ -353,8 +353,8 @@ def test_a_planned_opening_with_placeholders_logs_why_and_stays_a_draft(
     import logging
     from dataclasses import replace
 
-    from bot.config import Environment
-    from bot.waves import apply_schedule
+    from bot.infra.config import Environment
+    from bot.outreach.waves import apply_schedule
     from workers import context
     from workers.weekly import apply_wave_schedule
 

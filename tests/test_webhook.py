@@ -8,13 +8,14 @@ import time
 import pytest
 from sqlmodel import Session, select
 
-from bot import clock as bot_clock
-from bot import create_app, keys
-from bot.db import get_engine
-from bot.engine import language_prompt
-from bot.models import Answer, OptOut, Response
-from bot.privacy import pseudonym
-from bot.render import render_question
+from bot import create_app
+from bot.core.engine import language_prompt
+from bot.core.render import render_question
+from bot.infra import clock as bot_clock
+from bot.infra import keys
+from bot.infra.db import get_engine
+from bot.infra.models import Answer, OptOut, Response
+from bot.infra.privacy import pseudonym
 from tests.utils import new_sid, replies_of, run_jobs, sign, sms, text
 
 PHONE = "+13055550123"
@@ -66,7 +67,7 @@ def test_unsigned_request_is_refused_and_leaves_no_trace(client, redis, caplog):
 def test_signature_for_another_url_is_refused(client, app):
     from twilio.request_validator import RequestValidator
 
-    from bot.simulator import twilio_params
+    from bot.channels.simulator import twilio_params
 
     params = twilio_params(PHONE, "hi")
     token = app.extensions["surveybot"].settings.TWILIO_AUTH_TOKEN
@@ -78,7 +79,7 @@ def test_signature_for_another_url_is_refused(client, app):
 def test_signature_made_with_another_token_is_refused(client):
     from twilio.request_validator import RequestValidator
 
-    from bot.simulator import twilio_params
+    from bot.channels.simulator import twilio_params
 
     params = twilio_params(PHONE, "hi")
     forged = RequestValidator("not-our-token").compute_signature(
@@ -89,7 +90,7 @@ def test_signature_made_with_another_token_is_refused(client):
 
 
 def test_tampered_body_is_refused(client, app):
-    from bot.simulator import twilio_params
+    from bot.channels.simulator import twilio_params
 
     params = twilio_params(PHONE, "1")
     signature = sign(app, "/twilio/sms", params)
@@ -99,7 +100,7 @@ def test_tampered_body_is_refused(client, app):
 
 
 def test_query_string_is_part_of_the_signed_url(client, app):
-    from bot.simulator import twilio_params
+    from bot.channels.simulator import twilio_params
 
     params = twilio_params(PHONE, "hi")
     signature = sign(app, "/twilio/sms?channel=sms", params)
@@ -114,7 +115,7 @@ def test_query_string_is_part_of_the_signed_url(client, app):
 def test_behind_a_trusted_proxy_the_forwarded_url_is_checked(settings_overrides):
     from twilio.request_validator import RequestValidator
 
-    from bot.simulator import twilio_params
+    from bot.channels.simulator import twilio_params
 
     app = create_app({**settings_overrides, "TRUST_PROXY": "1", "PUBLIC_BASE_URL": ""})
     client = app.test_client()
@@ -137,7 +138,7 @@ def test_behind_a_trusted_proxy_the_forwarded_url_is_checked(settings_overrides)
 def test_forwarded_headers_are_ignored_unless_trusted(client, app):
     from twilio.request_validator import RequestValidator
 
-    from bot.simulator import twilio_params
+    from bot.channels.simulator import twilio_params
 
     params = twilio_params(PHONE, "hi")
     token = app.extensions["surveybot"].settings.TWILIO_AUTH_TOKEN

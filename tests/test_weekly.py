@@ -13,10 +13,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import Session
 
-from bot.db import get_engine
-from bot.exceptions import MailError
-from bot.models import ReportDelivery, Wave
-from bot.waves import close_wave, create_wave, open_wave
+from bot.infra.db import get_engine
+from bot.infra.exceptions import MailError
+from bot.infra.models import ReportDelivery, Wave
+from bot.outreach.waves import close_wave, create_wave, open_wave
 from tests.factories import random_answers, response_payload
 from workers import context, weekly
 from workers.storage import store_response
@@ -120,11 +120,11 @@ def test_a_failed_send_releases_the_week_for_the_retry(settings, redis, inbox, d
     inbox.refuse_next = 100  # the relay keeps saying "try again later"
     import functools
 
-    import bot.mailer
+    import bot.infra.mailer
 
     waits: list[float] = []
-    no_wait = functools.partial(bot.mailer.send_message, sleep=waits.append)
-    monkeypatch.setattr(bot.mailer, "send_message", no_wait)
+    no_wait = functools.partial(bot.infra.mailer.send_message, sleep=waits.append)
+    monkeypatch.setattr(bot.infra.mailer, "send_message", no_wait)
     with pytest.raises(MailError):
         send_week_report(settings, redis, wave="default", week=WEEK)
     assert delivery(db) is None  # certainly not sent: nothing claimed
@@ -155,7 +155,7 @@ def test_a_week_without_answers_still_sends_a_short_email(settings, redis, inbox
 def test_the_cron_tick_sends_when_due_and_not_otherwise(app, settings, redis, inbox):
     from rq import SimpleWorker
 
-    from workers.queues import get_queue
+    from bot.infra.queues import get_queue
     from workers.weekly import weekly_report_tick
 
     queue = get_queue(redis)
@@ -259,10 +259,10 @@ def test_one_waves_failed_mail_does_not_stop_the_others(settings, redis, inbox, 
     inbox.refuse_next = 5  # spring's five attempts fail; summer's first goes through
     import functools
 
-    import bot.mailer
+    import bot.infra.mailer
 
-    no_wait = functools.partial(bot.mailer.send_message, sleep=lambda _: None)
-    monkeypatch.setattr(bot.mailer, "send_message", no_wait)
+    no_wait = functools.partial(bot.infra.mailer.send_message, sleep=lambda _: None)
+    monkeypatch.setattr(bot.infra.mailer, "send_message", no_wait)
     with pytest.raises(MailError, match="spring"):
         send_weekly_reports(settings, redis, WEEK)
     assert len(inbox.messages) == 1

@@ -18,12 +18,12 @@ import pytest
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from sqlmodel import Session, func, select
 
-from bot.db import get_engine
-from bot.models import Response
+from bot.infra.db import get_engine
+from bot.infra.models import Response
+from bot.infra.queues import enqueue_store_response, get_queue
 from tests.factories import random_answers, response_payload
 from tests.test_aggregation import profiles_from_raw_rows, stored_profiles
 from workers.aggregation import refresh_aggregates
-from workers.queues import enqueue_store_response, get_queue
 
 ROUNDS = 8  # psycopg prepares a statement on its 5th run in one session: several of each job
 

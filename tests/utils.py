@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from twilio.request_validator import RequestValidator
 
-from bot.simulator import twilio_params
+from bot.channels.simulator import twilio_params
+from bot.infra.queues import get_queue
 from workers import context
-from workers.queues import get_queue
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
-from bot.simulator import SIMULATED_ACCOUNT, SIMULATED_BOT_NUMBER
+from bot.channels.simulator import SIMULATED_ACCOUNT, SIMULATED_BOT_NUMBER
 
 # What Twilio's <Say> accepts for the voices used here, and what <Gather> recognizes.
 POLLY_VOICE_LANGUAGES = {"Polly.Joanna": "en-US", "Polly.Lupe": "es-US", "Polly.Lea": "fr-FR"}

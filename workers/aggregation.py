@@ -25,12 +25,12 @@ from sqlalchemy import delete, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session
 
-from bot.db import get_engine
-from bot.models import AggregateProfile
-from bot.questionnaire import Questionnaire, QuestionType
-from bot.waves import wave_questionnaire
+from bot.core.questionnaire import Questionnaire, QuestionType
+from bot.infra.db import get_engine
+from bot.infra.models import AggregateProfile
+from bot.outreach.waves import wave_questionnaire
+from bot.releases.profile_keys import ANSWERED, multi_pattern, parse_choices
 from workers import context
-from workers.profile_keys import ANSWERED, multi_pattern, parse_choices
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,17 @@ import re
 
 from rq import Retry, get_current_job
 
-from bot import defaults, keys
-from bot.cleanup import CleanupCount, RecordKind, count_cleanup, looks_like_sid, record_digest
-from bot.outbound import twilio_client
+from bot.infra import defaults, keys
+from bot.infra.outbound import twilio_client
+from bot.infra.twilio_rest import TwilioFailure, call_twilio, retry_later
+from bot.records.cleanup import (
+    CleanupCount,
+    RecordKind,
+    count_cleanup,
+    looks_like_sid,
+    record_digest,
+)
 from workers import context
-from workers.twilio_calls import TwilioFailure, call_twilio, retry_later
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from redis import Redis
 from rq import get_current_job
 
-from bot.config import Settings, load_settings
+from bot.infra.config import Settings, load_settings
 
 _settings: Settings | None = None
 

@@ -5,7 +5,7 @@ Loaded by the cron process only; it reads the settings once, like every process 
 
 from rq import cron
 
-from bot import defaults
+from bot.infra import defaults
 from workers import context, weekly
 from workers.storage import requeue_failed_storage
 

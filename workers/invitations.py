@@ -28,10 +28,14 @@ import twilio.rest.api.v2010.account.message  # noqa: F401 - see below
 from redis import Redis
 from rq import Retry, get_current_job
 
-from bot import keys
-from bot.config import Settings
-from bot.exceptions import SurveybotError
-from bot.invitations import (
+from bot.infra import keys
+from bot.infra.config import Settings
+from bot.infra.exceptions import SurveybotError
+from bot.infra.outbound import send_sms, twilio_sender
+from bot.infra.privacy import message_digest, pseudonym_for
+from bot.infra.stats import count
+from bot.infra.twilio_rest import call_twilio, retry_later
+from bot.outreach.invitations import (
     CLAIM_PENDING_TTL_SECONDS,
     INVITED_TTL_SECONDS,
     MESSAGE_MAP_TTL_SECONDS,
@@ -40,11 +44,7 @@ from bot.invitations import (
     InviteCount,
     mark_opted_out,
 )
-from bot.outbound import send_sms, twilio_sender
-from bot.privacy import message_digest, pseudonym_for
-from bot.stats import count
 from workers import context
-from workers.twilio_calls import call_twilio, retry_later
 
 log = logging.getLogger(__name__)
 # The Twilio client loads its API modules on first use (a fifth of a second). Loading them
@@ -170,7 +170,7 @@ def _count(redis: Redis, wave: str, *outcomes: str, pipe=None) -> None:  # noqa:
 
 def send_invitation(wave: str, number: str, language: str, body: str) -> str | Retry:
     """Text one invitation (at the shared rate); returns the outcome, never the number."""
-    from workers.queues import get_queue
+    from bot.infra.queues import get_queue
 
     settings = context.settings()
     job = get_current_job()

@@ -21,13 +21,13 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, select
 
-from bot import keys
-from bot.db import session_scope
-from bot.exceptions import StorageError
-from bot.models import Answer, OptOut, Response
-from bot.weeks import iso_week
+from bot.infra import keys
+from bot.infra.db import session_scope
+from bot.infra.exceptions import StorageError
+from bot.infra.models import Answer, OptOut, Response
+from bot.infra.weeks import iso_week
+from bot.releases.profile_keys import choices_key, multi_key
 from workers import context
-from workers.profile_keys import choices_key, multi_key
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,8 @@ def _park(payload: dict[str, Any]) -> bool:
 
 def _request_refresh(wave: str) -> None:
     """Ask for the wave's aggregates to be brought up to date (debounced)."""
+    from bot.infra.queues import get_queue
     from workers.aggregation import request_refresh
-    from workers.queues import get_queue
 
     redis = context.redis()
     request_refresh(redis, get_queue(redis), wave)
@@ -164,8 +164,8 @@ def requeue_failed_storage(connection: Redis | None = None, queue_name: str | No
     """Put parked responses and failed storage jobs back on the queue (run hourly by cron)."""
     from rq import get_current_job
 
-    from bot import defaults
-    from workers.queues import enqueue_store_response
+    from bot.infra import defaults
+    from bot.infra.queues import enqueue_store_response
 
     if connection is None:
         current = get_current_job()

@@ -33,12 +33,12 @@ from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import clock
-from bot.config import Settings
-from bot.db import get_engine
-from bot.exceptions import ConfigError
-from bot.models import ReportDelivery
-from bot.weeks import last_complete_week, parse_week
+from bot.infra import clock
+from bot.infra.config import Settings
+from bot.infra.db import get_engine
+from bot.infra.exceptions import ConfigError
+from bot.infra.models import ReportDelivery
+from bot.infra.weeks import last_complete_week, parse_week
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,8 @@ def compose(
 ) -> EmailMessage:
     """The report email of a wave and week, rendered from published aggregates only (from
     REPORT_FROM in REPORT_LANGUAGE unless told otherwise)."""
-    from bot.email_report import build_message, render_report
-    from bot.report import published_reports, questionnaire_of
+    from bot.releases.email_report import build_message, render_report
+    from bot.releases.report import published_reports, questionnaire_of
 
     q = questionnaire_of(settings, wave)
     current, previous = published_reports(settings, redis, wave=wave, week=week, q=q)
@@ -153,8 +153,8 @@ def report_waves(settings: Settings, week: str, *, now: dt.datetime | None = Non
     """
     from sqlmodel import select
 
-    from bot.models import Response
-    from bot.waves import WaveStatus, list_waves
+    from bot.infra.models import Response
+    from bot.outreach.waves import WaveStatus, list_waves
 
     start, end = parse_week(week)
     now = now or clock.now()
@@ -251,7 +251,7 @@ def send_week_report(
 ) -> str:
     """Send a week's report to the coalition at most once (or, with `recipients`, to those
     addresses only, as a manual extra that does not count as the week's delivery)."""
-    from bot.mailer import send_message
+    from bot.infra.mailer import send_message
 
     to = list(recipients or settings.REPORT_RECIPIENTS)
     if not to:
@@ -302,7 +302,7 @@ def send_weekly_reports(settings: Settings, redis: Redis, week: str) -> dict[str
     """Send a week's report of every wave of `report_waves`, each at most once; {wave: outcome}.
 
     A wave whose mail fails does not stop the others; the failure is raised at the end."""
-    from bot.exceptions import MailError
+    from bot.infra.exceptions import MailError
 
     outcomes: dict[str, str] = {}
     failed: dict[str, MailError] = {}
@@ -355,7 +355,7 @@ def apply_wave_schedule() -> list[str]:
     """Cron job: open and close waves at the times organizers planned."""
     from sqlmodel import Session as DbSession
 
-    from bot.waves import apply_schedule
+    from bot.outreach.waves import apply_schedule
     from workers import context
 
     settings = context.settings()

@@ -1,10 +1,10 @@
-"""Alembic environment: the SQLModel metadata, the URL handed over by `bot.migrate`."""
+"""Alembic environment: the SQLModel metadata, the URL handed over by `bot.infra.migrate`."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401  (registers the tables on the metadata)
-from bot.db import get_engine
+import bot.infra.models  # noqa: F401  (registers the tables on the metadata)
+from bot.infra.db import get_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

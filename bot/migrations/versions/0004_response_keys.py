@@ -18,8 +18,8 @@ depends_on = None
 
 def _backfill(connection) -> None:  # noqa: ANN001
     """Compute the keys of responses stored before this revision from their answer rows."""
-    from bot.questionnaire import QuestionType, load_questionnaire
-    from workers.profile_keys import choices_key, multi_key
+    from bot.core.questionnaire import QuestionType, load_questionnaire
+    from bot.releases.profile_keys import choices_key, multi_key
 
     multi_ids = {q.id for q in load_questionnaire().questions if q.type is QuestionType.MULTI}
     response = sa.table(

@@ -1,0 +1,267 @@
+"""One inbound message, applied atomically to a respondent's conversation in Redis.
+
+Each transition WATCHes every key it reads (the session, the reply cache of this message, the
+opt-out, invitation and completion markers, the version of the open-wave registry), runs the
+pure engine, and writes the new session, the reply cache, the markers, the counters and (on
+completion) the storage job in one MULTI/EXEC. Two messages racing for one respondent retry
+until each applies exactly once; the same message delivered twice finds its reply already
+cached and changes nothing.
+
+Which wave a text belongs to: the wave of the conversation in flight; else the wave the
+respondent was invited to; else the open wave whose start keyword the text is; else the
+default open wave. Until any wave has been opened (a fresh installation), one implicit wave
+(`DEFAULT_WAVE`, the questionnaire file) is open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from blinker import Namespace
+from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+from rq import Queue
+
+from bot.core.engine import (
+    Channel,
+    Event,
+    EventType,
+    Inbound,
+    Session,
+    Signal,
+    Step,
+    outside_wave,
+    step,
+)
+from bot.core.questionnaire import Questionnaire
+from bot.core.text import clean_body, normalize
+from bot.infra import clock, defaults, keys
+from bot.infra.exceptions import SessionConflict
+from bot.infra.privacy import ONE_CALL_PREFIX
+from bot.infra.queues import enqueue_opt_out, enqueue_store_response
+from bot.infra.weeks import iso_week
+from bot.outreach.waves import OpenWave, Registry, RegistryCache
+
+_signals = Namespace()
+# Sent once a message has changed a conversation (never for a replayed one), with the
+# respondent's pseudonym as sender, `events` (the step's EventTypes) and `opted_out` (they had
+# opted out when the text came). In-process only: the simulator listens to show what a real
+# phone sees from Twilio, not from the bot (Advanced Opt-Out answers STOP and START itself).
+message_applied = _signals.signal("message-applied")
+
+# Reply caches a session remembers so it can delete them when it ends. Older ones expire on
+# their own long before the session does (MESSAGE_DEDUP_TTL_SECONDS < SESSION_TTL_HOURS).
+MAX_TRACKED_MESSAGES = 200
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What a transition needs besides the message: where and for how long to keep state."""
+
+    redis: Redis
+    queue: Queue
+    questionnaire: Questionnaire  # the file's: the implicit wave, and texts outside any wave
+    wave: str  # name of the implicit wave
+    session_ttl: int  # seconds
+    registry: RegistryCache
+
+
+def _apply_event(
+    conv: Conversation,
+    pipe: Pipeline,
+    wave: OpenWave | None,
+    pseudonym: str,
+    event: Event,
+    today: dt.date,
+    done: set[bytes],
+) -> None:
+    if event.type is EventType.OPTED_OUT:
+        pipe.set(keys.opted_out(pseudonym), "1")
+        pipe.delete(keys.invited(pseudonym))
+        enqueue_opt_out(conv.queue, pseudonym, today.isoformat(), opted_out=True, pipeline=pipe)
+    elif event.type is EventType.OPTED_IN:
+        pipe.delete(keys.opted_out(pseudonym))
+        enqueue_opt_out(conv.queue, pseudonym, today.isoformat(), opted_out=False, pipeline=pipe)
+    if wave is None:
+        return
+    stats = keys.wave_stats(wave.name)
+    pipe.hincrby(stats, event.type.value, 1)
+    if event.type is EventType.STARTED:
+        pipe.hincrby(stats, f"started:{event.lang}", 1)
+        pipe.hincrby(stats, f"started:{iso_week(today)}", 1)
+    elif event.type is EventType.COMPLETED:
+        if not pseudonym.startswith(ONE_CALL_PREFIX):  # a caller never recognised again
+            # The key is WATCHed, so `done` is still what it holds.
+            names = sorted({d.decode() for d in done} | {wave.name})
+            pipe.set(keys.completed_waves(pseudonym), ",".join(names))
+        pipe.hincrby(stats, f"completed:{event.lang}", 1)
+        payload = {
+            "response_id": str(uuid.uuid4()),
+            "survey": wave.questionnaire.id,
+            "survey_version": wave.questionnaire.version,
+            "wave": wave.name,
+            "language": event.lang,
+            "completed_on": today.isoformat(),
+            "answers": event.answers,
+        }
+        enqueue_store_response(conv.queue, payload, pipeline=pipe)
+
+
+def watch_and_read(pipe: Pipeline, names: list[str], reads: list[tuple]) -> list:
+    """WATCH some keys and run some reads in one round trip.
+
+    redis-py sends WATCH and each read after it one round trip each; on the webhook path those
+    round trips are a fifth of the CPU per message (bench/webhook.py), so the commands go out
+    in one packet on the pipeline's own connection, which then stays in WATCH mode for MULTI.
+    """
+    connection = pipe.connection_pool.get_connection()
+    pipe.connection = connection
+    pipe.watching = True  # from here on, reset() releases the WATCH whatever happens
+    connection.send_packed_command(connection.pack_commands([("WATCH", *names), *reads]))
+    connection.read_response()  # OK
+    return [connection.read_response() for _ in reads]
+
+
+def _registry(conv: Conversation, version: bytes | None) -> Registry:
+    if version is None:
+        # No wave was ever opened: the questionnaire file is the one open (implicit) wave.
+        return conv.registry.implicit(conv.wave, conv.questionnaire)
+    return conv.registry.get(conv.redis, version)
+
+
+# Turns a step into what is cached for the message and returned to the channel: the SMS texts,
+# or a whole TwiML document for a call. It gets the questionnaire the step walked.
+Render = Callable[[Step, Questionnaire], tuple[str, ...]]
+
+
+def sms_texts(result: Step, questionnaire: Questionnaire) -> tuple[str, ...]:
+    """The SMS rendering of a step: one text per reply."""
+    return tuple(reply.text for reply in result.replies)
+
+
+def _route(
+    registry: Registry,
+    envelope: dict,
+    invited_raw: bytes | None,
+    done: set[bytes],
+    text: str,
+) -> tuple[OpenWave | None, str | None]:
+    """The wave a text goes to, and the invitation's language when it starts one."""
+    if envelope:
+        return registry.waves.get(envelope.get("wave", "")), None
+    if invited_raw:
+        invitation = json.loads(invited_raw)
+        wave = registry.waves.get(invitation.get("wave", ""))
+        if wave is not None and wave.name.encode() not in done:
+            return wave, invitation.get("lang")
+    found = registry.by_keyword(normalize(clean_body(text)))
+    if found is not None:
+        return found[0], None
+    return registry.default, None
+
+
+def _transition(
+    conv: Conversation, wave: OpenWave | None, session: Session | None, inbound: Inbound
+) -> Step:
+    if wave is None:
+        return outside_wave(conv.questionnaire, session, inbound)
+    return step(wave.questionnaire, session, inbound)
+
+
+def handle_message(
+    conv: Conversation,
+    *,
+    pseudonym: str,
+    message_digest: str,
+    text: str = "",
+    has_media: bool = False,
+    channel: Channel = Channel.SMS,
+    signal: Signal | None = None,
+    keys_pressed: str | None = None,
+    render: Render = sms_texts,
+) -> tuple[str, ...]:
+    """Advance the respondent's conversation by one message, exactly once per message.
+
+    A call's steps come here too (`channel=VOICE`): a call answered (`signal`), keys pressed
+    or a speech result, each deduplicated by a digest of the CallSid and the step number.
+    STOP is about texts, so an opted-out respondent who calls can still answer by phone.
+    """
+    today = clock.today()
+    session_key = keys.session(pseudonym)
+    seen_key = keys.message_seen(pseudonym, message_digest)
+    optout_key = keys.opted_out(pseudonym)
+    invited_key = keys.invited(pseudonym)
+    done_key = keys.completed_waves(pseudonym)
+    watched = [session_key, seen_key, optout_key, invited_key, done_key, keys.WAVES_VERSION]
+    reads = [("MGET", *watched)]
+    for _ in range(defaults.TRANSITION_MAX_ATTEMPTS):
+        with conv.redis.pipeline() as pipe:
+            try:
+                [values] = watch_and_read(pipe, watched, reads)
+                raw_session, seen, optout, invited_raw, done_raw, version = values
+                done = set(done_raw.split(b",")) if done_raw else set()
+                if seen is not None:
+                    return tuple(json.loads(seen))  # handled before: the same answer
+                envelope = json.loads(raw_session) if raw_session else {}
+                session = Session.from_dict(envelope["session"]) if envelope else None
+                earlier_seen: list[str] = envelope.get("seen", [])
+                reached: list[str] = envelope.get("reached", [])
+                registry = _registry(conv, version)
+                wave, invited_lang = _route(registry, envelope, invited_raw, done, text)
+                inbound = Inbound(
+                    text=text,
+                    has_media=has_media,
+                    opted_out=optout is not None and channel is Channel.SMS,
+                    completed=wave is not None and wave.name.encode() in done,
+                    language=invited_lang,
+                    channel=channel,
+                    signal=signal,
+                    keys=keys_pressed,
+                )
+                result = _transition(conv, wave, session, inbound)
+                replies = render(result, wave.questionnaire if wave else conv.questionnaire)
+
+                pipe.multi()
+                forget = result.session is None or any(
+                    e.type is EventType.RESTARTED for e in result.events
+                )
+                if forget and earlier_seen:
+                    # Cached replies trace the path through the questions (a follow-up
+                    # question reveals the answer before it): drop them with the answers.
+                    pipe.delete(*(keys.message_seen(pseudonym, d) for d in earlier_seen))
+                    earlier_seen = []
+                if result.session is not None and wave is not None:
+                    pending = result.session.question
+                    if pending and pending not in reached:
+                        reached = [*reached, pending]
+                        pipe.hincrby(keys.asked_stats(wave.name), pending, 1)
+                    envelope = {
+                        "wave": wave.name,
+                        "session": result.session.to_dict(),
+                        "seen": [*earlier_seen, message_digest][-MAX_TRACKED_MESSAGES:],
+                        "reached": reached,
+                    }
+                    pipe.set(session_key, json.dumps(envelope), ex=conv.session_ttl)
+                    if invited_lang:
+                        pipe.delete(invited_key)  # the invitation has been taken up
+                else:
+                    pipe.delete(session_key)
+                pipe.set(seen_key, json.dumps(replies), ex=defaults.MESSAGE_DEDUP_TTL_SECONDS)
+                for event in result.events:
+                    _apply_event(conv, pipe, wave, pseudonym, event, today, done)
+                pipe.execute()
+                if message_applied.receivers:  # nobody listens in production: no cost
+                    message_applied.send(
+                        pseudonym,
+                        events=tuple(event.type for event in result.events),
+                        opted_out=inbound.opted_out,
+                    )
+                return replies
+            except WatchError:
+                continue
+    raise SessionConflict("too many concurrent messages for one respondent")

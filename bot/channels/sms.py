@@ -1,0 +1,127 @@
+"""Twilio Messaging webhooks. The request path touches Redis only: validate, advance, reply."""
+
+from __future__ import annotations
+
+import re
+from xml.sax.saxutils import escape, quoteattr
+
+from flask import Blueprint, Response, request
+
+from bot.channels.sessions import handle_message
+from bot.channels.signatures import public_base, twilio_signed
+from bot.infra import clock, keys
+from bot.infra.privacy import message_digest, pseudonym_for
+from bot.infra.stats import count
+from bot.outreach.invitations import record_invitation_status
+from bot.records.cleanup import RecordKind, deletion_on, schedule_deletion
+from bot.web.app import state
+
+bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
+
+# Message statuses Twilio reports; anything else is counted as "other".
+KNOWN_STATUSES = frozenset(
+    {
+        "accepted",
+        "scheduled",
+        "canceled",
+        "queued",
+        "sending",
+        "sent",
+        "failed",
+        "delivered",
+        "undelivered",
+        "receiving",
+        "received",
+        "read",
+        "partially_delivered",
+    }
+)
+_ERROR_CODE = re.compile(r"^\d{1,6}$")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def twiml(replies: tuple[str, ...] | list[str], *, action: str | None = None) -> Response:
+    """A TwiML <Response> with one <Message> per reply (none: Twilio sends nothing); `action`:
+    where Twilio posts each reply's status callbacks."""
+    tag = f"<Message action={quoteattr(action)}>" if action else "<Message>"
+    body = "".join(f"{tag}{escape(_XML_INVALID.sub('', text))}</Message>" for text in replies)
+    xml = f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'
+    return Response(xml, mimetype="text/xml")
+
+
+@bp.post("/sms")
+@twilio_signed
+def inbound_sms() -> Response | tuple[str, int]:
+    """A respondent's text: one step of their conversation, answered with TwiML."""
+    sender = request.form.get("From", "")
+    message_sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    if not sender or not message_sid:
+        return "a Twilio message webhook needs From and MessageSid", 400
+    settings = state().settings
+    key = settings.PSEUDONYM_KEY
+    try:
+        num_media = int(request.form.get("NumMedia") or 0)
+    except ValueError:
+        num_media = 0
+    replies = handle_message(
+        state().conversation,
+        pseudonym=pseudonym_for(settings, sender),
+        message_digest=message_digest(key, message_sid),
+        text=request.form.get("Body", ""),
+        has_media=num_media > 0,
+    )
+    app_state = state()
+    schedule_deletion(
+        settings,
+        app_state.redis,
+        app_state.queue,
+        kind=RecordKind.MESSAGE,
+        sid=message_sid,
+        status="received",
+    )
+    return twiml(replies, action=_status_callback_url(settings))
+
+
+def _status_callback_url(settings) -> str | None:  # noqa: ANN001
+    """With deletion at Twilio on, the URL where Twilio reports the replies' statuses (the final
+    one schedules their deletion); else None, and the TwiML stays as it always was."""
+    if not deletion_on(settings):
+        return None
+    return f"{public_base(settings)}{bp.url_prefix}/sms/status"
+
+
+@bp.post("/sms/status")
+@twilio_signed
+def sms_status() -> tuple[str, int]:
+    """A delivery outcome: counted per day and status, nothing else kept."""
+    status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
+    status = status if status in KNOWN_STATUSES else "other"
+    day = clock.today().isoformat()
+    redis = state().redis
+    code = request.form.get("ErrorCode") or ""
+    code = code if _ERROR_CODE.match(code) else ""
+    with redis.pipeline() as pipe:
+        count(pipe, keys.delivery_stats(day), status, *([f"error:{code}"] if code else []))
+        pipe.execute()
+    # An invitation's outcome also counts in its wave's progress, and error 21610 (the
+    # recipient texted STOP to our sender) marks them opted out. `To` goes no further.
+    app_state = state()
+    record_invitation_status(
+        app_state.settings,
+        redis,
+        app_state.queue,
+        message_sid=request.form.get("MessageSid") or request.form.get("SmsSid") or "",
+        to=request.form.get("To") or "",
+        status=status,
+        error_code=code,
+    )
+    # A final status: the record (an invitation, or one of the bot's replies) can be deleted.
+    schedule_deletion(
+        app_state.settings,
+        redis,
+        app_state.queue,
+        kind=RecordKind.MESSAGE,
+        sid=request.form.get("MessageSid") or request.form.get("SmsSid") or "",
+        status=status,
+    )
+    return "", 204

@@ -1,0 +1,121 @@
+"""`surveybot wave invite WAVE FILE`: check an upload of opted-in members' numbers, show what
+would be sent to how many people, and queue the invitations once the organizer agrees.
+
+Nothing here prints or keeps a number: the summary names counts and line numbers only, and the
+file is read into memory, never copied.
+"""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli.settings import command_settings
+from bot.infra.exceptions import SurveybotError
+
+LANGUAGES = ("en", "es", "ht")
+
+
+def _open_wave_previews(settings, name: str, languages: list[str]):  # noqa: ANN001, ANN202
+    """The exact invitation each language will receive from this wave, which must be open:
+    read with its frozen questionnaire and start keywords, as the send jobs' text is."""
+    from bot.infra.db import session_scope
+    from bot.outreach.invitations import preview_invitations
+    from bot.outreach.waves import WaveError, WaveStatus, get_wave, wave_questionnaire
+
+    with session_scope(settings.DATABASE_URL) as session:
+        try:
+            wave = get_wave(session, name)
+        except WaveError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if wave.status != WaveStatus.OPEN:
+            raise click.ClickException(
+                f"wave {name!r} is {wave.status}: only an open wave can invite"
+            )
+        try:
+            q = wave_questionnaire(session, name, settings)
+            return preview_invitations(q, languages, keywords=wave.start_keywords)
+        except SurveybotError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def _duration(count: int, rate: float) -> str:
+    seconds = count / rate if rate > 0 else 0
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} seconds"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} minutes"
+    return f"about {seconds / 3600:.1f} hours"
+
+
+@click.command("invite")
+@click.argument("wave")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--language",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="Language of the invitation; replies start the survey in it.",
+)
+@click.option(
+    "--region",
+    default=None,
+    help="Country of numbers without a country code (default: DEFAULT_PHONE_REGION).",
+)
+@click.option("--yes", is_flag=True, help="Queue without asking for confirmation.")
+def invite_command(wave: str, file, language: str, region: str | None, yes: bool) -> None:  # noqa: ANN001
+    """Text an invitation to the opted-in members' numbers in FILE (CSV)."""
+    from redis import Redis
+
+    from bot.infra.queues import get_queue
+    from bot.outreach.invitations import (
+        describe_check,
+        opted_out_checker,
+        parse_invitation_csv,
+        queue_invitations,
+    )
+
+    settings = command_settings(
+        "DATABASE_URL", "REDIS_URL", "PSEUDONYM_KEY", purpose="to check opt-outs and queue texts"
+    )
+    # One language per upload: rows carry no language of their own.
+    previews = _open_wave_previews(settings, wave, [language])
+    data = file.read()
+    redis = Redis.from_url(settings.REDIS_URL)
+    try:
+        check = parse_invitation_csv(
+            data,
+            default_region=region or settings.DEFAULT_PHONE_REGION,
+            opted_out=opted_out_checker(settings, redis),
+        )
+        del data
+        click.echo(f"{getattr(file, 'name', 'upload')}:")
+        for line in describe_check(check):
+            click.echo(f"  {line}")
+        if not check.valid:
+            raise click.ClickException("nobody to invite: nothing was queued")
+        for preview in previews:
+            click.echo(f"Invitation in {preview.language}, exactly as sent ({preview.cost}):")
+            for line in preview.text.splitlines():
+                click.echo(f"  {line}")
+        rate = settings.SEND_RATE_PER_SECOND
+        click.echo(
+            f"{len(check.valid)} texts to wave {wave!r} at up to {rate:g} per second "
+            f"({_duration(len(check.valid), rate)} once workers run)."
+        )
+        if not yes and not click.confirm("Queue these invitations?", default=False):
+            click.echo("Nothing was queued.")
+            return
+        queued = queue_invitations(
+            settings,
+            redis,
+            get_queue(redis),
+            wave=wave,
+            numbers=check.valid,
+            language=language,
+        )
+        click.echo(f"Queued {queued} invitations. Progress: the wave's dashboard page.")
+    except SurveybotError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        redis.close()

@@ -1,0 +1,194 @@
+"""One typed settings object, read once at start from the environment (and `.env`).
+
+`bot.create_app(overrides)` and the workers both build it with `load_settings`; nothing else
+reads `os.environ`. In production it refuses missing or well-known secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from bot.infra import defaults
+from bot.infra.devinstance import DevInstance
+from bot.infra.exceptions import ConfigError
+
+# Values that have been seen in examples; never acceptable as a production secret.
+KNOWN_BAD_SECRETS = frozenset(
+    {"", "dev", "changeme", "change-me", "secret", "test", "development", "replace-me"}
+)
+MIN_SECRET_LENGTH = 16
+
+
+class Environment(StrEnum):
+    """Where the app runs: production is the default, so forgetting to say is safe."""
+
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+    TEST = "test"
+
+
+def _bool(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the web app, the workers and the CLI."""
+
+    SURVEYBOT_ENV: Environment = Environment.PRODUCTION
+    REDIS_URL: str = ""
+    DATABASE_URL: str = ""
+    SECRET_KEY: str = ""
+    PSEUDONYM_KEY: str = ""
+    PSEUDONYM_KEY_VERSION: str = "v1"
+    TWILIO_ACCOUNT_SID: str = ""
+    TWILIO_AUTH_TOKEN: str = ""
+    TWILIO_MESSAGING_SERVICE_SID: str = ""
+    TWILIO_FROM_NUMBER: str = ""
+    TWILIO_API_BASE_URL: str = ""
+    TWILIO_DELETE_MESSAGES: bool = False
+    PUBLIC_BASE_URL: str = ""
+    TRUST_PROXY: bool = False
+    SMTP_URL: str = ""
+    REPORT_FROM: str = ""
+    REPORT_RECIPIENTS: tuple[str, ...] = ()
+    REPORT_CRON: str = defaults.REPORT_CRON
+    REPORT_TIMEZONE: str = defaults.REPORT_TIMEZONE
+    REPORT_LANGUAGE: str = "en"
+    SMALL_CELL_MIN: int = defaults.SMALL_CELL_MIN
+    SESSION_TTL_HOURS: float = defaults.SESSION_TTL_HOURS
+    SEND_RATE_PER_SECOND: float = defaults.SEND_RATE_PER_SECOND
+    DEFAULT_PHONE_REGION: str = "US"
+    SURVEY_FILE: str = ""
+    DEFAULT_WAVE: str = defaults.DEFAULT_WAVE
+    SIMULATOR_ENABLED: bool = False
+    VOICE_SPEECH: bool = True
+    VOICE_AUDIO_DIR: str = ""
+    VOICE_AUDIO_BASE_URL: str = ""
+    INSTANCE_PATH: str = defaults.INSTANCE_DIR
+    LOG_LEVEL: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        """True unless explicitly in development or test."""
+        return self.SURVEYBOT_ENV is Environment.PRODUCTION
+
+    @property
+    def allows_placeholders(self) -> bool:
+        """Whether a questionnaire may still hold placeholder resources (bot.core.placeholders):
+        only outside production, so the shipped file runs as it is in tests and development."""
+        return not self.is_production
+
+    @property
+    def simulator_on(self) -> bool:
+        """The simulator exists in development or when switched on explicitly."""
+        return self.SIMULATOR_ENABLED or self.SURVEYBOT_ENV is Environment.DEVELOPMENT
+
+    @property
+    def twilio_configured(self) -> bool:
+        """Whether outbound messages can go to Twilio (else they go to the simulator)."""
+        return bool(
+            self.TWILIO_ACCOUNT_SID
+            and self.TWILIO_AUTH_TOKEN
+            and (self.TWILIO_MESSAGING_SERVICE_SID or self.TWILIO_FROM_NUMBER)
+        )
+
+    @property
+    def session_ttl_seconds(self) -> int:
+        """Lifetime of a conversation in flight, in seconds."""
+        return max(1, int(self.SESSION_TTL_HOURS * 3600))
+
+    def require(self, *names: str, purpose: str = "") -> None:
+        """ConfigError naming, in one line, the first of `names` that is not set and how to
+        set it (checked before a command asks or does anything)."""
+        for name in names:
+            if not getattr(self, name):
+                why = f" ({purpose})" if purpose else ""
+                raise ConfigError(
+                    f"{name} is not set{why}: start `surveybot dev` in this folder and run the "
+                    f"command beside it, or set {name} in the environment or in .env"
+                )
+
+    def validate(self) -> None:
+        """Refuse to run production with missing or default secrets."""
+        if not self.is_production:
+            return
+        problems = []
+        for name in ("SECRET_KEY", "PSEUDONYM_KEY", "TWILIO_AUTH_TOKEN"):
+            value = getattr(self, name)
+            if value.strip().lower() in KNOWN_BAD_SECRETS or len(value) < MIN_SECRET_LENGTH:
+                problems.append(f"{name} is missing, a known default or shorter than 16 characters")
+        if not self.PUBLIC_BASE_URL:
+            problems.append("PUBLIC_BASE_URL is missing (Twilio signatures are checked against it)")
+        if not self.REDIS_URL:
+            problems.append("REDIS_URL is missing")
+        if not self.DATABASE_URL:
+            problems.append("DATABASE_URL is missing")
+        if self.SIMULATOR_ENABLED:
+            # The simulator signs whatever it is sent with the real auth token, without login:
+            # anyone could text or stop a real respondent's conversation through it.
+            problems.append("SIMULATOR_ENABLED=1 (the simulator is for development only)")
+        if self.TWILIO_DELETE_MESSAGES and not (
+            self.TWILIO_ACCOUNT_SID.strip() and self.TWILIO_AUTH_TOKEN.strip()
+        ):
+            problems.append(
+                "TWILIO_DELETE_MESSAGES=1 needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
+                "(records are deleted through Twilio's REST API)"
+            )
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+_CONVERTERS = {
+    "bool": _bool,
+    "int": int,
+    "float": float,
+    "tuple[str, ...]": lambda v: tuple(
+        x.strip() for x in (v.split(",") if isinstance(v, str) else v) if x and x.strip()
+    ),
+    "Environment": Environment,
+    "str": lambda v: "" if v is None else str(v),
+}
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    *,
+    env_file: str | None = ".env",
+    dev_instance: bool = True,
+) -> Settings:
+    """Settings from `.env`, then a running `surveybot dev` of this folder (its instance's
+    settings: bot/devinstance.py), then the environment, then `overrides` (same names).
+
+    The order is the one `surveybot dev` gives its own processes, so a command run beside it
+    sees the bot it runs.
+    """
+    raw: dict[str, Any] = {}
+    if env_file and Path(env_file).is_file():
+        raw.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    if dev_instance:
+        instance = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH")
+        instance = instance or raw.get("INSTANCE_PATH") or defaults.INSTANCE_DIR
+        raw.update(DevInstance(Path(instance)).settings())
+    raw.update(os.environ)
+    raw.update(overrides or {})
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "extra" or f.name not in raw:
+            continue
+        value = raw[f.name]
+        converter = _CONVERTERS[str(f.type)]
+        try:
+            values[f.name] = converter(value)
+        except ValueError as exc:
+            raise ConfigError(f"{f.name}={value!r} is not a valid {f.type}") from exc
+    known = {f.name for f in fields(Settings)}
+    values["extra"] = {k: v for k, v in (overrides or {}).items() if k not in known}
+    return Settings(**values)

@@ -1,0 +1,129 @@
+"""Database tables. Nothing here can lead back to a respondent.
+
+A response has a random id, the survey and wave it belongs to, its language and the *date*
+it was completed: no pseudonym, no Twilio SID, no time of day. Opt-outs are kept by pseudonym
+only, with no link to any answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import JSON, Column, Text
+from sqlmodel import Field, SQLModel
+
+
+class Response(SQLModel, table=True):
+    """One completed questionnaire."""
+
+    __tablename__ = "response"
+
+    id: uuid.UUID = Field(primary_key=True)
+    survey: str = Field(max_length=64, index=True)
+    survey_version: str = Field(max_length=32)
+    wave: str = Field(max_length=64, index=True)
+    language: str = Field(max_length=8)
+    completed_on: dt.date = Field(index=True)
+    completed_week: str = Field(max_length=8, index=True)  # ISO week, e.g. 2026-W47
+    # The answers again, as flat keys the aggregation groups by in one scan of this table:
+    # "|status=lpr|years_in_us=gt10|" and "|fear_reasons=_answered|fear_reasons=language|".
+    choices_key: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    multi_key: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Answer(SQLModel, table=True):
+    """One answer of a response: an option, a number, or a skip. A multi question has one row
+    per chosen option, so counting rows counts each option once per respondent."""
+
+    __tablename__ = "answer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: uuid.UUID = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
+    question_id: str = Field(max_length=64)
+    option_id: str | None = Field(default=None, max_length=64)
+    number: int | None = None
+    skipped: bool = False
+
+
+class OptOut(SQLModel, table=True):
+    """A pseudonym that texted STOP (and not START since): never invite it again."""
+
+    __tablename__ = "opt_out"
+
+    pseudonym: str = Field(primary_key=True, max_length=80)
+    since: dt.date
+
+
+class AggregateProfile(SQLModel, table=True):
+    """How many respondents of a wave, week and language gave one combination of choice
+    answers, with the option counts of the multi questions among them.
+
+    The report and the dashboard read these rows, never the raw answers; they are recomputed
+    from the raw rows by the aggregation job. Internal only: published figures go through
+    small-cell suppression first.
+    """
+
+    __tablename__ = "aggregate_profile"
+
+    id: int | None = Field(default=None, primary_key=True)
+    wave: str = Field(max_length=64, index=True)
+    week: str = Field(max_length=8)
+    language: str = Field(max_length=8)
+    choices: dict = Field(sa_column=Column(JSON, nullable=False))
+    respondents: int
+    multi: dict = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ReportDelivery(SQLModel, table=True):
+    """The weekly report of one wave and ISO week: claimed before sending, marked sent after.
+
+    The primary key makes the claim atomic: of two cron firings, two cron processes or a
+    retried job, only one can insert the row, so a week's report goes out at most once.
+    """
+
+    __tablename__ = "report_delivery"
+
+    wave: str = Field(primary_key=True, max_length=64)
+    week: str = Field(primary_key=True, max_length=8)
+    status: str = Field(max_length=16)  # DeliveryStatus
+    claimed_on: dt.date
+    sent_on: dt.date | None = None
+    recipients: int = 0
+
+
+class Wave(SQLModel, table=True):
+    """A survey wave: a named period with its own questionnaire snapshot and start keywords."""
+
+    __tablename__ = "wave"
+
+    name: str = Field(primary_key=True, max_length=64)
+    title: str = Field(default="", max_length=200)
+    survey_file: str = Field(default="", max_length=500)
+    # The questionnaire as it was when the wave opened: editing the YAML never changes a
+    # running wave. Empty while the wave is a draft.
+    questionnaire_yaml: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    questionnaire_digest: str = Field(default="", max_length=64)
+    start_keywords: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="draft", max_length=16)  # WaveStatus
+    is_default: bool = False
+    opens_at: dt.datetime | None = None  # organizers' schedule, not respondents' data
+    closes_at: dt.datetime | None = None
+    created_on: dt.date
+
+
+class User(SQLModel, table=True):
+    """An organizer's dashboard account (coalition staff; never a respondent).
+
+    `email` is stored lowercased. `role` is a `bot.dashboard.auth.Role`; a disabled account
+    cannot sign in and its open sessions stop working at their next request.
+    """
+
+    __tablename__ = "dashboard_user"  # "user" is a reserved word in PostgreSQL
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)
+    disabled: bool = False
+    created_on: dt.date

@@ -1,0 +1,84 @@
+"""The queue, and how each kind of job is enqueued (retries, result lifetime)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+from rq import Queue, Retry
+
+from bot.infra import defaults
+
+
+def get_queue(connection: Redis, name: str = defaults.QUEUE_NAME) -> Queue:
+    """The project's queue on this connection."""
+    return Queue(name, connection=connection)
+
+
+def enqueue_store_response(queue: Queue, payload: dict[str, Any], *, pipeline: Pipeline | None):
+    """Hand a completed response to the storage job, atomically with `pipeline` if given.
+
+    result_ttl=0: the job, which carries the answers, leaves Redis as soon as it succeeded.
+    """
+    from workers.storage import store_response
+
+    return queue.enqueue_call(
+        store_response,
+        args=(payload,),
+        retry=Retry(
+            max=len(defaults.STORE_RETRY_INTERVALS), interval=list(defaults.STORE_RETRY_INTERVALS)
+        ),
+        result_ttl=0,
+        failure_ttl=365 * 24 * 3600,
+        description="store a completed response",
+        pipeline=pipeline,
+    )
+
+
+def enqueue_opt_out(queue: Queue, pseudonym: str, day: str, *, opted_out: bool, pipeline=None):
+    """Record an opt-out (or opt-in) by pseudonym in the database."""
+    from workers.storage import record_opt_in, record_opt_out
+
+    func = record_opt_out if opted_out else record_opt_in
+    return queue.enqueue_call(
+        func,
+        args=(pseudonym, day) if opted_out else (pseudonym,),
+        retry=Retry(
+            max=len(defaults.STORE_RETRY_INTERVALS), interval=list(defaults.STORE_RETRY_INTERVALS)
+        ),
+        result_ttl=0,
+        description="record an opt-out change",
+        pipeline=pipeline,
+    )
+
+
+def enqueue_record_deletion(
+    queue: Queue,
+    kind: str,
+    sid: str,
+    *,
+    delay: timedelta,
+    fallback: bool = False,
+    pipeline: Pipeline | None = None,
+):
+    """Schedule the deletion of one Twilio record `delay` from now.
+
+    The SID is in the job's arguments only: the description names the kind (RQ would otherwise
+    describe the job by its call, SID included), the job leaves Redis as soon as it ends
+    (result_ttl=0; every outcome is settled inside it), and a job that died with its worker is
+    dropped from the failed registry after CLEANUP_FAILURE_TTL_SECONDS.
+    """
+    intervals = list(defaults.CLEANUP_RETRY_INTERVALS)
+    job = queue.create_job(
+        "workers.cleanup.delete_twilio_record",
+        args=(str(kind), sid),
+        kwargs={"fallback": fallback},
+        timeout=defaults.CLEANUP_JOB_TIMEOUT_SECONDS,
+        result_ttl=0,
+        failure_ttl=defaults.CLEANUP_FAILURE_TTL_SECONDS,
+        description=f"delete a {kind} record at Twilio",
+        retry=Retry(max=len(intervals), interval=intervals),
+    )
+    return queue.schedule_job(job, datetime.now(UTC) + delay, pipeline=pipeline)

@@ -1,0 +1,499 @@
+"""Invitations: check an upload of opted-in members' numbers, queue one text per number, and
+keep each wave's progress.
+
+Privacy: a raw number lives in the organizer's upload while it is checked, then in one pending
+send job (workers/invitations.py) until that job has sent the text or failed for good; the job
+leaves no trace of it (result_ttl=0, permanent failures handled inside the job). What remains
+is keyed by pseudonym or by a keyed digest of the MessageSid: the "invited" marker the
+conversation reads, the marker that this wave already invited this person, the map from a sent
+message to its wave for status callbacks, and counters per wave. Check reasons, summaries and
+log lines name line numbers and counts, never a number.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import phonenumbers
+from phonenumbers import NumberParseException, ValidationResult
+from redis import Redis
+from rq import Queue, Retry
+
+from bot.core.placeholders import SHIPPED_PLACEHOLDERS
+from bot.core.questionnaire import Questionnaire, parse_questionnaire
+from bot.core.smsencoding import SmsInfo, summary
+from bot.core.smsencoding import describe as describe_sms
+from bot.infra import clock, keys
+from bot.infra.config import Settings
+from bot.infra.exceptions import SurveybotError
+from bot.infra.privacy import message_digest, pseudonym_for
+from bot.infra.stats import count
+
+INVITED_TTL_SECONDS = 30 * 24 * 3600  # a reply within a month still lands in the invited wave
+MESSAGE_MAP_TTL_SECONDS = 4 * 24 * 3600  # Twilio's final status callback comes within hours
+SEND_RETRY_INTERVALS = (30, 120, 600, 1800, 3600)  # temporary errors; then counted as failed
+SEND_JOB_TIMEOUT_SECONDS = 300  # the wait for a send slot (<= 120 s) and Twilio's reply (<= 30 s)
+# How long a send job (with all its retries) can hold its claim on a person before it sent: a
+# job lost with its worker frees the person for a later upload after this.
+CLAIM_PENDING_TTL_SECONDS = (
+    sum(SEND_RETRY_INTERVALS) + (len(SEND_RETRY_INTERVALS) + 1) * SEND_JOB_TIMEOUT_SECONDS
+)
+# Only a job whose worker died mid-send reaches RQ's failed registry (every error is handled in
+# the job); it holds the number, so it is gone a minute later.
+SEND_JOB_FAILURE_TTL_SECONDS = 60
+ENQUEUE_CHUNK = 500
+MAX_INVALID_SHOWN = 20
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SCIENTIFIC = re.compile(r"^\d(?:[.,]\d+)?[eE]\+?\d+$")  # Excel's 1.30556E+10
+_HEADER_NAMES = frozenset(
+    {
+        "phone",
+        "phones",
+        "phone number",
+        "phonenumber",
+        "number",
+        "mobile",
+        "mobile number",
+        "mobile phone",
+        "cell",
+        "cell phone",
+        "cellphone",
+        "telephone",
+        "tel",
+        "telefono",
+        "numero",
+        "numero de telefono",
+        "celular",
+        "movil",
+        "nimewo",
+        "nimewo telefon",
+        "telefon",
+        "whatsapp",
+    }
+)
+FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
+UNSUBSCRIBED = 21610  # Twilio: the recipient texted STOP to our sender
+
+
+class InvitationError(SurveybotError):
+    """Invitations that cannot be queued (with the reason, for the organizer)."""
+
+
+class InviteCount(StrEnum):
+    """Fields of a wave's invitation progress hash."""
+
+    QUEUED = "queued"  # send jobs queued
+    SENT = "sent"  # accepted by Twilio (or the simulator)
+    DELIVERED = "delivered"  # status callbacks
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"  # refused for good by Twilio's API, or a "failed" status callback
+    OPTED_OUT = "opted_out"  # opted out before the send, or Twilio error 21610
+    SKIPPED = "skipped"  # this wave had already invited the number
+    CANCELED = "canceled"  # the wave closed before the send
+    PROCESSED = "processed"  # send jobs finished (any outcome): queued - processed = pending
+
+
+# The invitation in each language; {org} is the questionnaire's resource, {keyword} the wave's
+# first start keyword in that language. Like the questionnaire's own texts these await
+# community review: native speakers must read the Spanish and Haitian Creole on a phone before
+# a wave invites anyone. A questionnaire with a `messages.invitation` entry overrides them.
+# Each is written in the GSM-7 alphabet (no accents outside it), so it costs 1-2 segments.
+DEFAULT_INVITATIONS = {
+    "en": (
+        "{org} asks how safe our community feels. Reply {keyword} to answer a few short "
+        "questions (anonymous). Reply STOP to opt out."
+    ),
+    "es": (
+        "{org} pregunta qué tan segura se siente nuestra comunidad. Responda {keyword} para "
+        "contestar unas preguntas breves, sin dar su nombre. Responda PARAR para no recibir "
+        "mensajes."
+    ),
+    "ht": (
+        "{org} ap mande kijan kominote nou an santi l an sekirite. Reponn {keyword} pou w "
+        "reponn kèk kesyon kout, san w pa bay non w. Reponn KANPE pou w pa resevwa mesaj ankò."
+    ),
+}
+
+
+# ------------------------------------------------------------------------------ the upload
+
+
+@dataclass(frozen=True)
+class InvitationCheck:
+    """What an upload would send: E.164 numbers, and what was left out and why."""
+
+    valid: list[str]  # E.164, deduplicated, opted-out numbers removed, in upload order
+    invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+    duplicates: int = 0
+    opted_out: int = 0
+    total_rows: int = 0  # data rows (no header, no blank lines)
+
+
+class InvalidNumber(ValueError):
+    """A number that cannot be texted; the message is a reason that never repeats the number."""
+
+
+_PARSE_REASONS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+    NumberParseException.NOT_A_NUMBER: "not a phone number",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    NumberParseException.TOO_SHORT_NSN: "too short",
+    NumberParseException.TOO_LONG: "too long",
+}
+_POSSIBLE_REASONS = {
+    ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
+    ValidationResult.TOO_SHORT: "too short",
+    ValidationResult.TOO_LONG: "too long",
+    ValidationResult.INVALID_LENGTH: "wrong length for its country",
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "no area code",
+}
+
+
+def normalize_number(raw: str, region: str) -> str:
+    """E.164 form of a number as people write it, or InvalidNumber with the reason."""
+    text = raw.strip()
+    if not text:
+        raise InvalidNumber("no number")
+    if _SCIENTIFIC.match(text):
+        raise InvalidNumber(
+            "written in scientific notation by a spreadsheet (digits are lost): format the "
+            "column as text and export again"
+        )
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except NumberParseException as exc:
+        raise InvalidNumber(_PARSE_REASONS.get(exc.error_type, "not a phone number")) from None
+    possible = phonenumbers.is_possible_number_with_reason(parsed)
+    if possible != ValidationResult.IS_POSSIBLE:
+        raise InvalidNumber(_POSSIBLE_REASONS.get(possible, "not a possible number"))
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidNumber("not a valid number in its country (area code or range)")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _decode(data: bytes) -> str:
+    """Text of an upload: UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode
+    text"), else Windows-1252 (Excel's "CSV" on Windows)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _delimiter(text: str) -> str:
+    """The separator of the first non-blank line: comma, semicolon (Excel in many locales) or
+    tab; a file of one column has none and reads the same with any."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _column_name(cell: str) -> str:
+    folded = unicodedata.normalize("NFKD", cell.strip().lower())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[_\-.:#]+", " ", folded).split())
+
+
+def _header_column(row: list[str]) -> int | None:
+    """The phone column if `row` is a header row, else None (the row is data).
+
+    A header names its phone column (phone, number, telefono...), or is a row without a digit
+    (other names: the numbers are then in the first column).
+    """
+    for i, cell in enumerate(row):
+        if _column_name(cell) in _HEADER_NAMES:
+            return i
+    if not any(ch.isdigit() for cell in row for ch in cell):
+        return 0
+    return None
+
+
+def parse_invitation_csv(
+    data: bytes, *, default_region: str, opted_out: Callable[[str], bool] | None = None
+) -> InvitationCheck:
+    """Check an upload of numbers (CSV, with or without a header row) before anything is sent.
+
+    The phone column is the one headed phone, number, telefono (or a similar name in English,
+    Spanish or Haitian Creole), else the first. Numbers without a country code are read in
+    `default_region`. Invalid rows are reported by line number, duplicates dropped, and numbers
+    for which `opted_out(e164)` is true left out.
+    """
+    region = default_region.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise InvitationError(f"{default_region!r} is not a known region code (e.g. US, HT, MX)")
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    column: int | None = None
+    first = True
+    valid: list[str] = []
+    seen: set[str] = set()
+    invalid: list[tuple[int, str]] = []
+    duplicates = skipped = total = 0
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if first:
+            first = False
+            column = _header_column(row)
+            if column is not None:
+                continue
+            column = 0
+        total += 1
+        cell = row[column] if column < len(row) else ""
+        try:
+            number = normalize_number(cell, region)
+        except InvalidNumber as exc:
+            invalid.append((line, str(exc)))
+            continue
+        if number in seen:
+            duplicates += 1
+            continue
+        seen.add(number)
+        if opted_out is not None and opted_out(number):
+            skipped += 1
+            continue
+        valid.append(number)
+    return InvitationCheck(
+        valid=valid, invalid=invalid, duplicates=duplicates, opted_out=skipped, total_rows=total
+    )
+
+
+def opted_out_checker(settings: Settings, redis: Redis) -> Callable[[str], bool]:
+    """Whether an E.164 number opted out: its pseudonym's Redis marker, or the database's
+    opt-out table (read once, when DATABASE_URL is set)."""
+    stored: set[str] = set()
+    if settings.DATABASE_URL:
+        from sqlmodel import select
+
+        from bot.infra.db import session_scope
+        from bot.infra.models import OptOut
+
+        with session_scope(settings.DATABASE_URL) as session:
+            stored = set(session.exec(select(OptOut.pseudonym)))
+
+    def check(number: str) -> bool:
+        p = pseudonym_for(settings, number)
+        return p in stored or bool(redis.exists(keys.opted_out(p)))
+
+    return check
+
+
+def describe_check(check: InvitationCheck, *, max_invalid: int = MAX_INVALID_SHOWN) -> list[str]:
+    """The check as lines for an organizer: counts, and invalid rows by line number."""
+    lines = [
+        f"{check.total_rows} rows: {len(check.valid)} to invite, {len(check.invalid)} invalid, "
+        f"{check.duplicates} duplicates dropped, {check.opted_out} opted out (skipped)"
+    ]
+    for line, reason in check.invalid[:max_invalid]:
+        lines.append(f"  line {line}: {reason}")
+    if len(check.invalid) > max_invalid:
+        lines.append(f"  ... and {len(check.invalid) - max_invalid} more invalid rows")
+    return lines
+
+
+# -------------------------------------------------------------------------------- the text
+
+
+def invitation_text(
+    q: Questionnaire, language: str, *, keywords: dict[str, list[str]] | None = None
+) -> str:
+    """The invitation in `language`: the questionnaire's own, else the built-in default."""
+    if language not in q.languages:
+        raise InvitationError(
+            f"the questionnaire has no {language!r} text (it has {', '.join(q.languages)})"
+        )
+    own = q.messages.get("invitation", {})
+    if language in own:
+        return q.message("invitation", language)
+    if language not in DEFAULT_INVITATIONS:
+        raise InvitationError(f"no invitation text in {language!r}: add messages.invitation")
+    words = (keywords or {}).get(language) or q.start_keywords.get(language) or ()
+    if not words:
+        raise InvitationError(f"the wave has no start keyword in {language!r}")
+    # A file without an `org` resource still gets a sender's name; bot.core.placeholders reports
+    # it as a placeholder, so production never opens a wave that would send this.
+    resources = {"org": SHIPPED_PLACEHOLDERS["org"], **q.resources}
+    text = DEFAULT_INVITATIONS[language].format(keyword=words[0].upper(), **resources)
+    return text[:1].upper() + text[1:]
+
+
+@dataclass(frozen=True)
+class InvitationPreview:
+    """The exact invitation one language's invitees will receive, and what it costs."""
+
+    language: str
+    text: str
+    sms: SmsInfo
+
+    @property
+    def cost(self) -> str:
+        """Its encoding and segments, as `surveybot survey check` words them."""
+        return summary(self.sms)
+
+
+def preview_invitations(
+    q: Questionnaire, languages: Iterable[str], *, keywords: dict[str, list[str]] | None
+) -> list[InvitationPreview]:
+    """What each language will receive, built by `invitation_text` as the send jobs' text is.
+
+    Pass the wave's frozen questionnaire (`bot.outreach.waves.wave_questionnaire`) and its start
+    keywords: that is what the registry of open waves holds for `wave_invitation`.
+    """
+    previews = []
+    for language in dict.fromkeys(languages):
+        text = invitation_text(q, language, keywords=keywords)
+        previews.append(InvitationPreview(language, text, describe_sms(text)))
+    return previews
+
+
+def wave_invitation(redis: Redis, wave: str, language: str) -> str:
+    """The invitation text of an open wave (from the registry of open waves)."""
+    raw = redis.hget(keys.WAVES_OPEN, wave)
+    if raw is None:
+        raise InvitationError(f"wave {wave!r} is not open: only an open wave can invite")
+    entry = json.loads(raw)
+    q = parse_questionnaire(entry["questionnaire"])
+    return invitation_text(q, language, keywords=entry.get("keywords"))
+
+
+# ------------------------------------------------------------------------------ queue, count
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def queue_invitations(
+    settings: Settings, redis: Redis, queue: Queue, *, wave: str, numbers: list[str], language: str
+) -> int:
+    """Queue one send job per E.164 number (checked by `parse_invitation_csv`); returns how
+    many. Workers send them no faster than SEND_RATE_PER_SECOND altogether."""
+    from workers.invitations import send_invitation
+
+    if settings.SEND_RATE_PER_SECOND <= 0:
+        raise InvitationError("SEND_RATE_PER_SECOND must be positive to send invitations")
+    body = wave_invitation(redis, wave, language)
+    for i, number in enumerate(numbers, start=1):
+        if not E164.match(number):
+            raise InvitationError(f"item {i} is not an E.164 number: check the upload first")
+    retry = Retry(max=len(SEND_RETRY_INTERVALS), interval=list(SEND_RETRY_INTERVALS))
+    stats = keys.invite_stats(wave)
+    for chunk in _chunks(numbers, ENQUEUE_CHUNK):
+        jobs = [
+            Queue.prepare_data(
+                send_invitation,
+                args=(wave, number, language, body),
+                timeout=SEND_JOB_TIMEOUT_SECONDS,
+                result_ttl=0,  # the job (and the number in it) goes once it is done
+                failure_ttl=SEND_JOB_FAILURE_TTL_SECONDS,
+                description=f"invitation (wave {wave})",  # RQ logs this: never the args
+                retry=retry,
+            )
+            for number in chunk
+        ]
+        with redis.pipeline() as pipe:
+            queue.enqueue_many(jobs, pipeline=pipe)
+            count(pipe, stats, InviteCount.QUEUED, amount=len(chunk))
+            pipe.execute()
+    return len(numbers)
+
+
+@dataclass(frozen=True)
+class InvitationProgress:
+    """A wave's invitations so far."""
+
+    queued: int
+    pending: int  # queued, not yet sent or given up
+    sent: int
+    delivered: int
+    failed: int  # refused by Twilio, failed or undelivered
+    opted_out: int
+    skipped: int  # already invited by this wave, or the wave closed first
+
+
+def invitation_progress(redis: Redis, wave: str) -> InvitationProgress:
+    """Counters of a wave's invitations, from the send jobs and Twilio's status callbacks."""
+    raw = {k.decode(): int(v) for k, v in redis.hgetall(keys.invite_stats(wave)).items()}
+    count = lambda name: raw.get(name, 0)  # noqa: E731
+    return InvitationProgress(
+        queued=count(InviteCount.QUEUED),
+        pending=max(0, count(InviteCount.QUEUED) - count(InviteCount.PROCESSED)),
+        sent=count(InviteCount.SENT),
+        delivered=count(InviteCount.DELIVERED),
+        failed=count(InviteCount.FAILED) + count(InviteCount.UNDELIVERED),
+        opted_out=count(InviteCount.OPTED_OUT),
+        skipped=count(InviteCount.SKIPPED) + count(InviteCount.CANCELED),
+    )
+
+
+def mark_opted_out(redis: Redis, queue: Queue, pseudonym_: str, *, pipeline=None) -> None:  # noqa: ANN001
+    """Twilio says this respondent opted out (error 21610): never text them again."""
+    from bot.infra.queues import enqueue_opt_out
+
+    pipe = pipeline if pipeline is not None else redis.pipeline()
+    if not pipe.explicit_transaction:
+        pipe.multi()  # RQ enqueues into a MULTI only (before any other command)
+    pipe.set(keys.opted_out(pseudonym_), "1")
+    pipe.delete(keys.invited(pseudonym_))
+    enqueue_opt_out(queue, pseudonym_, clock.today().isoformat(), opted_out=True, pipeline=pipe)
+    if pipeline is None:
+        pipe.execute()
+
+
+def record_invitation_status(
+    settings: Settings,
+    redis: Redis,
+    queue: Queue,
+    *,
+    message_sid: str,
+    to: str,
+    status: str,
+    error_code: str,
+) -> str | None:
+    """Count a status callback in its wave's progress when the message was an invitation;
+    returns that wave. Error 21610 marks the recipient opted out whatever the message was.
+
+    Only a final status counts, once per message: the first one takes the message's entry.
+    `to` is used for the pseudonym and dropped.
+    """
+    if error_code == str(UNSUBSCRIBED) and to:
+        p = pseudonym_for(settings, to)
+        mark_opted_out(redis, queue, p)
+    if status not in FINAL_STATUSES or not message_sid:
+        return None
+    key = keys.invite_message(message_digest(settings.PSEUDONYM_KEY, message_sid))
+    with redis.pipeline() as pipe:  # MULTI: GET and DEL as one step, so one callback wins
+        pipe.get(key)
+        pipe.delete(key)
+        raw_wave, _ = pipe.execute()
+    if raw_wave is None:
+        return None
+    wave = raw_wave.decode()
+    if error_code == str(UNSUBSCRIBED):
+        outcome = InviteCount.OPTED_OUT
+    elif status == "delivered":
+        outcome = InviteCount.DELIVERED
+    elif status == "undelivered":
+        outcome = InviteCount.UNDELIVERED
+    else:
+        outcome = InviteCount.FAILED
+    stats = keys.invite_stats(wave)
+    with redis.pipeline() as pipe:
+        errors = [f"error:{error_code}"] if error_code.isdigit() and len(error_code) <= 6 else []
+        count(pipe, stats, outcome, *errors)
+        pipe.execute()
+    return wave
