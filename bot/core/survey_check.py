@@ -723,7 +723,8 @@ def _check_spoken_texts(q: Questionnaire) -> Iterator[Finding]:
 
 def _check_speech_hints(q: Questionnaire) -> Iterator[Finding]:
     """Hint phrases Twilio's speech recognition would refuse
-    (bot.channels.voice_prompts.hint_phrases); each once, where it is first heard: SKIP and BACK are hints of every question."""
+    (bot.channels.voice_prompts.hint_phrases); each once, where it is first heard: SKIP and
+    BACK are hints of every question."""
     reported: set[tuple[str, str]] = set()
     for question in q.questions:
         for lang in (lang for lang in q.languages if lang in SPEECH_LANGUAGES):
