@@ -217,9 +217,9 @@ def call_script(questionnaire: Any, lang: str = "en") -> tuple[list[str], str]:
     Walks the pure conversation engine from a call answered: the language's menu key, "1" for
     consent, then option 1 of every question asked ("13#" for a multiple-choice question).
     """
-    from bot.channels.voice_prompts import prompt_speech, speak
     from bot.core.engine import Channel, Inbound, Signal, Stage, step
     from bot.core.questionnaire import QuestionType
+    from bot.core.voice_prompts import prompt_speech, speak
 
     result = step(
         questionnaire, None, Inbound(text="", channel=Channel.VOICE, signal=Signal.CALL_START)

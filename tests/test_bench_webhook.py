@@ -20,9 +20,9 @@ from twilio.request_validator import RequestValidator
 from bench import minimal_app
 from bench import webhook as bench
 from bench.services import MAX_NUMBERS, bench_number
-from bot.channels.voice_prompts import prompt_speech
 from bot.core.engine import Inbound, step
 from bot.core.questionnaire import QuestionType, load_questionnaire
+from bot.core.voice_prompts import prompt_speech
 from bot.infra import keys
 from bot.infra.defaults import DEFAULT_WAVE
 from bot.infra.queues import get_queue

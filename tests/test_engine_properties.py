@@ -5,7 +5,6 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.channels.voice_prompts import prompt_speech
 from bot.core.engine import (
     Channel,
     EventType,
@@ -19,6 +18,7 @@ from bot.core.engine import (
 from bot.core.questionnaire import Keyword, load_questionnaire
 from bot.core.render import render_question
 from bot.core.text import normalize
+from bot.core.voice_prompts import prompt_speech
 
 Q = load_questionnaire()
 

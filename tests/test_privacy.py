@@ -18,7 +18,7 @@ import zlib
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.channels.voice_prompts import prompt_speech
+from bot.core.voice_prompts import prompt_speech
 from bot.infra import keys
 from bot.infra.db import get_engine
 from bot.infra.privacy import pseudonym

@@ -434,7 +434,7 @@ def said(answer: dict) -> str:
 
 def speech(app, prompt: str, lang: str = "en") -> str:  # noqa: ANN001
     """What the phone channel says for a named prompt (the voice module's own wording)."""
-    from bot.channels.voice_prompts import prompt_speech
+    from bot.core.voice_prompts import prompt_speech
 
     return prompt_speech(app.extensions["surveybot"].questionnaire, prompt, lang)
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.channels.voice_prompts import all_prompts, recording_path
 from bot.core.questionnaire import (
     DEFAULT_SURVEY_PATH,
     REQUIRED_MESSAGES,
@@ -24,6 +23,7 @@ from bot.core.survey_check import (
     check_questionnaire,
     format_findings,
 )
+from bot.core.voice_prompts import all_prompts, recording_path
 
 # A small valid questionnaire; each test breaks one thing in a copy.
 BASE: dict[str, Any] = {

@@ -11,10 +11,10 @@ import pytest
 from sqlmodel import Session
 
 from bot.channels.voice import call_twiml
-from bot.channels.voice_prompts import FALLBACK_VOICE, SAY_VOICES, all_prompts, prompt_speech
 from bot.core.engine import Reply, Stage, Step
 from bot.core.engine import Session as ConversationSession
 from bot.core.questionnaire import Questionnaire, QuestionType
+from bot.core.voice_prompts import FALLBACK_VOICE, SAY_VOICES, all_prompts, prompt_speech
 from bot.infra import clock as bot_clock
 from bot.infra import keys
 from bot.infra.db import get_engine

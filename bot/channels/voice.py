@@ -22,7 +22,10 @@ from flask import Blueprint, Response, abort, request, send_from_directory
 
 from bot.channels.sessions import Render, handle_message
 from bot.channels.signatures import public_base, twilio_signed
-from bot.channels.voice_prompts import (
+from bot.core.engine import Channel, EventType, Signal, Stage, Step
+from bot.core.questionnaire import Questionnaire, QuestionType
+from bot.core.text import CONJUNCTIONS, normalize
+from bot.core.voice_prompts import (
     AUDIO_SUFFIXES,
     GATHER_TIMEOUT_SECONDS,
     SPEECH_LANGUAGES,
@@ -33,9 +36,6 @@ from bot.channels.voice_prompts import (
     speech_for,
     speech_hints,
 )
-from bot.core.engine import Channel, EventType, Signal, Stage, Step
-from bot.core.questionnaire import Questionnaire, QuestionType
-from bot.core.text import CONJUNCTIONS, normalize
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, one_call_pseudonym, pseudonym_for
 from bot.infra.stats import count

@@ -18,18 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from bot.channels.voice_prompts import (
-    AUDIO_SUFFIXES,
-    MAX_HINT_CHARS,
-    PHONE_ONLY_FALLBACKS,
-    PHONE_ONLY_MESSAGES,
-    SAY_VOICES,
-    SPEECH_LANGUAGES,
-    all_prompts,
-    hint_phrases,
-    question_speech,
-    recording_path,
-)
 from bot.core.engine import (
     KEY_BACK,
     KEY_SKIP,
@@ -52,6 +40,18 @@ from bot.core.questionnaire import (
 from bot.core.render import render_question
 from bot.core.smsencoding import describe, summary
 from bot.core.text import CONJUNCTIONS, normalize
+from bot.core.voice_prompts import (
+    AUDIO_SUFFIXES,
+    MAX_HINT_CHARS,
+    PHONE_ONLY_FALLBACKS,
+    PHONE_ONLY_MESSAGES,
+    SAY_VOICES,
+    SPEECH_LANGUAGES,
+    all_prompts,
+    hint_phrases,
+    question_speech,
+    recording_path,
+)
 from bot.infra.exceptions import QuestionnaireError
 
 Level = Literal["error", "warning", "info"]
@@ -95,7 +95,7 @@ SPOKEN_WORD_LIMIT = 90
 CHOICE_KEYPAD_OPTIONS = int(KEY_BACK) - 1
 MULTI_KEYPAD_OPTIONS = 9
 # What a call says for a prompt with no playable recording
-# (bot.channels.voice_prompts.FALLBACK_VOICE).
+# (bot.core.voice_prompts.FALLBACK_VOICE).
 _READ_BY_FALLBACK = "calls read it with a French voice"
 
 
@@ -527,7 +527,7 @@ def _check_segments(q: Questionnaire) -> Iterator[Finding]:
 
 
 def _check_voice(q: Questionnaire, audio_dir: Path | None) -> Iterator[Finding]:
-    """The file as a call hears it (bot.channels.voice_prompts): recordings, keys, spoken texts."""
+    """The file as a call hears it (bot.core.voice_prompts): recordings, keys, spoken texts."""
     yield from _check_recordings(q, audio_dir)
     yield from _check_keypad(q)
     yield from _check_phone_messages(q)
@@ -630,7 +630,7 @@ def _check_keypad(q: Questionnaire) -> Iterator[Finding]:
 
 
 def _phone_only_fallback(key: str) -> str:
-    """What a call says when the file lacks a phone-only message (bot.channels.voice_prompts)."""
+    """What a call says when the file lacks a phone-only message (bot.core.voice_prompts)."""
     if key == "call_ended":
         return "a call ended after missed answers says the declined message instead"
     if key == "option":
@@ -723,7 +723,7 @@ def _check_spoken_texts(q: Questionnaire) -> Iterator[Finding]:
 
 def _check_speech_hints(q: Questionnaire) -> Iterator[Finding]:
     """Hint phrases Twilio's speech recognition would refuse
-    (bot.channels.voice_prompts.hint_phrases); each once, where it is first heard: SKIP and
+    (bot.core.voice_prompts.hint_phrases); each once, where it is first heard: SKIP and
     BACK are hints of every question."""
     reported: set[tuple[str, str]] = set()
     for question in q.questions:
