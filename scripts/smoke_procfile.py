@@ -129,15 +129,15 @@ class Bot:
 
 
 def survey(bot: Bot, sender: str, rng: random.Random) -> None:
-    replies = bot.core.text(sender, "SMOKE")
-    replies = bot.core.text(sender, "1")  # consent
+    replies = bot.text(sender, "SMOKE")
+    replies = bot.text(sender, "1")  # consent
     for _ in range(15):
         last = replies[-1]
         if "1." not in last:
             return
         options = last.count("\n") - 1
         answer = "1 2" if "1 3" in last else str(rng.randint(1, max(1, options)))
-        replies = bot.core.text(sender, answer)
+        replies = bot.text(sender, answer)
     fail(f"the survey of {sender} did not end")
 
 
