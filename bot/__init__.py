@@ -16,6 +16,6 @@ __all__ = ["create_app"]
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the web app from the environment (and `.env`), with `overrides` on top."""
-    from bot.web.app import create_app as _create_app
+    from bot.app import create_app as _create_app
 
     return _create_app(overrides)

@@ -46,7 +46,7 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from bot.web.app import state
+        from bot.web.state import state
 
         settings = state().settings
         url = signed_url(settings)

@@ -32,12 +32,12 @@ from flask import (
 )
 from twilio.request_validator import RequestValidator
 
-from bot.channels.sessions import message_applied
 from bot.channels.signatures import public_base
 from bot.core.engine import EventType
 from bot.infra import keys
 from bot.infra.privacy import pseudonym_for
-from bot.web.app import state
+from bot.records.sessions import message_applied
+from bot.web.state import state
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 

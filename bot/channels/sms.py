@@ -7,14 +7,14 @@ from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, request
 
-from bot.channels.sessions import handle_message
 from bot.channels.signatures import public_base, twilio_signed
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.stats import count
 from bot.outreach.invitations import record_invitation_status
 from bot.records.cleanup import RecordKind, deletion_on, schedule_deletion
-from bot.web.app import state
+from bot.records.sessions import handle_message
+from bot.web.state import state
 
 bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
 

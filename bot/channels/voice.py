@@ -20,7 +20,6 @@ from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, abort, request, send_from_directory
 
-from bot.channels.sessions import Render, handle_message
 from bot.channels.signatures import public_base, twilio_signed
 from bot.core.engine import Channel, EventType, Signal, Stage, Step
 from bot.core.questionnaire import Questionnaire, QuestionType
@@ -39,7 +38,8 @@ from bot.core.voice_prompts import (
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, one_call_pseudonym, pseudonym_for
 from bot.infra.stats import count
-from bot.web.app import state
+from bot.records.sessions import Render, handle_message
+from bot.web.state import state
 
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
 

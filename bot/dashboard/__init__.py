@@ -68,7 +68,7 @@ from bot.releases.email_report import whole_percent
 from bot.releases.report import category_label, ordered_categories
 from bot.releases.suppression import suppress_report
 from bot.web import outages
-from bot.web.app import state
+from bot.web.state import state
 
 log = logging.getLogger("surveybot.dashboard")
 

@@ -35,7 +35,7 @@ from bot.infra import clock, keys
 from bot.infra.db import get_engine
 from bot.infra.exceptions import SurveybotError
 from bot.infra.models import User
-from bot.web.app import state
+from bot.web.state import state
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a cap keeps a sign-in POST cheap

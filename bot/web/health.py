@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.infra.db import get_engine
-from bot.web.app import state
+from bot.web.state import state
 
 bp = Blueprint("health", __name__)
 

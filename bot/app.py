@@ -1,60 +1,26 @@
-"""The Flask app factory and the state every request shares."""
+"""The Flask app factory: the blueprints of every surface on one shared state.
+
+It sits above every package (bot/web's shared state, the channels, the dashboard, the CLI):
+nothing imports it but `bot.create_app`.
+"""
 
 from __future__ import annotations
 
-import io
 import logging
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, current_app
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask
 from redis import Redis
-from rq import Queue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot.channels.sessions import Conversation
-from bot.core.questionnaire import Questionnaire, load_questionnaire
-from bot.infra.config import Settings, load_settings
+from bot.core.questionnaire import load_questionnaire
+from bot.infra.config import load_settings
 from bot.outreach.waves import RegistryCache
-
-
-@dataclass(frozen=True)
-class AppState:
-    """What every request shares: settings, the Redis client, the queue, the questionnaire."""
-
-    settings: Settings
-    redis: Redis
-    queue: Queue
-    questionnaire: Questionnaire
-    registry: RegistryCache
-    conversation: Conversation  # the same for every message: built once
-
-
-class SurveybotRequest(Request):
-    """Uploaded files stay in memory (bounded by the request's size limit): an invitation CSV
-    holds phone numbers, and Werkzeug's default writes uploads over 500 KB to a temporary file
-    on disk, where a deleted file's blocks can outlive it."""
-
-    def _get_file_stream(self, *args, **kwargs):  # noqa: ANN002, ANN003 - Werkzeug's hook
-        return io.BytesIO()
-
-
-class WebhookFreeSessions(SecureCookieSessionInterface):
-    """No cookie session for Twilio's webhooks: Twilio keeps no cookies, and opening one costs
-    every text and every step of a call a serializer (bench/webhook.py)."""
-
-    def open_session(self, app: Flask, request: Request):  # noqa: ANN201 - Flask's hook
-        if request.path.startswith("/twilio/"):
-            return self.null_session_class()
-        return super().open_session(app, request)
-
-
-def state() -> AppState:
-    """The running app's shared state."""
-    return current_app.extensions["surveybot"]
+from bot.records.sessions import Conversation
+from bot.web.requests import SurveybotRequest, WebhookFreeSessions
+from bot.web.state import AppState
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:

@@ -1,0 +1,109 @@
+"""The deployment's processes and schema: `surveybot worker`, `cron` and `db` (the Procfile's)."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli.settings import command_settings
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option(
+    "--simple",
+    is_flag=True,
+    help="Run jobs in this process instead of a forked one per job (faster, less isolated).",
+)
+def worker_command(burst: bool, simple: bool) -> None:
+    """Run an RQ worker for the project's queue (any number may run)."""
+    from redis import Redis
+
+    # Import every job module once here, so a job forked per message does not pay for
+    # importing the Twilio client and the database layer again (bench/invitations.py).
+    import workers.aggregation  # noqa: F401
+    import workers.cleanup  # noqa: F401
+    import workers.invitations  # noqa: F401
+    import workers.storage  # noqa: F401
+    import workers.weekly  # noqa: F401
+    from bot.infra.queues import get_queue
+    from workers import context
+    from workers.worker import ProjectSimpleWorker, ProjectWorker
+
+    settings = command_settings("REDIS_URL", purpose="the job queue lives in Redis")
+    context.configure(settings)
+    connection = Redis.from_url(settings.REDIS_URL)
+    _sync_waves(settings, connection)
+    # The worker forks a work horse per job; it keeps no database connection of its own for
+    # them to inherit (bot/db.py also makes each child open its own).
+    from bot.infra.db import dispose_engines
+
+    dispose_engines()
+    worker_class = ProjectSimpleWorker if simple else ProjectWorker
+    worker = worker_class([get_queue(connection)], connection=connection)
+    worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
+
+
+def _sync_waves(settings, connection) -> None:  # noqa: ANN001
+    """Rebuild the Redis registry of open waves from the database if waves exist (a Redis that
+    lost it would otherwise fall back to the implicit wave of a fresh installation)."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from bot.infra.db import get_engine
+    from bot.outreach.waves import list_waves, sync_registry
+
+    if not settings.DATABASE_URL:
+        return
+    try:
+        with Session(get_engine(settings.DATABASE_URL)) as session:
+            if list_waves(session):
+                sync_registry(session, connection)
+    except SQLAlchemyError as exc:
+        click.echo(f"could not read the waves ({exc.__class__.__name__}); registry unchanged")
+
+
+@click.command("cron")
+def cron_command() -> None:
+    """Run RQ's cron scheduler (exactly one process in a deployment)."""
+    import os
+    import time
+
+    from redis import Redis
+    from rq.cron import CronScheduler
+
+    from workers import context
+
+    # RQ reads cron expressions in the process's local time; the weekly report's schedule is
+    # converted to UTC (workers/weekly.py), so pin this process to UTC.
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    settings = command_settings("REDIS_URL", purpose="the scheduler queues its jobs in Redis")
+    context.configure(settings)
+    scheduler = CronScheduler(connection=Redis.from_url(settings.REDIS_URL), name="surveybot")
+    scheduler.load_config_from_file("workers.cron_config")
+    scheduler.start()
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema migrations."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Create or upgrade the schema (to the newest revision by default)."""
+    from bot.infra.migrate import upgrade
+
+    settings = command_settings("DATABASE_URL")
+    upgrade(settings.DATABASE_URL, revision)
+    click.echo(f"database schema at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to an earlier revision."""
+    from bot.infra.migrate import downgrade
+
+    downgrade(command_settings("DATABASE_URL").DATABASE_URL, revision)

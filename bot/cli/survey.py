@@ -1,0 +1,47 @@
+"""`surveybot survey check`: lint a questionnaire file before a wave uses it."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot.cli.settings import command_settings
+
+
+@click.group("survey")
+def survey_group() -> None:
+    """Questionnaire files."""
+
+
+@survey_group.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--audio-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of the recordings (default: VOICE_AUDIO_DIR, else audio/ beside FILE).",
+)
+def survey_check(file: str | None, audio_dir: str | None) -> None:
+    """Lint a questionnaire: translations, ids, skip logic, SMS segments and phone prompts."""
+    from bot.core.questionnaire import DEFAULT_SURVEY_PATH
+    from bot.core.survey_check import check_file, format_findings
+
+    # Only SURVEYBOT_ENV and the two audio settings matter here: a file can be linted without
+    # a deployment's secrets (settings are loaded, never validated). Recordings served from
+    # VOICE_AUDIO_BASE_URL are not looked for on this disk.
+    settings = command_settings()
+    base_url = settings.VOICE_AUDIO_BASE_URL
+    if audio_dir is None and not base_url:
+        audio_dir = settings.VOICE_AUDIO_DIR or None
+    path = file or str(DEFAULT_SURVEY_PATH)
+    findings = check_file(
+        path,
+        audio_dir=audio_dir,
+        audio_base_url=base_url,
+        allow_placeholders=settings.allows_placeholders,
+    )
+    click.echo(f"checking {path} for {settings.SURVEYBOT_ENV} (SURVEYBOT_ENV)")
+    click.echo(format_findings(findings))
+    if any(f.level == "error" for f in findings):
+        sys.exit(1)
