@@ -256,7 +256,7 @@ def run_rate(args, context, rate: float, messages: int, first: int) -> RateResul
     from bot.infra.config import load_settings
     from bot.infra.queues import get_queue
     from bot.outreach.invitations import invitation_progress, queue_invitations
-    from workers.invitations import RATE_LIMIT_KEY
+    from bot.outreach.sending import RATE_LIMIT_KEY
 
     redis, fake, workdir = context["redis"], context["fake"], context["workdir"]
     env = worker_environment(context["redis_url"], context["database_url"], fake.url, rate, args)

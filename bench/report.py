@@ -15,7 +15,7 @@ What it does, in one run:
   3. at each size measures, in the same run and taking turns:
        - GROUP BY:  one hand-written ``GROUP BY question, option`` over the wave's answers,
          fetched fully (the baseline);
-       - refresh:   ``workers.aggregation.refresh_wave``, the job that turns the raw rows into
+       - refresh:   ``bot.releases.aggregates.refresh_wave``, the job that turns the raw rows into
          aggregate profiles (one SQL pass) and replaces the stored ones;
        - build:     loading the stored profiles, summing them into the report in Python
          (``bot.releases.report.build_raw_report``) and small-cell suppression
@@ -188,7 +188,7 @@ def random_answers(q: Any, rng: random.Random, skip_rate: float = SKIP_RATE) -> 
 
 
 def answer_rows(response_id: uuid.UUID, answers: dict[str, Any]) -> list[AnswerRow]:
-    """The answer table's rows for one response, as workers.storage.answer_rows writes them."""
+    """The answer table's rows for one response, as bot.records.responses.answer_rows does."""
     rows: list[AnswerRow] = []
     for question_id, value in answers.items():
         if value is None:
@@ -459,7 +459,7 @@ def _prepare(step: str, database_url: str, redis_url: str, wave: str, responses:
     if step == REFRESH:
         from redis import Redis
 
-        from workers.aggregation import refresh_wave
+        from bot.releases.aggregates import refresh_wave
 
         redis = Redis.from_url(redis_url)
         redis.ping()
@@ -472,9 +472,9 @@ def _prepare(step: str, database_url: str, redis_url: str, wave: str, responses:
     from sqlmodel import Session
 
     from bot.infra.weeks import parse_week
+    from bot.releases.aggregates import load_profiles
     from bot.releases.report import build_raw_report
     from bot.releases.report import publish as publish_report
-    from workers.aggregation import load_profiles
 
     if publish:
         import bot.releases.suppression  # noqa: F401  (imported outside the timing, as in a warm job)
@@ -668,8 +668,8 @@ def check_report(database_url: str, q: Any, wave: str, responses: int) -> list[s
     from bot.core.questionnaire import QuestionType
     from bot.infra.db import get_engine
     from bot.infra.weeks import parse_week
+    from bot.releases.aggregates import load_profiles
     from bot.releases.report import build_raw_report
-    from workers.aggregation import load_profiles
 
     with Session(get_engine(database_url)) as session:
         profiles = load_profiles(session, wave)
@@ -703,7 +703,7 @@ def explain_temp(database_url: str, q: Any, wave: str) -> dict[str, float | None
         plan = connection.execute(prefix + BASELINE_SQL, (wave,)).fetchone()[0]
         result[BASELINE] = temp_written_mb(plan)
     try:
-        from workers.aggregation import _profile_sql
+        from bot.releases.aggregates import _profile_sql
     except ImportError:
         return result
     sql, params = _profile_sql(q)

@@ -69,9 +69,9 @@ def finished_survey(folder: Path) -> Path:
 
 def store_all(database_url: str, payloads: list[dict[str, Any]]) -> int:
     """Store many completed responses in one transaction, as the storage job writes each one
-    (workers.storage.write_responses); for tests that need many rows fast."""
+    (bot.records.responses.write_responses); for tests that need many rows fast."""
     from bot.infra.db import session_scope
-    from workers.storage import write_responses
+    from bot.records.responses import write_responses
 
     with session_scope(database_url) as session:
         return write_responses(session, payloads)

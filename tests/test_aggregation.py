@@ -13,10 +13,12 @@ from sqlmodel import Session, select
 from bot.core.questionnaire import QuestionType
 from bot.infra.db import get_engine
 from bot.infra.models import AggregateProfile, Answer, Response
+from bot.releases.aggregates import load_profiles, refresh_wave
+from bot.releases.profile_keys import ANSWERED
 from bot.releases.report import build_raw_report
 from tests.factories import random_answers, response_payload
 from tests.utils import run_jobs
-from workers.aggregation import ANSWERED, load_profiles, refresh_aggregates, refresh_wave
+from workers.aggregation import refresh_aggregates
 from workers.storage import store_response
 
 DAYS = [dt.date(2026, 11, 9), dt.date(2026, 11, 16), dt.date(2026, 11, 18), dt.date(2026, 11, 22)]

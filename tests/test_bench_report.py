@@ -95,7 +95,7 @@ def test_generation_is_reproducible(q):
 
 
 def test_answer_rows_match_the_storage_job():
-    from workers.storage import answer_rows
+    from bot.records.responses import answer_rows
 
     rid = uuid.uuid4()
     answers = {"a": "yes", "b": None, "c": ["x", "y"], "d": 7}

@@ -25,6 +25,7 @@ from bot.infra.db import get_engine
 from bot.infra.models import User, Wave
 from bot.outreach.invitations import wave_invitation
 from bot.outreach.waves import open_wave
+from bot.releases.aggregates import refresh_wave
 from tests.dashboard_utils import (
     PASSWORD,
     csrf_token,
@@ -36,7 +37,6 @@ from tests.dashboard_utils import (
 from tests.factories import REAL_RESOURCES, finished_survey, random_answers, response_payload
 from tests.test_config import GOOD
 from tests.test_privacy import formats
-from workers.aggregation import refresh_wave
 from workers.storage import store_response
 
 SIGN_IN = "/dashboard/sign-in"

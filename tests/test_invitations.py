@@ -45,6 +45,7 @@ from bot.outreach.invitations import (
     queue_invitations,
     wave_invitation,
 )
+from bot.outreach.sending import RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
 from bot.outreach.waves import close_wave, create_wave, open_wave
 from tests.factories import REAL_RESOURCES, finished_survey
 from tests.fake_twilio import (
@@ -57,7 +58,6 @@ from tests.fake_twilio import (
 from tests.test_privacy import assert_clean, database_dump, formats, redis_dump
 from tests.utils import no_jobs_left, run_queued, sms_status
 from workers import context
-from workers.invitations import RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -724,7 +724,7 @@ def test_a_service_error_quoting_the_number_is_counted_and_leaves_no_trace(
 
         return send
 
-    monkeypatch.setattr("workers.invitations.twilio_sender", sender)
+    monkeypatch.setattr("bot.outreach.sending.twilio_sender", sender)
     invite(app, redis, settings, NUMBERS[:1])
     run_all(redis, settings)
     assert stats(redis)["failed"] == 1 and stats(redis)["error:21211"] == 1

@@ -16,12 +16,12 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.infra import keys
+from bot.releases.aggregates import refresh_wave
 from bot.releases.report import load_raw_report
 from tests.factories import random_answers, response_payload, store_all
 from tests.test_aggregation import open_wave_without_other_reason
 from tests.test_weekly import make_wave
 from workers import context
-from workers.aggregation import refresh_wave
 
 WEEK = "2026-W47"  # Nov 16-22, 2026
 IN_WEEK = dt.date(2026, 11, 18)

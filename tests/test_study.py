@@ -13,11 +13,11 @@ import random
 
 import pytest
 
+from bot.releases.aggregates import load_profiles
 from bot.releases.report import build_raw_report, publish
 from bot.releases.suppression import percent
 from tests.factories import response_payload, store_all
 from tests.test_aggregation import refresh
-from workers.aggregation import load_profiles
 
 WEEK_DAY = dt.date(2026, 11, 18)  # ISO week 2026-W47
 

@@ -810,8 +810,8 @@ def test_the_report_carries_the_questionnaires_skip_logic_to_suppression() -> No
     import datetime as dt
 
     from bot.core.questionnaire import load_questionnaire
+    from bot.releases.aggregates import Profile
     from bot.releases.report import build_raw_report, publish
-    from workers.aggregation import Profile
 
     q = load_questionnaire()
     reasons = {"fear_reasons": {"_answered": 6, "deportation": 6, "language": 2}}

@@ -17,10 +17,11 @@ from bot.infra.db import get_engine
 from bot.infra.exceptions import MailError
 from bot.infra.models import ReportDelivery, Wave
 from bot.outreach.waves import close_wave, create_wave, open_wave
+from bot.releases import weekly
+from bot.releases.weekly import DeliveryStatus, report_waves, send_week_report, send_weekly_reports
 from tests.factories import random_answers, response_payload
-from workers import context, weekly
+from workers import context
 from workers.storage import store_response
-from workers.weekly import DeliveryStatus, report_waves, send_week_report, send_weekly_reports
 
 WEEK = "2026-W47"
 

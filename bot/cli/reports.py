@@ -52,12 +52,12 @@ def _known_wave(settings, name: str) -> None:  # noqa: ANN001
 
 def _context(wave: str | None, week: str | None, command: str):
     """Settings, Redis, the ISO week, and the waves to report on: `wave` if given, else each
-    wave open during the week (see `workers.weekly.report_waves`). Without --week, a week
+    wave open during the week (see `bot.releases.weekly.report_waves`). Without --week, a week
     with nothing to report stops with where the answers are (bot/report_hint.py)."""
     from redis import Redis
 
     from bot.cli.report_hint import nothing_to_report
-    from workers.weekly import report_waves
+    from bot.releases.weekly import report_waves
 
     settings = command_settings(
         "DATABASE_URL", "REDIS_URL", purpose="the report reads the aggregates and counters"
@@ -153,7 +153,7 @@ def report_build(as_json: bool, wave: str | None, week: str | None) -> None:
 )
 def report_preview(wave: str | None, week: str | None, out: Path, language: str | None) -> None:
     """Write the week's email as it would be sent: HTML, plain text and the full message."""
-    from workers.weekly import compose
+    from bot.releases.weekly import compose
 
     command = f"report preview --out {shlex.quote(str(out))}"
     settings, redis, week, waves = _context(wave, week, command)
@@ -200,7 +200,7 @@ def report_send(wave: str | None, week: str | None, to: tuple[str, ...], force: 
     Without --wave, the report of each wave open during the week is sent, as the weekly job
     does (--force then needs --wave if several waves were open)."""
     from bot.infra.exceptions import MailError
-    from workers.weekly import send_week_report
+    from bot.releases.weekly import send_week_report
 
     settings, redis, week, waves = _context(
         wave, week, "report send" + "".join(f" --to {shlex.quote(a)}" for a in to)

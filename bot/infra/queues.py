@@ -1,4 +1,8 @@
-"""The queue, and how each kind of job is enqueued (retries, result lifetime)."""
+"""The queue, and how each kind of job is enqueued (retries, result lifetime).
+
+Jobs are named by the dotted path of their shell in `workers/` (RQ imports it in the worker):
+the bot enqueues them by name and never imports the job shells.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,14 @@ from rq import Queue, Retry
 
 from bot.infra import defaults
 
+STORE_RESPONSE_JOB = "workers.storage.store_response"
+RECORD_OPT_OUT_JOB = "workers.storage.record_opt_out"
+RECORD_OPT_IN_JOB = "workers.storage.record_opt_in"
+STORAGE_JOBS = frozenset({STORE_RESPONSE_JOB, RECORD_OPT_OUT_JOB, RECORD_OPT_IN_JOB})
+REFRESH_AGGREGATES_JOB = "workers.aggregation.refresh_aggregates"
+SEND_INVITATION_JOB = "workers.invitations.send_invitation"
+DELETE_TWILIO_RECORD_JOB = "workers.cleanup.delete_twilio_record"
+
 
 def get_queue(connection: Redis, name: str = defaults.QUEUE_NAME) -> Queue:
     """The project's queue on this connection."""
@@ -22,10 +34,8 @@ def enqueue_store_response(queue: Queue, payload: dict[str, Any], *, pipeline: P
 
     result_ttl=0: the job, which carries the answers, leaves Redis as soon as it succeeded.
     """
-    from workers.storage import store_response
-
     return queue.enqueue_call(
-        store_response,
+        STORE_RESPONSE_JOB,
         args=(payload,),
         retry=Retry(
             max=len(defaults.STORE_RETRY_INTERVALS), interval=list(defaults.STORE_RETRY_INTERVALS)
@@ -39,11 +49,8 @@ def enqueue_store_response(queue: Queue, payload: dict[str, Any], *, pipeline: P
 
 def enqueue_opt_out(queue: Queue, pseudonym: str, day: str, *, opted_out: bool, pipeline=None):
     """Record an opt-out (or opt-in) by pseudonym in the database."""
-    from workers.storage import record_opt_in, record_opt_out
-
-    func = record_opt_out if opted_out else record_opt_in
     return queue.enqueue_call(
-        func,
+        RECORD_OPT_OUT_JOB if opted_out else RECORD_OPT_IN_JOB,
         args=(pseudonym, day) if opted_out else (pseudonym,),
         retry=Retry(
             max=len(defaults.STORE_RETRY_INTERVALS), interval=list(defaults.STORE_RETRY_INTERVALS)
@@ -72,7 +79,7 @@ def enqueue_record_deletion(
     """
     intervals = list(defaults.CLEANUP_RETRY_INTERVALS)
     job = queue.create_job(
-        "workers.cleanup.delete_twilio_record",
+        DELETE_TWILIO_RECORD_JOB,
         args=(str(kind), sid),
         kwargs={"fallback": fallback},
         timeout=defaults.CLEANUP_JOB_TIMEOUT_SECONDS,

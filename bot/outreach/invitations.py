@@ -2,7 +2,7 @@
 keep each wave's progress.
 
 Privacy: a raw number lives in the organizer's upload while it is checked, then in one pending
-send job (workers/invitations.py) until that job has sent the text or failed for good; the job
+send job (bot/outreach/sending.py) until that job has sent the text or failed for good; the job
 leaves no trace of it (result_ttl=0, permanent failures handled inside the job). What remains
 is keyed by pseudonym or by a keyed digest of the MessageSid: the "invited" marker the
 conversation reads, the marker that this wave already invited this person, the map from a sent
@@ -12,18 +12,15 @@ log lines name line numbers and counts, never a number.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import phonenumbers
-from phonenumbers import NumberParseException, ValidationResult
 from redis import Redis
 from rq import Queue, Retry
 
@@ -35,7 +32,15 @@ from bot.infra import clock, keys
 from bot.infra.config import Settings
 from bot.infra.exceptions import SurveybotError
 from bot.infra.privacy import message_digest, pseudonym_for
+from bot.infra.queues import SEND_INVITATION_JOB, enqueue_opt_out
 from bot.infra.stats import count
+from bot.outreach.phone_numbers import (
+    InvalidNumber,
+    decode_upload,
+    delimiter_of,
+    header_column,
+    normalize_number,
+)
 
 INVITED_TTL_SECONDS = 30 * 24 * 3600  # a reply within a month still lands in the invited wave
 MESSAGE_MAP_TTL_SECONDS = 4 * 24 * 3600  # Twilio's final status callback comes within hours
@@ -53,33 +58,6 @@ ENQUEUE_CHUNK = 500
 MAX_INVALID_SHOWN = 20
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_SCIENTIFIC = re.compile(r"^\d(?:[.,]\d+)?[eE]\+?\d+$")  # Excel's 1.30556E+10
-_HEADER_NAMES = frozenset(
-    {
-        "phone",
-        "phones",
-        "phone number",
-        "phonenumber",
-        "number",
-        "mobile",
-        "mobile number",
-        "mobile phone",
-        "cell",
-        "cell phone",
-        "cellphone",
-        "telephone",
-        "tel",
-        "telefono",
-        "numero",
-        "numero de telefono",
-        "celular",
-        "movil",
-        "nimewo",
-        "nimewo telefon",
-        "telefon",
-        "whatsapp",
-    }
-)
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
 UNSUBSCRIBED = 21610  # Twilio: the recipient texted STOP to our sender
 
@@ -138,88 +116,6 @@ class InvitationCheck:
     total_rows: int = 0  # data rows (no header, no blank lines)
 
 
-class InvalidNumber(ValueError):
-    """A number that cannot be texted; the message is a reason that never repeats the number."""
-
-
-_PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
-    NumberParseException.NOT_A_NUMBER: "not a phone number",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    NumberParseException.TOO_SHORT_NSN: "too short",
-    NumberParseException.TOO_LONG: "too long",
-}
-_POSSIBLE_REASONS = {
-    ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
-    ValidationResult.TOO_SHORT: "too short",
-    ValidationResult.TOO_LONG: "too long",
-    ValidationResult.INVALID_LENGTH: "wrong length for its country",
-    ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "no area code",
-}
-
-
-def normalize_number(raw: str, region: str) -> str:
-    """E.164 form of a number as people write it, or InvalidNumber with the reason."""
-    text = raw.strip()
-    if not text:
-        raise InvalidNumber("no number")
-    if _SCIENTIFIC.match(text):
-        raise InvalidNumber(
-            "written in scientific notation by a spreadsheet (digits are lost): format the "
-            "column as text and export again"
-        )
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except NumberParseException as exc:
-        raise InvalidNumber(_PARSE_REASONS.get(exc.error_type, "not a phone number")) from None
-    possible = phonenumbers.is_possible_number_with_reason(parsed)
-    if possible != ValidationResult.IS_POSSIBLE:
-        raise InvalidNumber(_POSSIBLE_REASONS.get(possible, "not a possible number"))
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidNumber("not a valid number in its country (area code or range)")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _decode(data: bytes) -> str:
-    """Text of an upload: UTF-8 (with or without BOM), UTF-16 with BOM (Excel's "Unicode
-    text"), else Windows-1252 (Excel's "CSV" on Windows)."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _delimiter(text: str) -> str:
-    """The separator of the first non-blank line: comma, semicolon (Excel in many locales) or
-    tab; a file of one column has none and reads the same with any."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _column_name(cell: str) -> str:
-    folded = unicodedata.normalize("NFKD", cell.strip().lower())
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[_\-.:#]+", " ", folded).split())
-
-
-def _header_column(row: list[str]) -> int | None:
-    """The phone column if `row` is a header row, else None (the row is data).
-
-    A header names its phone column (phone, number, telefono...), or is a row without a digit
-    (other names: the numbers are then in the first column).
-    """
-    for i, cell in enumerate(row):
-        if _column_name(cell) in _HEADER_NAMES:
-            return i
-    if not any(ch.isdigit() for cell in row for ch in cell):
-        return 0
-    return None
-
-
 def parse_invitation_csv(
     data: bytes, *, default_region: str, opted_out: Callable[[str], bool] | None = None
 ) -> InvitationCheck:
@@ -233,8 +129,8 @@ def parse_invitation_csv(
     region = default_region.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise InvitationError(f"{default_region!r} is not a known region code (e.g. US, HT, MX)")
-    text = _decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    text = decode_upload(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text))
     column: int | None = None
     first = True
     valid: list[str] = []
@@ -247,7 +143,7 @@ def parse_invitation_csv(
             continue
         if first:
             first = False
-            column = _header_column(row)
+            column = header_column(row)
             if column is not None:
                 continue
             column = 0
@@ -382,8 +278,6 @@ def queue_invitations(
 ) -> int:
     """Queue one send job per E.164 number (checked by `parse_invitation_csv`); returns how
     many. Workers send them no faster than SEND_RATE_PER_SECOND altogether."""
-    from workers.invitations import send_invitation
-
     if settings.SEND_RATE_PER_SECOND <= 0:
         raise InvitationError("SEND_RATE_PER_SECOND must be positive to send invitations")
     body = wave_invitation(redis, wave, language)
@@ -395,7 +289,7 @@ def queue_invitations(
     for chunk in _chunks(numbers, ENQUEUE_CHUNK):
         jobs = [
             Queue.prepare_data(
-                send_invitation,
+                SEND_INVITATION_JOB,
                 args=(wave, number, language, body),
                 timeout=SEND_JOB_TIMEOUT_SECONDS,
                 result_ttl=0,  # the job (and the number in it) goes once it is done
@@ -442,8 +336,6 @@ def invitation_progress(redis: Redis, wave: str) -> InvitationProgress:
 
 def mark_opted_out(redis: Redis, queue: Queue, pseudonym_: str, *, pipeline=None) -> None:  # noqa: ANN001
     """Twilio says this respondent opted out (error 21610): never text them again."""
-    from bot.infra.queues import enqueue_opt_out
-
     pipe = pipeline if pipeline is not None else redis.pipeline()
     if not pipe.explicit_transaction:
         pipe.multi()  # RQ enqueues into a MULTI only (before any other command)

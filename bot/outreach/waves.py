@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -22,8 +23,12 @@ from bot.core.placeholders import find_placeholders, refusal
 from bot.core.questionnaire import DEFAULT_SURVEY_PATH, Questionnaire, parse_questionnaire
 from bot.core.text import normalize
 from bot.infra import clock, keys
+from bot.infra.config import Settings
+from bot.infra.db import get_engine
 from bot.infra.exceptions import QuestionnaireError, SurveybotError
 from bot.infra.models import Wave
+
+log = logging.getLogger(__name__)
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 DEMO_WAVE = "demo"
@@ -346,3 +351,17 @@ def wave_questionnaire(session: Session, name: str, settings) -> Questionnaire: 
     if wave is not None and wave.questionnaire_yaml:
         return parse_questionnaire(wave.questionnaire_yaml)
     return load_questionnaire(settings.SURVEY_FILE or None)
+
+
+def apply_schedule_now(settings: Settings, redis: Redis) -> list[str]:
+    """`apply_schedule` at this moment, on the settings' database (the cron job, every minute);
+    what was done is logged, a planned opening that did not happen as a warning."""
+    with Session(get_engine(settings.DATABASE_URL)) as session:
+        done = apply_schedule(
+            session, redis, clock.now(), allow_placeholders=settings.allows_placeholders
+        )
+    for line in done:
+        # A planned opening that did not happen needs an operator: say it louder.
+        level = logging.WARNING if line.startswith("could not") else logging.INFO
+        log.log(level, "wave schedule: %s", line)
+    return done

@@ -14,8 +14,9 @@ from typing import Any
 from bot.core.questionnaire import Questionnaire, QuestionType
 from bot.infra import clock
 from bot.infra.weeks import parse_week, previous_week
+from bot.releases.aggregates import Profile
+from bot.releases.profile_keys import ANSWERED
 from bot.releases.suppression import LANGUAGE  # the pseudo-question every respondent answers
-from workers.aggregation import ANSWERED, Profile
 
 
 def _by(q: Questionnaire, question_id: str) -> list[str]:
@@ -158,7 +159,7 @@ def load_raw_report(
     from bot.infra import keys
     from bot.infra.db import get_engine
     from bot.outreach.waves import wave_questionnaire
-    from workers.aggregation import load_profiles
+    from bot.releases.aggregates import load_profiles
 
     with Session(get_engine(settings.DATABASE_URL)) as session:
         if q is None:
