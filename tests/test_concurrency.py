@@ -117,7 +117,7 @@ def test_a_crash_before_the_job_is_enqueued_loses_no_answers(client, app, monkey
     def crash(*args, **kwargs):
         raise ConnectionError("the worker process died here")
 
-    monkeypatch.setattr("bot.channels.sessions.enqueue_store_response", crash)
+    monkeypatch.setattr("bot.records.sessions.enqueue_store_response", crash)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     sid = new_sid()
     assert sms(client, PHONE, "1", sid=sid).status_code == 500
