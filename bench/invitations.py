@@ -363,6 +363,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.secrets = {
         name: secrets.token_hex(24) for name in ("SECRET_KEY", "PSEUDONYM_KEY", "TWILIO_AUTH_TOKEN")
     }
+    from bot.infra.sealing import generate_storage_keys
+
+    args.secrets["STORAGE_PUBLIC_KEY"], args.secrets["STORAGE_SECRET_KEY"] = generate_storage_keys()
     return args
 
 

@@ -742,6 +742,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets_ = {
         name: secrets.token_hex(24) for name in ("SECRET_KEY", "PSEUDONYM_KEY", "TWILIO_AUTH_TOKEN")
     }
+    from bot.infra.sealing import generate_storage_keys
+
+    secrets_["STORAGE_PUBLIC_KEY"], secrets_["STORAGE_SECRET_KEY"] = generate_storage_keys()
     token = secrets_["TWILIO_AUTH_TOKEN"]
     if voice:
         script, closing = call_script(load_questionnaire())

@@ -32,6 +32,8 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from bot.infra.sealing import generate_storage_keys
+
 REPO = Path(__file__).resolve().parent.parent
 PROCFILE = REPO / "Procfile"
 SURVEY = REPO / "bot" / "surveys" / "community_safety.yaml"
@@ -166,6 +168,7 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     token = secrets.token_hex(16)
+    public_key, secret_key = generate_storage_keys()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "TWILIO_"))}
     env.update(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
@@ -174,6 +177,8 @@ def main() -> int:
         DATABASE_URL=args.database_url,
         SECRET_KEY=secrets.token_hex(32),
         PSEUDONYM_KEY=secrets.token_hex(32),
+        STORAGE_PUBLIC_KEY=public_key,
+        STORAGE_SECRET_KEY=secret_key,
         TWILIO_AUTH_TOKEN=token,
         PUBLIC_BASE_URL=base,
         SURVEY_FILE=str(finished_questionnaire(workdir)),

@@ -29,6 +29,7 @@ from bot.infra.config import load_settings
 from bot.infra.exceptions import ConfigError
 from bot.infra.privacy import message_digest
 from bot.infra.queues import get_queue
+from bot.infra.sealing import generate_storage_keys
 from bot.records.cleanup import RecordKind, schedule_deletion
 from tests.fake_twilio import (
     NOT_COMPLETE,
@@ -481,6 +482,7 @@ def test_production_refuses_deletion_without_twilio_credentials():
         "REDIS_URL": "redis://127.0.0.1:6379/14",
         "DATABASE_URL": "sqlite:///unused.sqlite3",
         "TWILIO_DELETE_MESSAGES": "1",
+        "STORAGE_PUBLIC_KEY": generate_storage_keys()[0],
     }
     load_settings(good, env_file=None).validate()
     with pytest.raises(ConfigError, match="TWILIO_DELETE_MESSAGES=1 needs TWILIO_ACCOUNT_SID"):

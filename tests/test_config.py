@@ -7,6 +7,7 @@ import pytest
 from bot import create_app
 from bot.infra.config import Environment, load_settings
 from bot.infra.exceptions import ConfigError
+from bot.infra.sealing import generate_storage_keys
 
 GOOD = {
     "SURVEYBOT_ENV": "production",
@@ -16,6 +17,7 @@ GOOD = {
     "PUBLIC_BASE_URL": "https://survey.example.org",
     "REDIS_URL": "redis://127.0.0.1:6379/15",
     "DATABASE_URL": "sqlite:///unused.sqlite3",
+    "STORAGE_PUBLIC_KEY": generate_storage_keys()[0],
 }
 
 

@@ -10,6 +10,7 @@ import click
 
 from bot.cli.cleanup import cleanup_group
 from bot.cli.dev import dev_command
+from bot.cli.keys import keys_group
 from bot.cli.processes import cron_command, db_group, worker_command
 from bot.cli.reports import report_group
 from bot.cli.sim import sim_command
@@ -25,6 +26,7 @@ COMMANDS = (  # organizers' commands first, then the deployment's processes
     survey_group,
     sim_command,
     cleanup_group,
+    keys_group,
     worker_command,
     cron_command,
     db_group,

@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from bot.infra import defaults
 from bot.infra.devinstance import DevInstance
 from bot.infra.exceptions import ConfigError
+from bot.infra.sealing import development_storage_keys
 
 # Values that have been seen in examples; never acceptable as a production secret.
 KNOWN_BAD_SECRETS = frozenset(
@@ -47,6 +48,8 @@ class Settings:
     SECRET_KEY: str = ""
     PSEUDONYM_KEY: str = ""
     PSEUDONYM_KEY_VERSION: str = "v1"
+    STORAGE_PUBLIC_KEY: str = ""
+    STORAGE_SECRET_KEY: str = ""
     TWILIO_ACCOUNT_SID: str = ""
     TWILIO_AUTH_TOKEN: str = ""
     TWILIO_MESSAGING_SERVICE_SID: str = ""
@@ -101,6 +104,21 @@ class Settings:
         )
 
     @property
+    def storage_public_key(self) -> str:
+        """The key completed responses are sealed to (bot/infra/sealing.py); outside
+        production, one derived from PSEUDONYM_KEY when none is set."""
+        if self.STORAGE_PUBLIC_KEY or self.is_production:
+            return self.STORAGE_PUBLIC_KEY
+        return development_storage_keys(self.PSEUDONYM_KEY)[0]
+
+    @property
+    def storage_secret_key(self) -> str:
+        """The key that opens sealed responses: only the storage workers need it."""
+        if self.STORAGE_SECRET_KEY or self.is_production:
+            return self.STORAGE_SECRET_KEY
+        return development_storage_keys(self.PSEUDONYM_KEY)[1]
+
+    @property
     def session_ttl_seconds(self) -> int:
         """Lifetime of a conversation in flight, in seconds."""
         return max(1, int(self.SESSION_TTL_HOURS * 3600))
@@ -125,6 +143,11 @@ class Settings:
             value = getattr(self, name)
             if value.strip().lower() in KNOWN_BAD_SECRETS or len(value) < MIN_SECRET_LENGTH:
                 problems.append(f"{name} is missing, a known default or shorter than 16 characters")
+        if not self.STORAGE_PUBLIC_KEY:
+            problems.append(
+                "STORAGE_PUBLIC_KEY is missing (completed responses are sealed to it: "
+                "`surveybot keys generate` makes a pair)"
+            )
         if not self.PUBLIC_BASE_URL:
             problems.append("PUBLIC_BASE_URL is missing (Twilio signatures are checked against it)")
         if not self.REDIS_URL:

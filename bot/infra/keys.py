@@ -79,6 +79,14 @@ WAVES_OPEN = f"{PREFIX}:waves:open"  # hash: wave name -> JSON of its questionna
 WAVES_VERSION = f"{PREFIX}:waves:version"  # bumped on every change of WAVES_OPEN
 
 
+# Sealed records (completed responses, per-respondent counters) waiting for the next storage
+# batch: a set, so nothing in it or in a rewritten append-only file keeps their order
+# (bot/records/inbox.py).
+STORAGE_INBOX = f"{PREFIX}:storage:inbox"
+# When the last storage batch was written (epoch seconds): a batch closes at BATCH_MIN_SIZE
+# records or BATCH_MIN_HOURS after the previous one, whichever is later.
+STORAGE_LAST_BATCH = f"{PREFIX}:storage:last-batch"
+
 # Completed responses whose storage ran out of retries during a database outage, as the plain
 # payload (answers, language, date): no job record with exact times around them. Drained back
 # into storage jobs by the hourly cron job.
