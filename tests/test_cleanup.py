@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import socket
 import time
 import xml.etree.ElementTree as ET
@@ -29,7 +30,7 @@ from bot.infra.config import load_settings
 from bot.infra.exceptions import ConfigError
 from bot.infra.privacy import message_digest
 from bot.infra.queues import get_queue
-from bot.infra.sealing import generate_storage_keys
+from bot.infra.sealing import generate_storage_keys, open_text
 from bot.records.cleanup import RecordKind, schedule_deletion
 from tests.fake_twilio import (
     NOT_COMPLETE,
@@ -38,7 +39,7 @@ from tests.fake_twilio import (
     UNAUTHORIZED,
     FakeTwilio,
 )
-from tests.test_privacy import assert_clean, database_dump, redis_dump
+from tests.test_privacy import assert_clean, database_dump, redis_dump, sealed_arguments
 from tests.utils import new_sid, no_jobs_left, replies_of, run_queued, sign, sms, sms_status
 from workers import context
 from workers.worker import ProjectSimpleWorker as SimpleWorker
@@ -140,6 +141,18 @@ def schedule(app, kind, sid, status) -> bool:
     )
 
 
+def opened(app, job) -> tuple[str, str]:  # noqa: ANN001
+    """A deletion job's (kind, SID), its SID opened with the storage secret key; the job data
+    itself never holds the SID in clear (Redis persists it)."""
+    kind, sealed = job.args
+    assert sid_pattern_absent(sealed)
+    return kind, open_text(settings_of(app).storage_secret_key, sealed)
+
+
+def sid_pattern_absent(value: str) -> bool:
+    return not re.search(r"(SM|MM|CA)[0-9a-f]{32}", value)
+
+
 # -------------------------------------------------------------------------- inbound messages
 
 
@@ -155,7 +168,7 @@ def test_an_inbound_text_is_deleted_at_twilio_a_little_later(app, redis, fake):
     assert get_queue(redis).count == 0
     [(job, due)] = [(j, d) for j, d in scheduled(redis) if j.func_name.startswith("workers.")]
     assert job.func_name == "workers.cleanup.delete_twilio_record"
-    assert job.args == ("message", sid) and job.kwargs == {"fallback": False}
+    assert opened(app, job) == ("message", sid) and job.kwargs == {"fallback": False}
     assert job.description == "delete a message record at Twilio"
     assert (job.result_ttl, job.failure_ttl) == (0, defaults.CLEANUP_FAILURE_TTL_SECONDS)
     delay = defaults.CLEANUP_DELAY_SECONDS
@@ -227,7 +240,7 @@ def test_a_final_status_schedules_the_deletion(app, redis, fake, status):
     sid = new_sid()
     status_callback(app.test_client(), sid, status, code="30003" if status != "delivered" else "")
     [job] = deletion_jobs(redis)
-    assert job.args == ("message", sid)
+    assert opened(app, job) == ("message", sid)
     run_all(redis, settings_of(app))
     assert fake.deletions == [("Messages", sid, 204)]
 
@@ -257,7 +270,7 @@ def test_sent_without_a_receipt_is_deleted_much_later(app, redis, fake):
     status_callback(app.test_client(), sid, "sent")
     after = time.time()
     [(job, due)] = [(j, d) for j, d in scheduled(redis)]
-    assert job.args == ("message", sid) and job.kwargs == {"fallback": True}
+    assert opened(app, job) == ("message", sid) and job.kwargs == {"fallback": True}
     delay = defaults.CLEANUP_SENT_DELAY_SECONDS
     assert delay > defaults.CLEANUP_DELAY_SECONDS
     assert int(before) + delay - 1 <= due <= after + delay + 1
@@ -301,7 +314,7 @@ def test_a_finished_call_record_is_deleted(app, redis, fake):
     assert schedule(app, RecordKind.CALL, sid, "completed")
     assert not schedule(app, RecordKind.CALL, sid, "completed"), "a repeated callback"
     [job] = deletion_jobs(redis)
-    assert job.args == ("call", sid)
+    assert opened(app, job) == ("call", sid)
     assert job.description == "delete a call record at Twilio"
     run_all(redis, settings_of(app))
     assert fake.deletions == [("Calls", sid, 204)]
@@ -329,7 +342,7 @@ def test_the_voice_status_route_schedules_the_call_deletion(app, redis, fake):
         )
         assert response.status_code == 204
     [job] = deletion_jobs(redis)
-    assert job.args == ("call", sid)
+    assert opened(app, job) == ("call", sid)
     run_all(redis, settings_of(app))
     assert fake.deletions == [("Calls", sid, 204)]
     no_jobs_left(redis)
@@ -568,9 +581,10 @@ def test_no_sid_is_left_anywhere_once_the_records_are_deleted(app, db, redis, fa
     fake.fail_next(SERVER_ERROR, NOT_COMPLETE)
 
     before = redis_dump(redis)
-    assert any(sid.encode() in value for sid in sids for _, value in before), (
-        "the scan sees the SIDs while their jobs wait"
-    )
+    # While their jobs wait, the SIDs are in the job data sealed: the scan finds them there
+    # only with the storage secret key, never in clear.
+    assert not any(sid.encode() in value for sid in sids for _, value in before)
+    assert set(sids) <= sealed_arguments(before, settings_of(app).storage_secret_key)
     assert not any(sid.encode() in key for sid in sids for key, _ in before)
     run_all(redis, settings_of(app))
 

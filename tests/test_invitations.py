@@ -55,7 +55,7 @@ from tests.fake_twilio import (
     UNSUBSCRIBED,
     FakeTwilio,
 )
-from tests.test_privacy import assert_clean, database_dump, formats, redis_dump
+from tests.test_privacy import assert_clean, database_dump, formats, redis_dump, sealed_arguments
 from tests.utils import no_jobs_left, run_queued, sms_status
 from workers import context
 from workers.worker import ProjectSimpleWorker as SimpleWorker
@@ -655,8 +655,11 @@ def test_no_number_is_left_anywhere_once_invitations_are_done(
 ):
     numbers, sids, before = invitations_done
     assert len(sids) == 3
-    # The scan sees the numbers while the jobs are pending (so it would see them later).
-    assert any(n.encode() in value for n in numbers for _, value in before)
+    # While the jobs are pending the numbers are in them sealed: the scan finds them there only
+    # with the storage secret key (so it would see them later), never in clear.
+    assert not any(n.encode() in value for n in numbers for _, value in before)
+    secret = app.extensions["surveybot"].settings.storage_secret_key
+    assert set(numbers) <= sealed_arguments(before, secret)
 
     after = redis_dump(redis)
     assert any(b"rq:" in key for key, _ in after), "the scan must see RQ's keys"

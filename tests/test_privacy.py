@@ -22,6 +22,7 @@ from bot.core.voice_prompts import prompt_speech
 from bot.infra import keys
 from bot.infra.db import get_engine
 from bot.infra.privacy import pseudonym
+from bot.infra.sealing import open_text
 from tests.utils import new_sid, replies_of, run_jobs, sms
 from tests.voice_utils import Call
 
@@ -45,6 +46,16 @@ def formats(number: str) -> set[str]:
     else:
         out |= {f"{national[:2]} {national[2:6]} {national[6:]}", f"{national[:4]} {national[4:]}"}
     return out
+
+
+def sealed_arguments(dump: list[tuple[bytes, bytes]], secret_key: str) -> set[str]:
+    """Every job argument sealed with `seal_text` in a dump, opened with the storage secret
+    key: what an attacker holding that key (and only then) reads in the job data."""
+    found = set()
+    for _, value in dump:
+        for token in re.findall(rb"sealed:[A-Za-z0-9+/=]+", value):
+            found.add(open_text(secret_key, token.decode()))
+    return found
 
 
 def redis_dump(redis) -> list[tuple[bytes, bytes]]:

@@ -72,9 +72,11 @@ def enqueue_record_deletion(
 ):
     """Schedule the deletion of one Twilio record `delay` from now.
 
-    The SID is in the job's arguments only: the description names the kind (RQ would otherwise
-    describe the job by its call, SID included), the job leaves Redis as soon as it ends
-    (result_ttl=0; every outcome is settled inside it), and a job that died with its worker is
+    The SID is in the job's arguments only, sealed to the storage key pair by the caller
+    (bot/infra/sealing.py `seal_text`), so Redis's files never hold it in clear. The
+    description names the kind (RQ would otherwise describe the job by its call), the job
+    leaves Redis as soon as it ends (result_ttl=0; every outcome is settled inside it), and a
+    job that died with its worker is
     dropped from the failed registry after CLEANUP_FAILURE_TTL_SECONDS.
     """
     intervals = list(defaults.CLEANUP_RETRY_INTERVALS)

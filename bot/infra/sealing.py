@@ -32,6 +32,7 @@ from bot.infra.privacy import e164
 
 _SESSION_INFO = b"surveybot session key:"
 _STORAGE_SEED_INFO = b"surveybot storage key pair, development only"
+SEALED_ARG_PREFIX = "sealed:"
 
 
 class SealError(ValueError):
@@ -112,6 +113,24 @@ def _opener(secret_key: str) -> SealedBox:
 def seal(public_key: str, plain: bytes) -> bytes:
     """Seal `plain` to the storage key pair: only its secret half opens it."""
     return bytes(_sealer(public_key).encrypt(plain))
+
+
+def seal_text(public_key: str, plain: str) -> str:
+    """A job argument sealed to the storage key pair (base64 text: RQ's job data stays JSON-
+    friendly). Phone numbers of invitees and Twilio SIDs travel in jobs only like this."""
+    return SEALED_ARG_PREFIX + _b64(seal(public_key, plain.encode()))
+
+
+def open_text(secret_key: str, value: str) -> str:
+    """A job argument made by `seal_text`; a plain one (queued by a release that did not seal
+    its jobs yet) is returned as it is."""
+    if not value.startswith(SEALED_ARG_PREFIX):
+        return value
+    try:
+        sealed = base64.b64decode(value[len(SEALED_ARG_PREFIX) :], validate=True)
+    except ValueError as exc:
+        raise SealError("a sealed job argument that is not base64") from exc
+    return unseal(secret_key, sealed).decode()
 
 
 def unseal(secret_key: str, sealed: bytes) -> bytes:

@@ -33,6 +33,7 @@ from bot.infra.config import Settings
 from bot.infra.exceptions import SurveybotError
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.queues import SEND_INVITATION_JOB, enqueue_opt_out
+from bot.infra.sealing import seal_text
 from bot.infra.stats import count
 from bot.outreach.phone_numbers import (
     InvalidNumber,
@@ -286,11 +287,12 @@ def queue_invitations(
             raise InvitationError(f"item {i} is not an E.164 number: check the upload first")
     retry = Retry(max=len(SEND_RETRY_INTERVALS), interval=list(SEND_RETRY_INTERVALS))
     stats = keys.invite_stats(wave)
+    public_key = settings.storage_public_key  # the numbers travel sealed: only workers open them
     for chunk in _chunks(numbers, ENQUEUE_CHUNK):
         jobs = [
             Queue.prepare_data(
                 SEND_INVITATION_JOB,
-                args=(wave, number, language, body),
+                args=(wave, seal_text(public_key, number), language, body),
                 timeout=SEND_JOB_TIMEOUT_SECONDS,
                 result_ttl=0,  # the job (and the number in it) goes once it is done
                 failure_ttl=SEND_JOB_FAILURE_TTL_SECONDS,

@@ -34,6 +34,7 @@ from bot.infra.exceptions import SurveybotError
 from bot.infra.outbound import send_sms, twilio_sender
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.queues import get_queue
+from bot.infra.sealing import open_text
 from bot.infra.stats import count
 from bot.infra.twilio_rest import call_twilio, retry_later
 from bot.outreach.invitations import (
@@ -178,6 +179,7 @@ def send_invitation(
     """Text one invitation (at the shared rate) as `job`; returns the outcome, never the
     number."""
     job_id = job.id if job is not None else uuid.uuid4().hex
+    number = open_text(settings.storage_secret_key, number)
     p = pseudonym_for(settings, number)
 
     if not redis.hexists(keys.WAVES_OPEN, wave):

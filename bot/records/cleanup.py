@@ -46,6 +46,7 @@ from bot.infra.config import Settings
 from bot.infra.outbound import twilio_client
 from bot.infra.privacy import message_digest
 from bot.infra.queues import enqueue_record_deletion
+from bot.infra.sealing import open_text, seal_text
 from bot.infra.stats import count
 from bot.infra.twilio_rest import TwilioFailure, call_twilio, retry_later
 
@@ -147,7 +148,7 @@ def schedule_deletion(
             enqueue_record_deletion(
                 queue,
                 kind,
-                sid,
+                seal_text(settings.storage_public_key, sid),
                 delay=dt.timedelta(seconds=delay),
                 fallback=fallback,
                 pipeline=pipe,
@@ -204,6 +205,7 @@ def delete_record(
     "sent" status, and skipped if a final status has scheduled the deletion since. `log`: where
     the outcome is told (the job's own logger)."""
     kind = RecordKind(kind)
+    sid = open_text(settings.storage_secret_key, sid)
     if not looks_like_sid(kind, sid):
         count_cleanup(redis, kind, CleanupCount.FAILED, "error:not-a-sid")
         log.warning("clean-up job: a %s SID of the wrong shape, nothing deleted", kind)
