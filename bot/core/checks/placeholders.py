@@ -54,6 +54,7 @@ def placeholder_findings(
 
 
 def check_placeholders(q: Questionnaire) -> Iterator[Finding]:
+    """Each message's placeholders known; braces elsewhere are sent as typed."""
     for key, texts in q.messages.items():
         for lang, text in texts.items():
             yield from placeholder_findings(q, f"messages.{key}[{lang}]", text)

@@ -9,6 +9,7 @@ from bot.core.questionnaire import Questionnaire, QuestionType
 
 
 def check_questions(q: Questionnaire) -> Iterator[Finding]:
+    """Question and option ids unique, option counts, number bounds, skip logic."""
     seen: set[str] = set()
     position = {}
     for i, question in enumerate(q.questions):
@@ -48,6 +49,7 @@ def check_questions(q: Questionnaire) -> Iterator[Finding]:
 
 
 def check_crosstabs(q: Questionnaire) -> Iterator[Finding]:
+    """Each crosstab of the report pairs two questions with options."""
     by_id = {question.id: question for question in q.questions}
     for pair in q.crosstabs:
         where = f"report.crosstabs {'|'.join(pair)}"
@@ -65,6 +67,7 @@ def check_crosstabs(q: Questionnaire) -> Iterator[Finding]:
 
 
 def check_review(q: Questionnaire) -> Iterator[Finding]:
+    """The file's review status, when the review is not done."""
     status = q.review.get("status")
     if status and status != "done":
         note = str(q.review.get("note") or "").strip()

@@ -20,6 +20,7 @@ def respondent_texts(q: Questionnaire) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def check_translations(q: Questionnaire) -> Iterator[Finding]:
+    """Every text in every language of the file, and a name for each language."""
     if len(set(q.languages)) != len(q.languages):
         yield Finding("error", "languages", "a language is listed twice")
     for key in REQUIRED_MESSAGES:
