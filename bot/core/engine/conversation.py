@@ -66,20 +66,8 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     norm = normalize(text)
     keyword = inbound.keyword or keyword_of(q, norm)
 
-    if inbound.opted_out:
-        if keyword is not Keyword.START:
-            return Step(None)  # opted out: send nothing, keep nothing
-        began = begin(q, Inbound(text=""), "")
-        lang = session.lang if session else None
-        opted_in = message(q, "opted_in", lang) if lang else all_languages(q, "opted_in")
-        return Step(began.session, (opted_in, *began.replies), (Event(EventType.OPTED_IN),))
-    if keyword is Keyword.STOP and inbound.channel is Channel.VOICE:
-        # "Stop" said on a call ends the survey and the call; texts are not opted out.
-        lang = session.lang if session else None
-        goodbye = message(q, "declined", lang) if lang else all_languages(q, "declined")
-        return Step(None, (goodbye,), (Event(EventType.DECLINED),))
-    if keyword is Keyword.STOP:
-        return Step(None, (), (Event(EventType.OPTED_OUT),))
+    if inbound.opted_out or keyword is Keyword.STOP:
+        return _stop_step(q, session, inbound, keyword)
     if inbound.signal is not None:
         return _signal_step(q, session, inbound)
     if session is None:
@@ -94,16 +82,7 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     if keyword is Keyword.START:
         start_lang = start_lang or keyword_and_language(q, norm)[1]
     if start_lang is not None or keyword is Keyword.START:
-        if start_lang and session.stage is not Stage.LANGUAGE:
-            session.lang = start_lang
-        if session.lang is None or session.stage is Stage.LANGUAGE:
-            if start_lang is None:
-                return Step(session, (pending_prompt(q, session),))
-            session.lang = start_lang
-            session.stage = session.resume or Stage.CONSENT
-            session.resume = None
-            return Step(session, (pending_prompt(q, session),))
-        return Step(session, (message(q, "resumed", session.lang), pending_prompt(q, session)))
+        return _start_step(q, session, start_lang)
 
     if inbound.has_media and not norm:
         # A picture or voice note with no text: say we read text only, then ask again.
@@ -111,36 +90,82 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
         lang = session.lang
         explain = message(q, "text_only", lang) if lang else all_languages(q, "text_only")
         return Step(missed.session, (explain, missed.replies[-1]))
-
     if session.stage is Stage.LANGUAGE:
-        chosen = chosen_language(q, norm)
-        if chosen is None:
-            return miss(q, session, inbound.channel)
-        session.lang = chosen
-        session.misses = 0
-        if session.resume is not None:
-            session.stage, session.resume = session.resume, None
-            return Step(session, (pending_prompt(q, session),))
-        session.stage = Stage.CONSENT
-        return Step(session, (pending_prompt(q, session),))
+        return _language_step(q, session, norm, inbound.channel)
+    if session.stage is Stage.CONSENT:
+        return _consent_step(q, session, norm, inbound.channel)
+    return _answer_step(q, session, text, inbound.channel)
 
+
+def _stop_step(
+    q: Questionnaire, session: Session | None, inbound: Inbound, keyword: Keyword | None
+) -> Step:
+    """A text from a number that opted out (only START is heard), or STOP."""
+    lang = session.lang if session else None
+    if inbound.opted_out:
+        if keyword is not Keyword.START:
+            return Step(None)  # opted out: send nothing, keep nothing
+        began = begin(q, Inbound(text=""), "")
+        opted_in = message(q, "opted_in", lang) if lang else all_languages(q, "opted_in")
+        return Step(began.session, (opted_in, *began.replies), (Event(EventType.OPTED_IN),))
+    if inbound.channel is Channel.VOICE:
+        # "Stop" said on a call ends the survey and the call; texts are not opted out.
+        goodbye = message(q, "declined", lang) if lang else all_languages(q, "declined")
+        return Step(None, (goodbye,), (Event(EventType.DECLINED),))
+    return Step(None, (), (Event(EventType.OPTED_OUT),))
+
+
+def _start_step(q: Questionnaire, session: Session, start_lang: str | None) -> Step:
+    """START or a start keyword in a conversation: switch to its language, or carry on."""
+    if start_lang and session.stage is not Stage.LANGUAGE:
+        session.lang = start_lang
+    if session.lang is None or session.stage is Stage.LANGUAGE:
+        if start_lang is None:
+            return Step(session, (pending_prompt(q, session),))
+        session.lang = start_lang
+        session.stage = session.resume or Stage.CONSENT
+        session.resume = None
+        return Step(session, (pending_prompt(q, session),))
+    return Step(session, (message(q, "resumed", session.lang), pending_prompt(q, session)))
+
+
+def _language_step(q: Questionnaire, session: Session, norm: str, channel: Channel) -> Step:
+    """A reply to the language menu: on to consent, or back where a LANGUAGE change began."""
+    chosen = chosen_language(q, norm)
+    if chosen is None:
+        return miss(q, session, channel)
+    session.lang = chosen
+    session.misses = 0
+    if session.resume is not None:
+        session.stage, session.resume = session.resume, None
+        return Step(session, (pending_prompt(q, session),))
+    session.stage = Stage.CONSENT
+    return Step(session, (pending_prompt(q, session),))
+
+
+def _consent_step(q: Questionnaire, session: Session, norm: str, channel: Channel) -> Step:
+    """A reply to the consent message: the first question, or a goodbye."""
     lang = session.lang
     assert lang is not None
-    if session.stage is Stage.CONSENT:
-        consent = consent_answer(norm, lang)
-        if consent is None:
-            return miss(q, session, inbound.channel)
-        if not consent:
-            return Step(None, (message(q, "declined", lang),), (Event(EventType.DECLINED),))
-        first = next_question(q, None, session.answers)
-        assert first is not None
-        began = ask(q, session, first)
-        return Step(began.session, began.replies, (Event(EventType.STARTED, lang=lang),))
+    consent = consent_answer(norm, lang)
+    if consent is None:
+        return miss(q, session, channel)
+    if not consent:
+        return Step(None, (message(q, "declined", lang),), (Event(EventType.DECLINED),))
+    first = next_question(q, None, session.answers)
+    assert first is not None
+    began = ask(q, session, first)
+    return Step(began.session, began.replies, (Event(EventType.STARTED, lang=lang),))
 
+
+def _answer_step(q: Questionnaire, session: Session, text: str, channel: Channel) -> Step:
+    """A reply to the pending question: the next question, or a hint and the question again."""
+    lang = session.lang
+    assert lang is not None
     question = q.question(session.question)  # type: ignore[arg-type]
     value = parse_answer(q, question, text, lang)
     if value is None:
-        return miss(q, session, inbound.channel)
+        return miss(q, session, channel)
     return advance(q, session, value)
 
 
