@@ -97,6 +97,32 @@ def _step(
     )
 
 
+def _action_and_sid(data: dict[str, Any], caller: str) -> tuple[CallAction, str]:
+    """What the caller does next, and the call it belongs to (a fresh CallSid to start one)."""
+    if not caller:
+        raise BadCallRequest("a simulated phone needs a number")
+    try:
+        action = CallAction(str(data.get("action") or ""))
+    except ValueError:
+        raise BadCallRequest("action must be start, press, say or hangup") from None
+    if action is CallAction.START:
+        return action, new_call_sid()
+    call_sid = str(data.get("call_sid") or "")
+    if not _CALL_SID.match(call_sid):
+        raise BadCallRequest("which call? (call_sid)")
+    return action, call_sid
+
+
+def _deliver(app: Flask, url: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """`deliver_call`, with a redirect loop or an answer that is not TwiML as an HTTP status."""
+    try:
+        return deliver_call(app, url, params)
+    except TooManyRedirects:
+        return 508, {}
+    except (ET.ParseError, ValueError):
+        return 502, {}  # not TwiML: Twilio says "an application error" and hangs up
+
+
 @bp.post("/api/call")
 def api_call():
     """One step of a simulated phone call through the real, signed voice webhooks.
@@ -110,18 +136,8 @@ def api_call():
     data = request.get_json(silent=True)
     data = data if isinstance(data, dict) else {}
     caller = str(data.get("from") or "").strip()
-    call_sid = str(data.get("call_sid") or "")
     try:
-        if not caller:
-            raise BadCallRequest("a simulated phone needs a number")
-        try:
-            action = CallAction(str(data.get("action") or ""))
-        except ValueError:
-            raise BadCallRequest("action must be start, press, say or hangup") from None
-        if action is CallAction.START:
-            call_sid = new_call_sid()
-        elif not _CALL_SID.match(call_sid):
-            raise BadCallRequest("which call? (call_sid)")
+        action, call_sid = _action_and_sid(data, caller)
         if action is not CallAction.HANGUP:
             url, params = _step(app, action, data, caller, call_sid)
     except BadCallRequest as exc:
@@ -134,12 +150,7 @@ def api_call():
         answer.update(status=callback, ended=True, status_callback=callback)
         return jsonify(answer)
 
-    try:
-        status, twiml = deliver_call(app, url, params)
-    except TooManyRedirects:
-        status, twiml = 508, {}
-    except (ET.ParseError, ValueError):
-        status, twiml = 502, {}  # not TwiML: Twilio says "an application error" and hangs up
+    status, twiml = _deliver(app, url, params)
     answer.update(twiml, status=status)
     answer["prompts"] = _shown_prompts(app, answer["prompts"])
     # With nothing left to wait for (a <Hangup>, an error, or the end of the document), Twilio
