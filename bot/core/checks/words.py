@@ -16,6 +16,28 @@ _MULTI_SEPARATORS = ",;/+&"
 
 def check_words(q: Questionnaire) -> Iterator[Finding]:
     """Keywords, start keywords and option words must each mean one thing."""
+    # normalized word -> {owner: where}; an owner is one meaning a reply can have.
+    owners: dict[str, dict[str, str]] = defaultdict(dict)
+    yield from _check_keywords(q, owners)
+    for lang, words in q.start_keywords.items():
+        for word in words:
+            norm = normalize(word)
+            if norm:
+                owners[norm].setdefault(f"start keyword ({lang})", f"start_keywords[{lang}]")
+    for question in q.questions:
+        yield from _check_option_words(question, owners)
+        yield from _check_option_ambiguity(question)
+        if question.type is QuestionType.MULTI:
+            yield from _check_multi_labels(question)
+    for norm, by_owner in sorted(owners.items()):
+        if len(by_owner) > 1:
+            places = "; ".join(f"{owner} ({where})" for owner, where in by_owner.items())
+            yield Finding("error", "keywords", f"{norm!r} has more than one meaning: {places}")
+
+
+def _check_keywords(q: Questionnaire, owners: dict[str, dict[str, str]]) -> Iterator[Finding]:
+    """Keywords that are empty, numbers, language names or consent answers; each is noted in
+    `owners`."""
     # Keywords are matched before anything else, in every language, so a keyword that is also
     # a consent answer or a language name would hide it.
     consent_words = {
@@ -23,8 +45,6 @@ def check_words(q: Questionnaire) -> Iterator[Finding]:
     }
     language_words = {normalize(w) for words in LANGUAGE_WORDS.values() for w in words}
     language_words.update(normalize(name) for name in q.language_names.values())
-    # normalized word -> {owner: where}; an owner is one meaning a reply can have.
-    owners: dict[str, dict[str, str]] = defaultdict(dict)
     for keyword, per_lang in q.keywords.items():
         for lang, words in per_lang.items():
             for word in words:
@@ -41,33 +61,22 @@ def check_words(q: Questionnaire) -> Iterator[Finding]:
                 # START at the consent question means yes, so only other keywords clash.
                 if norm in consent_words and keyword is not Keyword.START:
                     yield Finding("error", where, f"{word!r} is also a consent answer")
-    for lang, words in q.start_keywords.items():
-        for word in words:
+
+
+def _check_option_words(question: Question, owners: dict[str, dict[str, str]]) -> Iterator[Finding]:
+    """Option labels and synonyms that are numbers, or a keyword's or start keyword's word."""
+    for option in question.options:
+        for where, word in _option_words(question, option.id):
             norm = normalize(word)
-            if norm:
-                owners[norm].setdefault(f"start keyword ({lang})", f"start_keywords[{lang}]")
-
-    for question in q.questions:
-        for option in question.options:
-            for where, word in _option_words(question, option.id):
-                norm = normalize(word)
-                if not norm:
-                    continue
-                if norm.isdigit():
-                    # The engine reads digits as the option's position, never as a label.
-                    yield Finding(
-                        "warning", where, f"{word!r} is read as option number {norm}, not a label"
-                    )
-                for owner, owner_where in owners.get(norm, {}).items():
-                    yield Finding("error", where, f"{word!r} is also {owner} ({owner_where})")
-        yield from _check_option_ambiguity(question)
-        if question.type is QuestionType.MULTI:
-            yield from _check_multi_labels(question)
-
-    for norm, by_owner in sorted(owners.items()):
-        if len(by_owner) > 1:
-            places = "; ".join(f"{owner} ({where})" for owner, where in by_owner.items())
-            yield Finding("error", "keywords", f"{norm!r} has more than one meaning: {places}")
+            if not norm:
+                continue
+            if norm.isdigit():
+                # The engine reads digits as the option's position, never as a label.
+                yield Finding(
+                    "warning", where, f"{word!r} is read as option number {norm}, not a label"
+                )
+            for owner, owner_where in owners.get(norm, {}).items():
+                yield Finding("error", where, f"{word!r} is also {owner} ({owner_where})")
 
 
 def _option_words(question: Question, option_id: str) -> Iterator[tuple[str, str]]:
