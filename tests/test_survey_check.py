@@ -9,6 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.core.checks import (
+    Finding,
+    check_contract,
+    check_file,
+    check_questionnaire,
+    format_findings,
+)
 from bot.core.questionnaire import (
     DEFAULT_SURVEY_PATH,
     REQUIRED_MESSAGES,
@@ -16,13 +23,6 @@ from bot.core.questionnaire import (
     parse_questionnaire,
 )
 from bot.core.render import render_question
-from bot.core.survey_check import (
-    Finding,
-    check_contract,
-    check_file,
-    check_questionnaire,
-    format_findings,
-)
 from bot.core.voice_prompts import all_prompts, recording_path
 
 # A small valid questionnaire; each test breaks one thing in a copy.

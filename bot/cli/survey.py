@@ -24,8 +24,8 @@ def survey_group() -> None:
 )
 def survey_check(file: str | None, audio_dir: str | None) -> None:
     """Lint a questionnaire: translations, ids, skip logic, SMS segments and phone prompts."""
+    from bot.core.checks import check_file, format_findings
     from bot.core.questionnaire import DEFAULT_SURVEY_PATH
-    from bot.core.survey_check import check_file, format_findings
 
     # Only SURVEYBOT_ENV and the two audio settings matter here: a file can be linted without
     # a deployment's secrets (settings are loaded, never validated). Recordings served from

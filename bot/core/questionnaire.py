@@ -2,7 +2,7 @@
 
 The file is the single source of every respondent-facing string. Loading is strict about
 shape (a malformed file fails with `QuestionnaireError` naming the place); the softer checks
-(missing translations, SMS length, skip logic) live in `bot.core.survey_check`.
+(missing translations, SMS length, skip logic) live in `bot.core.checks`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How a question looks on a phone: the one place that turns a question into message text.
 
-The engine sends exactly this, and `bot.core.survey_check` measures exactly this, so the segment
+The engine sends exactly this, and `bot.core.checks` measures exactly this, so the segment
 counts the checker reports are the ones respondents (and the coalition's Twilio bill) get.
 """
 

@@ -5,7 +5,7 @@ so the phone says the same thing as the text, in words that read well aloud: the
 `voice` texts where it has them, options read as "For <label>, press <N>", and, for a
 language Twilio cannot speak (Haitian Creole), the recording the file names for the prompt.
 Pure functions (`recording_path` only looks at the disk): `bot.channels.voice` turns their
-output into TwiML, `bot.core.survey_check` lints it.
+output into TwiML, `bot.core.checks` lints it.
 """
 
 from __future__ import annotations

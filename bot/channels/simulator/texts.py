@@ -1,0 +1,99 @@
+"""A simulated text: the form Twilio posts, and what the phone sees come back."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from flask import Flask
+
+from bot.channels.simulator.signing import (
+    SIMULATED_ACCOUNT,
+    SIMULATED_BOT_NUMBER,
+    signed_request,
+    webhook_base,
+)
+from bot.channels.simulator.twiml import parse_twiml
+from bot.core.engine import EventType
+from bot.infra.privacy import pseudonym_for
+from bot.records.sessions import message_applied
+
+
+def twilio_params(sender: str, body: str, *, media: bool = False) -> dict[str, str]:
+    """The form Twilio posts for one inbound SMS."""
+    sid = "SM" + uuid.uuid4().hex
+    params = {
+        "ToCountry": "US",
+        "SmsMessageSid": sid,
+        "NumMedia": "1" if media else "0",
+        "SmsSid": sid,
+        "SmsStatus": "received",
+        "Body": body,
+        "To": SIMULATED_BOT_NUMBER,
+        "NumSegments": "1",
+        "MessageSid": sid,
+        "AccountSid": SIMULATED_ACCOUNT,
+        "From": sender,
+        "ApiVersion": "2010-04-01",
+    }
+    if media:
+        params["MediaContentType0"] = "image/jpeg"
+        params["MediaUrl0"] = "https://api.twilio.com/simulated-media"
+    return params
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one simulated text got: the webhook's HTTP status, the bot's replies, and what the
+    conversation decided (the engine's events; whether the number had opted out)."""
+
+    status: int
+    replies: list[str]
+    events: tuple[EventType, ...] = ()
+    was_opted_out: bool = False
+
+    def notices(self) -> list[str]:
+        """What a real phone would see that the bot does not send (Twilio's opt-out handling)."""
+        if EventType.OPTED_OUT in self.events:
+            return [OPTED_OUT_NOTICE]
+        if EventType.OPTED_IN in self.events:
+            return [OPTED_IN_NOTICE]
+        if self.was_opted_out and self.status == 200:
+            return [IGNORED_NOTICE]
+        return []
+
+
+# Shown as system lines, not as texts from the bot: in production Twilio's Advanced Opt-Out
+# answers STOP and START itself, and blocks any text to a number that opted out.
+OPTED_OUT_NOTICE = (
+    "This number is now opted out (STOP). In production Twilio itself confirms the opt-out "
+    "to the phone (Advanced Opt-Out); the bot sends nothing and ignores texts from this number "
+    "until it texts START."
+)
+OPTED_IN_NOTICE = (
+    "This number is opted back in (START): the bot answers its texts again. In production "
+    "Twilio also confirms the opt-in itself (Advanced Opt-Out)."
+)
+IGNORED_NOTICE = (
+    "Ignored: this number is opted out (STOP), so the bot does not answer. "
+    "Text START to opt back in."
+)
+
+
+def deliver(app: Flask, sender: str, body: str, *, media: bool = False) -> Delivery:
+    """Send one simulated text through the signed webhook; returns what it got."""
+    params = twilio_params(sender, body, media=media)
+    applied: list[tuple[tuple[EventType, ...], bool]] = []
+
+    def listen(_pseudonym: str, *, events: tuple[EventType, ...], opted_out: bool) -> None:
+        applied.append((events, opted_out))
+
+    # The webhook's view of the text (its events) comes from the conversation itself, in this
+    # thread: the test client runs the webhook here, and only this number's steps are heard.
+    settings = app.extensions["surveybot"].settings
+    with message_applied.connected_to(listen, sender=pseudonym_for(settings, sender)):
+        status, data, _mimetype = signed_request(app, webhook_base(app) + "/twilio/sms", params)
+    if status != 200:
+        return Delivery(status, [])
+    events = tuple(e for step_events, _ in applied for e in step_events)
+    return Delivery(200, parse_twiml(data), events, any(out for _, out in applied))

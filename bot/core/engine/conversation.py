@@ -1,0 +1,194 @@
+"""One step of a conversation: the inbound text read in order of precedence."""
+
+from __future__ import annotations
+
+from bot.core.engine.keys import read_keys
+from bot.core.engine.keywords import keyword_and_language, keyword_of, keyword_step, start_language
+from bot.core.engine.prompts import all_languages, language_prompt, message, pending_prompt
+from bot.core.engine.replies import chosen_language, consent_answer, named_language, parse_answer
+from bot.core.engine.states import (
+    Channel,
+    Event,
+    EventType,
+    Inbound,
+    Reply,
+    Session,
+    Signal,
+    Stage,
+    Step,
+)
+from bot.core.engine.walk import advance, ask, miss, next_question
+from bot.core.questionnaire import Keyword, Questionnaire
+from bot.core.text import MAX_BODY_CHARS, clean_body, normalize
+
+
+def begin(q: Questionnaire, inbound: Inbound, norm: str) -> Step:
+    """A text from someone with no conversation in flight."""
+    known = inbound.language if inbound.language in q.languages else None
+    lang = start_language(q, norm) or named_language(q, norm) or known
+    keyword = keyword_of(q, norm)
+    if inbound.completed:
+        reply = (
+            message(q, "already_completed", lang) if lang else all_languages(q, "already_completed")
+        )
+        return Step(None, (reply,))
+    if lang:
+        consent = (message(q, "consent", lang),)
+        if keyword is Keyword.HELP:
+            consent = (message(q, "help", lang), *consent)
+        return Step(Session(stage=Stage.CONSENT, lang=lang), consent)
+    replies: tuple[Reply, ...] = (language_prompt(q),)
+    if keyword is Keyword.HELP:
+        replies = (all_languages(q, "help"), *replies)
+    elif inbound.has_media and not norm:
+        replies = (all_languages(q, "text_only"), *replies)
+    return Step(Session(), replies)
+
+
+def _signal_step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
+    """A call answered (greet or resume) or a request to hear the question again."""
+    if session is None:
+        return begin(q, inbound, "")
+    session = session.copy()
+    session.misses = 0
+    if inbound.signal is Signal.REPEAT or session.lang is None:
+        return Step(session, (pending_prompt(q, session),))
+    return Step(session, (message(q, "resumed", session.lang), pending_prompt(q, session)))
+
+
+def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
+    """Advance one conversation by one inbound message."""
+    if inbound.keys is not None:
+        inbound = read_keys(q, session, inbound)
+    text = clean_body(inbound.text)
+    if len(text) > MAX_BODY_CHARS:
+        text = ""  # longer than any SMS Twilio delivers: not an answer to anything
+    norm = normalize(text)
+    keyword = inbound.keyword or keyword_of(q, norm)
+
+    if inbound.opted_out or keyword is Keyword.STOP:
+        return _stop_step(q, session, inbound, keyword)
+    if inbound.signal is not None:
+        return _signal_step(q, session, inbound)
+    if session is None:
+        return begin(q, inbound, norm)
+
+    session = session.copy()  # never mutate the caller's session
+    if keyword is Keyword.START and session.stage is Stage.CONSENT:
+        keyword, norm = None, "1"  # "START" at the consent question means yes, begin
+    if keyword is not None and keyword is not Keyword.START:
+        return keyword_step(q, session, keyword)
+    start_lang = start_language(q, norm)
+    if keyword is Keyword.START:
+        start_lang = start_lang or keyword_and_language(q, norm)[1]
+    if start_lang is not None or keyword is Keyword.START:
+        return _start_step(q, session, start_lang)
+
+    if inbound.has_media and not norm:
+        # A picture or voice note with no text: say we read text only, then ask again.
+        missed = miss(q, session, inbound.channel)
+        lang = session.lang
+        explain = message(q, "text_only", lang) if lang else all_languages(q, "text_only")
+        return Step(missed.session, (explain, missed.replies[-1]))
+    if session.stage is Stage.LANGUAGE:
+        return _language_step(q, session, norm, inbound.channel)
+    if session.stage is Stage.CONSENT:
+        return _consent_step(q, session, norm, inbound.channel)
+    return _answer_step(q, session, text, inbound.channel)
+
+
+def _stop_step(
+    q: Questionnaire, session: Session | None, inbound: Inbound, keyword: Keyword | None
+) -> Step:
+    """A text from a number that opted out (only START is heard), or STOP."""
+    lang = session.lang if session else None
+    if inbound.opted_out:
+        if keyword is not Keyword.START:
+            return Step(None)  # opted out: send nothing, keep nothing
+        began = begin(q, Inbound(text=""), "")
+        opted_in = message(q, "opted_in", lang) if lang else all_languages(q, "opted_in")
+        return Step(began.session, (opted_in, *began.replies), (Event(EventType.OPTED_IN),))
+    if inbound.channel is Channel.VOICE:
+        # "Stop" said on a call ends the survey and the call; texts are not opted out.
+        goodbye = message(q, "declined", lang) if lang else all_languages(q, "declined")
+        return Step(None, (goodbye,), (Event(EventType.DECLINED),))
+    return Step(None, (), (Event(EventType.OPTED_OUT),))
+
+
+def _start_step(q: Questionnaire, session: Session, start_lang: str | None) -> Step:
+    """START or a start keyword in a conversation: switch to its language, or carry on."""
+    if start_lang and session.stage is not Stage.LANGUAGE:
+        session.lang = start_lang
+    if session.lang is None or session.stage is Stage.LANGUAGE:
+        if start_lang is None:
+            return Step(session, (pending_prompt(q, session),))
+        session.lang = start_lang
+        session.stage = session.resume or Stage.CONSENT
+        session.resume = None
+        return Step(session, (pending_prompt(q, session),))
+    return Step(session, (message(q, "resumed", session.lang), pending_prompt(q, session)))
+
+
+def _language_step(q: Questionnaire, session: Session, norm: str, channel: Channel) -> Step:
+    """A reply to the language menu: on to consent, or back where a LANGUAGE change began."""
+    chosen = chosen_language(q, norm)
+    if chosen is None:
+        return miss(q, session, channel)
+    session.lang = chosen
+    session.misses = 0
+    if session.resume is not None:
+        session.stage, session.resume = session.resume, None
+        return Step(session, (pending_prompt(q, session),))
+    session.stage = Stage.CONSENT
+    return Step(session, (pending_prompt(q, session),))
+
+
+def _consent_step(q: Questionnaire, session: Session, norm: str, channel: Channel) -> Step:
+    """A reply to the consent message: the first question, or a goodbye."""
+    lang = session.lang
+    assert lang is not None
+    consent = consent_answer(norm, lang)
+    if consent is None:
+        return miss(q, session, channel)
+    if not consent:
+        return Step(None, (message(q, "declined", lang),), (Event(EventType.DECLINED),))
+    first = next_question(q, None, session.answers)
+    assert first is not None
+    began = ask(q, session, first)
+    return Step(began.session, began.replies, (Event(EventType.STARTED, lang=lang),))
+
+
+def _answer_step(q: Questionnaire, session: Session, text: str, channel: Channel) -> Step:
+    """A reply to the pending question: the next question, or a hint and the question again."""
+    lang = session.lang
+    assert lang is not None
+    question = q.question(session.question)  # type: ignore[arg-type]
+    value = parse_answer(q, question, text, lang)
+    if value is None:
+        return miss(q, session, channel)
+    return advance(q, session, value)
+
+
+def outside_wave(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
+    """A text that no open wave can take: no wave is open, or the respondent's wave closed
+    before they finished (their partial answers go). STOP, START and HELP still work."""
+    text = clean_body(inbound.text)
+    norm = normalize(text) if len(text) <= MAX_BODY_CHARS else ""
+    keyword, keyword_lang = keyword_and_language(q, norm)
+    lang = (session.lang if session else None) or keyword_lang
+    lang = lang or start_language(q, norm) or named_language(q, norm)
+
+    def say(key: str) -> Reply:
+        return message(q, key, lang) if lang else all_languages(q, key)
+
+    if inbound.opted_out:
+        if keyword is not Keyword.START:
+            return Step(None)
+        return Step(None, (say("opted_in"),), (Event(EventType.OPTED_IN),))
+    if keyword is Keyword.STOP and inbound.channel is Channel.SMS:
+        return Step(None, (), (Event(EventType.OPTED_OUT),))
+    closed = session is not None
+    replies = (say("wave_closed" if closed else "no_wave_open"),)
+    if keyword is Keyword.HELP:
+        replies = (say("help"), *replies)
+    return Step(None, replies)
