@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
 
 from bot.infra import keys
 from bot.infra.privacy import pseudonym
-from tests.utils import new_sid, replies_of, run_jobs, sms, text
+from tests.utils import new_sid, opened_value, replies_of, run_jobs, sms, text
 
 PHONE = "+13055550177"
 
@@ -18,7 +17,8 @@ def session_of(app, phone=PHONE):
     redis = app.extensions["surveybot"].redis
     key = pseudonym(app.extensions["surveybot"].settings.PSEUDONYM_KEY, phone)
     raw = redis.get(keys.session(key))
-    return json.loads(raw)["session"] if raw else None
+    envelope = opened_value(app.extensions["surveybot"].settings, phone, raw)
+    return envelope["session"] if envelope else None
 
 
 def at_the_same_moment(app, calls):

@@ -6,6 +6,7 @@ accepts, voices that speak their language)."""
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import Session
@@ -21,7 +22,7 @@ from bot.infra.db import get_engine
 from bot.infra.privacy import pseudonym
 from bot.outreach.waves import close_wave, create_wave, open_wave
 from tests.test_webhook import responses
-from tests.utils import run_jobs, text
+from tests.utils import opened_value, run_jobs, text
 from tests.voice_utils import Call, check_twiml
 
 CALLER = "+13055550177"
@@ -37,10 +38,9 @@ def spoken(q: Questionnaire, prompt: str, lang: str) -> str:
 
 
 def session_of(redis, caller=CALLER):
-    import json
-
     raw = redis.get(keys.session(pseudonym(KEY, caller)))
-    return json.loads(raw)["session"] if raw else None
+    envelope = opened_value(SimpleNamespace(PSEUDONYM_KEY=KEY), caller, raw)
+    return envelope["session"] if envelope else None
 
 
 def answer_all(call: Call, q: Questionnaire, lang: str, plan: dict[str, str]) -> None:

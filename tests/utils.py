@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -13,6 +14,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.simulator import twilio_params
 from bot.infra.queues import get_queue
+from bot.infra.sealing import conversation_cipher
+from bot.records.sessions import ENCRYPTED
 from workers import context
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
@@ -71,6 +74,16 @@ def run_queued(redis, settings, *, scheduled: bool = True, rounds: int = 20) -> 
             if job is not None:
                 queue.enqueue_job(job)
     pytest.fail("jobs kept rescheduling themselves")
+
+
+def opened_value(settings, number: str, raw: bytes | None):  # noqa: ANN001, ANN201
+    """A conversation value (session, cached replies) as the bot reads it: decrypted with the
+    key of the respondent's number (bot/infra/sealing.py). None when absent."""
+    if raw is None:
+        return None
+    assert raw.startswith(ENCRYPTED), "conversation values are kept encrypted"
+    cipher = conversation_cipher(settings.PSEUDONYM_KEY, number)
+    return json.loads(cipher.decrypt(raw[len(ENCRYPTED) :]))
 
 
 def run_jobs(app: Flask, *, scheduled: bool = True) -> None:

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, request
 from bot.channels.signatures import public_base, twilio_signed
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, pseudonym_for
+from bot.infra.sealing import conversation_cipher
 from bot.infra.stats import count
 from bot.outreach.invitations import record_invitation_status
 from bot.records.cleanup import RecordKind, deletion_on, schedule_deletion
@@ -69,6 +70,7 @@ def inbound_sms() -> Response | tuple[str, int]:
         message_digest=message_digest(key, message_sid),
         text=request.form.get("Body", ""),
         has_media=num_media > 0,
+        cipher=conversation_cipher(key, sender),
     )
     app_state = state()
     schedule_deletion(

@@ -37,6 +37,7 @@ from bot.core.voice_prompts import (
 )
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, one_call_pseudonym, pseudonym_for
+from bot.infra.sealing import ConversationCipher, call_cipher, conversation_cipher
 from bot.infra.stats import count
 from bot.records.sessions import Render, handle_message
 from bot.web.state import state
@@ -198,12 +199,15 @@ def call_twiml(q: Questionnaire, result: Step, action: str) -> str:
 # ---------------------------------------------------------------------------------- input
 
 
-def _caller_pseudonym(sender: str, call_sid: str) -> str:
+def _caller(sender: str, call_sid: str) -> tuple[str, ConversationCipher]:
+    """The caller's pseudonym and conversation cipher: of their number, or of this one call
+    when the number is withheld."""
     settings = state().settings
     digits = re.sub(r"\D", "", sender)
     if sender.strip().lower() in WITHHELD_CALLER_IDS or len(digits) < MIN_CALLER_DIGITS:
-        return one_call_pseudonym(settings.PSEUDONYM_KEY, call_sid)
-    return pseudonym_for(settings, sender)
+        key = settings.PSEUDONYM_KEY
+        return one_call_pseudonym(key, call_sid), call_cipher(key, call_sid)
+    return pseudonym_for(settings, sender), conversation_cipher(settings.PSEUDONYM_KEY, sender)
 
 
 def read_speech(speech: str) -> tuple[str, Signal | None]:
@@ -222,9 +226,11 @@ def read_speech(speech: str) -> tuple[str, Signal | None]:
 def _step(call_sid: str, n: int, render: Render, **inbound) -> str:
     settings = state().settings
     sender = request.form.get("From", "")
+    pseudonym, cipher = _caller(sender, call_sid)
     (twiml,) = handle_message(
         state().conversation,
-        pseudonym=_caller_pseudonym(sender, call_sid),
+        pseudonym=pseudonym,
+        cipher=cipher,
         message_digest=message_digest(settings.PSEUDONYM_KEY, f"call:{call_sid}:{n}"),
         channel=Channel.VOICE,
         render=render,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,15 +45,20 @@ from bot.infra import clock, defaults, keys
 from bot.infra.exceptions import SessionConflict
 from bot.infra.privacy import ONE_CALL_PREFIX
 from bot.infra.queues import enqueue_opt_out, enqueue_store_response
+from bot.infra.sealing import ConversationCipher, SealError
 from bot.infra.weeks import iso_week
 from bot.outreach.waves import OpenWave, Registry, RegistryCache
 
+log = logging.getLogger(__name__)
 _signals = Namespace()
 # Sent once a message has changed a conversation (never for a replayed one), with the
 # respondent's pseudonym as sender, `events` (the step's EventTypes) and `opted_out` (they had
 # opted out when the text came). In-process only: the simulator listens to show what a real
 # phone sees from Twilio, not from the bot (Advanced Opt-Out answers STOP and START itself).
 message_applied = _signals.signal("message-applied")
+
+# Marks an encrypted conversation value (older releases wrote plain JSON).
+ENCRYPTED = b"e1:"
 
 # Reply caches a session remembers so it can delete them when it ends. Older ones expire on
 # their own long before the session does (MESSAGE_DEDUP_TTL_SECONDS < SESSION_TTL_HOURS).
@@ -110,6 +116,26 @@ def _apply_event(
             "answers": event.answers,
         }
         enqueue_store_response(conv.queue, payload, pipeline=pipe)
+
+
+def _written(cipher: ConversationCipher, value: object) -> bytes:
+    """A conversation value as Redis keeps it: JSON, encrypted under the respondent's key."""
+    return ENCRYPTED + cipher.encrypt(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _read(cipher: ConversationCipher, raw: bytes | None) -> object | None:
+    """A value written by `_written`. A plain JSON one (from a release that did not encrypt)
+    is read as it is; one that does not open (written under a key since rotated away) is as
+    if absent: the conversation starts over rather than fail."""
+    if not raw:
+        return None
+    if not raw.startswith(ENCRYPTED):
+        return json.loads(raw)
+    try:
+        return json.loads(cipher.decrypt(raw[len(ENCRYPTED) :]))
+    except SealError:
+        log.warning("a conversation value did not open under the current key; starting over")
+        return None
 
 
 def watch_and_read(pipe: Pipeline, names: list[str], reads: list[tuple]) -> list:
@@ -184,12 +210,16 @@ def handle_message(
     signal: Signal | None = None,
     keys_pressed: str | None = None,
     render: Render = sms_texts,
+    cipher: ConversationCipher,
 ) -> tuple[str, ...]:
     """Advance the respondent's conversation by one message, exactly once per message.
 
     A call's steps come here too (`channel=VOICE`): a call answered (`signal`), keys pressed
     or a speech result, each deduplicated by a digest of the CallSid and the step number.
     STOP is about texts, so an opted-out respondent who calls can still answer by phone.
+
+    `cipher` encrypts what the conversation keeps (the session and the cached replies) under
+    the respondent's own key (bot/infra/sealing.py): Redis's files hold them as noise.
     """
     today = clock.today()
     session_key = keys.session(pseudonym)
@@ -206,8 +236,8 @@ def handle_message(
                 raw_session, seen, optout, invited_raw, done_raw, version = values
                 done = set(done_raw.split(b",")) if done_raw else set()
                 if seen is not None:
-                    return tuple(json.loads(seen))  # handled before: the same answer
-                envelope = json.loads(raw_session) if raw_session else {}
+                    return tuple(_read(cipher, seen) or ())  # handled before: the same answer
+                envelope = _read(cipher, raw_session) or {}
                 session = Session.from_dict(envelope["session"]) if envelope else None
                 earlier_seen: list[str] = envelope.get("seen", [])
                 reached: list[str] = envelope.get("reached", [])
@@ -246,12 +276,12 @@ def handle_message(
                         "seen": [*earlier_seen, message_digest][-MAX_TRACKED_MESSAGES:],
                         "reached": reached,
                     }
-                    pipe.set(session_key, json.dumps(envelope), ex=conv.session_ttl)
+                    pipe.set(session_key, _written(cipher, envelope), ex=conv.session_ttl)
                     if invited_lang:
                         pipe.delete(invited_key)  # the invitation has been taken up
                 else:
                     pipe.delete(session_key)
-                pipe.set(seen_key, json.dumps(replies), ex=defaults.MESSAGE_DEDUP_TTL_SECONDS)
+                pipe.set(seen_key, _written(cipher, replies), ex=defaults.MESSAGE_DEDUP_TTL_SECONDS)
                 for event in result.events:
                     _apply_event(conv, pipe, wave, pseudonym, event, today, done)
                 pipe.execute()
