@@ -9,8 +9,8 @@ import click
 from bot.cli.cleanup import cleanup_group
 from bot.cli.reports import report_group
 from bot.cli.settings import command_settings
+from bot.cli.users import user_group
 from bot.cli.waves import wave_group
-from bot.dashboard.auth import user_group
 
 
 @click.command("dev")
