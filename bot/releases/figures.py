@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.questionnaire import Questionnaire, QuestionType
+from bot.core.questionnaire import Question, Questionnaire, QuestionType
 from bot.releases.email_report import whole_percent
 from bot.releases.report import category_label, ordered_categories
 from bot.releases.suppression import LANGUAGE, suppress_report
@@ -270,6 +270,36 @@ def condition_count(published: Mapping[str, Any], when: Mapping[str, Iterable[st
     return sum(counts)
 
 
+def _conditional_row(
+    q: Questionnaire, question: Question, reached: int, published: Mapping[str, Any], minimum: int
+) -> FunnelRow:
+    """The reach of a question asked of some respondents only, and of whom."""
+    whom = "; ".join(
+        f"{_short_title(k)} = {', '.join(category_label(q, k, o) for o in v)}"
+        for k, v in question.when.items()
+    )
+    # Who reached it is about how many met the condition: hidden when that is hidden.
+    hidden = condition_count(published, question.when) is None
+    shown = None if hidden else primary(reached, minimum)
+    title = f"{question.id}: {_question_title(q, question.id)}"
+    return FunnelRow(title, shown, whole_percent(shown, published.get("started")), conditional=whom)
+
+
+def _funnel_rows(labels: list[str], values: list[int], shown: list[bool]) -> list[FunnelRow]:
+    """The funnel's points, each shown one with how many stopped before the next shown one."""
+    started = values[0] if shown[0] else None
+    rows = []
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        if not shown[i]:
+            rows.append(FunnelRow(label, None, None))
+            continue
+        following = next((j for j in range(i + 1, len(values)) if shown[j]), None)
+        stopped = None if following is None else max(0, value - values[following])
+        span = 1 if following is None else following - i
+        rows.append(FunnelRow(label, value, whole_percent(value, started), stopped, span))
+    return rows
+
+
 def drop_off(
     q: Questionnaire,
     asked: Mapping[bytes, bytes],
@@ -286,41 +316,15 @@ def drop_off(
     conditional = []
     for question in q.questions:
         reached = _int(asked, question.id)
-        title = f"{question.id}: {_question_title(q, question.id)}"
         if question.when:
-            whom = "; ".join(
-                f"{_short_title(k)} = {', '.join(category_label(q, k, o) for o in v)}"
-                for k, v in question.when.items()
-            )
-            # Who reached it is about how many met the condition: hidden when that is hidden.
-            hidden = condition_count(published, question.when) is None
-            shown = None if hidden else primary(reached, minimum)
-            conditional.append(
-                FunnelRow(
-                    title,
-                    shown,
-                    whole_percent(shown, published.get("started")),
-                    conditional=whom,
-                )
-            )
+            conditional.append(_conditional_row(q, question, reached, published, minimum))
             continue
-        labels.append(title)
+        labels.append(f"{question.id}: {_question_title(q, question.id)}")
         values.append(reached)
     labels.append("Completed")
     values.append(int(raw.get("completed", 0)))
     keep = (published.get("started") is not None, published.get("completed") is not None)
-    shown = chain_shown(values, minimum, keep=keep)
-    started = values[0] if shown[0] else None
-    rows = []
-    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        if not shown[i]:
-            rows.append(FunnelRow(label, None, None))
-            continue
-        following = next((j for j in range(i + 1, len(values)) if shown[j]), None)
-        stopped = None if following is None else max(0, value - values[following])
-        span = 1 if following is None else following - i
-        rows.append(FunnelRow(label, value, whole_percent(value, started), stopped, span))
-    return rows, conditional
+    return _funnel_rows(labels, values, chain_shown(values, minimum, keep=keep)), conditional
 
 
 INVITATION_LABELS = (
