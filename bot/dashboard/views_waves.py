@@ -6,6 +6,7 @@ import dataclasses
 import logging
 
 from flask import flash, redirect, render_template, request, url_for
+from redis import Redis
 
 from bot.core.questionnaire import Questionnaire
 from bot.dashboard.accounts import Role
@@ -14,6 +15,7 @@ from bot.dashboard.blueprint import bp
 from bot.dashboard.db import db
 from bot.dashboard.helpers import flash_error, wave_or_404, wave_questionnaire
 from bot.infra import keys
+from bot.infra.config import Settings
 from bot.outreach.invitations import invitation_progress
 from bot.outreach.waves import WaveError, WaveStatus, close_wave, create_wave, list_waves
 from bot.outreach.waves import open_wave as open_wave_record
@@ -62,7 +64,9 @@ def create():  # noqa: ANN201
     return redirect(url_for("dashboard.wave", name=name))
 
 
-def wave_figures(settings, redis, q: Questionnaire, wave: str, asked_q: Questionnaire) -> WavePage:  # noqa: ANN001
+def wave_figures(
+    settings: Settings, redis: Redis, q: Questionnaire, wave: str, asked_q: Questionnaire
+) -> WavePage:
     """Read a wave's aggregates from Redis and compute the page's published figures."""
     from bot.releases.report import load_raw_report, publish
 
