@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
-from bot.dashboard.auth import create_user
+from bot.dashboard.accounts import create_user
 from bot.infra.db import get_engine
 
 PASSWORD = "correct horse battery staple"

@@ -18,14 +18,15 @@ from sqlmodel import Session, select
 from bot import create_app
 from bot.cli import main
 from bot.core.smsencoding import describe, summary
-from bot.dashboard import chain_shown, primary
-from bot.dashboard.auth import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS, Role, find_user
+from bot.dashboard.accounts import Role, find_user
+from bot.dashboard.throttle import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS
 from bot.infra import keys
 from bot.infra.db import get_engine
 from bot.infra.models import User, Wave
 from bot.outreach.invitations import wave_invitation
 from bot.outreach.waves import open_wave
 from bot.releases.aggregates import refresh_wave
+from bot.releases.figures import chain_shown, primary
 from tests.dashboard_utils import (
     PASSWORD,
     csrf_token,
@@ -678,7 +679,7 @@ def test_a_conditional_question_is_reached_only_as_often_as_its_condition_is_sho
 
 def test_a_conditional_percentage_needs_a_published_start():
     from bot.core.questionnaire import load_questionnaire
-    from bot.dashboard import drop_off
+    from bot.releases.figures import drop_off
 
     q = load_questionnaire(None)
     asked = {b"status": b"80", b"fear_reasons": b"30"}
@@ -696,7 +697,7 @@ def test_a_conditional_percentage_needs_a_published_start():
 
 
 def test_a_condition_count_is_a_published_count_or_none():
-    from bot.dashboard import condition_count
+    from bot.releases.figures import condition_count
 
     a = {"type": "choice", "counts": {"x": 10, "y": 6, "z": None}}
     m = {"type": "multi", "counts": {"p": 7, "q": 9}}

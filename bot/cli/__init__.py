@@ -15,8 +15,8 @@ from bot.cli.processes import cron_command, db_group, worker_command
 from bot.cli.reports import report_group
 from bot.cli.sim import sim_command
 from bot.cli.survey import survey_group
+from bot.cli.users import user_group
 from bot.cli.waves import wave_group
-from bot.dashboard.auth import user_group
 
 COMMANDS = (  # organizers' commands first, then the deployment's processes
     dev_command,

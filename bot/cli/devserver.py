@@ -162,7 +162,7 @@ def has_accounts(database_url: str) -> bool:
     """Whether any dashboard account exists yet."""
     from sqlmodel import Session
 
-    from bot.dashboard.auth import list_users
+    from bot.dashboard.accounts import list_users
     from bot.infra.db import dispose_engines, get_engine
 
     try:

@@ -115,7 +115,7 @@ class Wave(SQLModel, table=True):
 class User(SQLModel, table=True):
     """An organizer's dashboard account (coalition staff; never a respondent).
 
-    `email` is stored lowercased. `role` is a `bot.dashboard.auth.Role`; a disabled account
+    `email` is stored lowercased. `role` is a `bot.dashboard.accounts.Role`; a disabled account
     cannot sign in and its open sessions stop working at their next request.
     """
 

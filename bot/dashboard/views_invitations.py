@@ -1,0 +1,126 @@
+"""Inviting phone numbers to a wave: upload a CSV, check it and see the exact invitation, then
+send. The file is uploaded again to send, so the numbers are never kept between the two steps;
+a keyed digest of the checked file makes sure the one sent is the one checked."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+
+from bot.dashboard.accounts import Role
+from bot.dashboard.auth import current_user, require_role
+from bot.dashboard.blueprint import bp
+from bot.dashboard.db import db
+from bot.dashboard.helpers import wave_or_404, wave_questionnaire
+from bot.infra.exceptions import SurveybotError
+from bot.outreach.invitations import (
+    MAX_INVALID_SHOWN,
+    InvitationPreview,
+    opted_out_checker,
+    parse_invitation_csv,
+    preview_invitations,
+    queue_invitations,
+)
+from bot.outreach.waves import WaveStatus
+from bot.outreach.waves import wave_questionnaire as frozen_questionnaire
+from bot.web.state import state
+
+log = logging.getLogger("surveybot.dashboard")
+
+
+def _file_digest(data: bytes) -> str:
+    # Keyed: a file of one phone number must not be recoverable from its digest.
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"invitations\x00" + data, hashlib.sha256).hexdigest()
+
+
+def _invitation_previews(wave, languages: list[str]) -> list[InvitationPreview]:  # noqa: ANN001
+    """The exact text each language of an upload will receive, read with the wave's frozen
+    questionnaire and start keywords, as the send jobs' text is. An upload sends one language
+    (its rows carry none of their own), so `languages` is the one chosen."""
+    q = frozen_questionnaire(db(), wave.name, state().settings)
+    return preview_invitations(q, languages, keywords=wave.start_keywords)
+
+
+def _back(name: str, message: str):  # noqa: ANN202
+    flash(message, "error")
+    return redirect(url_for("dashboard.invitations", name=name))
+
+
+@bp.route("/waves/<name>/invitations", methods=["GET", "POST"])
+@require_role(Role.ORGANIZER)
+def invitations(name: str):  # noqa: ANN201
+    """Upload a CSV of phone numbers: check it and show the exact invitation, then send (the
+    file is uploaded again to send, so the numbers are never kept between the two steps)."""
+    record = wave_or_404(name)
+    settings = state().settings
+    q = wave_questionnaire(record)  # its languages; the preview reads the snapshot itself
+    context = {"wave": record, "languages": q.languages, "language_names": q.language_names}
+    if request.method == "GET":
+        return render_template(
+            "dashboard/invitations.html", default_region=settings.DEFAULT_PHONE_REGION, **context
+        )
+    if record.status != WaveStatus.OPEN:
+        return _back(name, "Invitations can only be sent for an open wave.")
+    upload = request.files.get("file")
+    data = upload.read() if upload else b""
+    language = request.form.get("language", "")
+    region = (request.form.get("region", "") or settings.DEFAULT_PHONE_REGION).strip().upper()[:2]
+    if not data or language not in q.languages:
+        return _back(name, "Choose a CSV file and the language of the invitation.")
+    try:
+        check = parse_invitation_csv(
+            data,
+            default_region=region,
+            opted_out=opted_out_checker(settings, state().redis),
+        )
+    except SurveybotError as exc:
+        return _back(name, f"The file was not checked: {exc}")
+    if request.form.get("step") != "send":
+        return _check_page(record, check, data, language, region, context)
+    if not hmac.compare_digest(_file_digest(data), request.form.get("digest", "")):
+        return _back(name, "That is not the file you checked. Check it again before sending.")
+    return _send(record, check.valid, language)
+
+
+def _check_page(record, check, data: bytes, language: str, region: str, context: dict[str, Any]):  # noqa: ANN001, ANN202
+    """The first step: what the file holds and the invitation each number would receive."""
+    try:
+        previews = _invitation_previews(record, [language])
+    except SurveybotError as exc:
+        return _back(record.name, f"The invitation cannot be sent: {exc}")
+    return render_template(
+        "dashboard/invitations_check.html",
+        check=check,
+        invalid=check.invalid[:MAX_INVALID_SHOWN],
+        digest=_file_digest(data),
+        language=language,
+        region=region,
+        previews=previews,
+        **context,
+    )
+
+
+def _send(record, numbers: list[str], language: str):  # noqa: ANN001, ANN202
+    """The second step: queue the checked file's invitations."""
+    app_state = state()
+    try:
+        queued = queue_invitations(
+            app_state.settings,
+            app_state.redis,
+            app_state.queue,
+            wave=record.name,
+            numbers=numbers,
+            language=language,
+        )
+    except SurveybotError as exc:
+        return _back(record.name, f"The invitations were not sent: {exc}")
+    log.info(
+        "%d invitations queued for wave %s by account %s", queued, record.name, current_user().id
+    )
+    flash(f"{queued} invitations queued. They go out at the sending rate; progress shows below.")
+    return redirect(url_for("dashboard.wave", name=record.name))
