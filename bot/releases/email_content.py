@@ -260,6 +260,16 @@ def _tables(current: dict, previous: dict | None, q, f: Format) -> list[Table]:
     return [table for table in tables if table is not None]
 
 
+def _summary(completed: Count, started: Count, f: Format, when: str) -> str:
+    if completed is None:
+        return f.s["summary_hidden"].format(when=when)
+    if started is not None and started >= completed:
+        return f.s["summary_started"].format(
+            completed=f.count(completed), started=f.count(started), when=when
+        )
+    return f.s["summary"].format(completed=f.count(completed), when=when)
+
+
 def build_content(
     current: dict[str, Any], previous: dict[str, Any] | None, q, language: str
 ) -> Content:
@@ -279,24 +289,15 @@ def build_content(
     # completed == 0: nobody answered. completed hidden: fewer than the minimum only when the
     # conversations started are fewer too (a hidden total may also hide a larger number, so
     # that small groups can't be worked out from it).
-    tiny = completed is None and started is not None and started < minimum
-    if completed == 0 or tiny:
-        if completed == 0:
-            body = s["empty"].format(when=when) + " " + s["empty_next"]
-            notes: tuple[str, ...] = ()
-        else:
-            body = s["too_small"].format(min=minimum, when=when)
-            notes = tuple(filter(None, [_suppression_note(f)]))
+    if completed == 0:
+        body = s["empty"].format(when=when) + " " + s["empty_next"]
+        return Content(title, title, subtitle, body, (), (), (), footer)
+    if completed is None and started is not None and started < minimum:
+        body = s["too_small"].format(min=minimum, when=when)
+        notes = tuple(filter(None, [_suppression_note(f)]))
         return Content(title, title, subtitle, body, (), (), notes, footer)
 
-    if completed is None:
-        summary = s["summary_hidden"].format(when=when)
-    elif started is not None and started >= completed:
-        summary = s["summary_started"].format(
-            completed=f.count(completed), started=f.count(started), when=when
-        )
-    else:
-        summary = s["summary"].format(completed=f.count(completed), when=when)
+    summary = _summary(completed, started, f, when)
     usable_previous = previous if previous and previous.get("completed") != 0 else None
     notes_list = [n for n in (_suppression_note(f), s["note_method"]) if n]
     if usable_previous is None:
