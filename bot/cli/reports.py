@@ -53,7 +53,7 @@ def _known_wave(settings, name: str) -> None:  # noqa: ANN001
 def _context(wave: str | None, week: str | None, command: str):
     """Settings, Redis, the ISO week, and the waves to report on: `wave` if given, else each
     wave open during the week (see `bot.releases.weekly.report_waves`). Without --week, a week
-    with nothing to report stops with where the answers are (bot/report_hint.py)."""
+    with nothing to report stops with where the answers are (bot/cli/report_hint.py)."""
     from redis import Redis
 
     from bot.cli.report_hint import nothing_to_report

@@ -3,7 +3,7 @@
 A command names the settings it cannot work without; a missing one stops it at once with one
 line that says which and how to set it (bot.infra.config.Settings.require), before any prompt, file
 read or connection. Beside a running `surveybot dev` the settings are that instance's
-(bot/devinstance.py).
+(bot/infra/devinstance.py).
 """
 
 from __future__ import annotations

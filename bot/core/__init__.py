@@ -1,0 +1,1 @@
+"""The conversation core: questionnaire, engine, texts, voice prompts, lints (pure)."""

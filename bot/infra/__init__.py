@@ -1,0 +1,1 @@
+"""Infrastructure: settings, database, Redis keys, queue, pseudonyms, encryption, mail."""

@@ -188,7 +188,7 @@ def load_settings(
     dev_instance: bool = True,
 ) -> Settings:
     """Settings from `.env`, then a running `surveybot dev` of this folder (its instance's
-    settings: bot/devinstance.py), then the environment, then `overrides` (same names).
+    settings: bot/infra/devinstance.py), then the environment, then `overrides` (same names).
 
     The order is the one `surveybot dev` gives its own processes, so a command run beside it
     sees the bot it runs.

@@ -1,0 +1,1 @@
+"""Waves and invitations: who is asked, when, and at what rate."""

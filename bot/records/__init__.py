@@ -1,0 +1,1 @@
+"""What is kept about respondents: conversations, storage inbox, responses, opt-outs."""

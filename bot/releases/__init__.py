@@ -1,0 +1,1 @@
+"""What is published: aggregates, reports, small-cell protection, figures, the email."""

@@ -1,0 +1,1 @@
+"""What every web request shares: the app state, request handling, health and outage pages."""
