@@ -23,6 +23,7 @@ from bot.dashboard.throttle import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_AD
 from bot.infra import keys
 from bot.infra.db import get_engine
 from bot.infra.models import User, Wave
+from bot.infra.privacy import pseudonym
 from bot.outreach.invitations import wave_invitation
 from bot.outreach.waves import open_wave
 from bot.releases.aggregates import refresh_wave
@@ -863,6 +864,22 @@ def test_invitations_are_checked_then_sent_without_keeping_the_numbers(app, redi
     redis.hset("sb:stats:invites:w1", "queued", 0)  # a hash, but nothing queued
     page = client.get("/dashboard/waves/w1").get_data(as_text=True)
     assert "No invitations have been sent" in page and "Waiting to be sent" not in page
+
+
+def test_the_invitation_check_is_no_opt_out_oracle(app, redis):
+    """Uploading one number shows the same page whether or not that person texted STOP."""
+    open_w1(app, redis)
+    settings = app.extensions["surveybot"].settings
+    redis.set(keys.opted_out(pseudonym(settings.PSEUDONYM_KEY, "+16175550101")), "1")
+    client = signed_in(app, "organizer")
+    path = "/dashboard/waves/w1/invitations"
+    pages = []
+    for number in (b"+16175550101\n", b"+16175550102\n"):  # opted out, then not
+        html = upload(client, path, number, language="es", step="check").get_data(as_text=True)
+        html = re.sub(r'name="(digest|csrf_token)" value="[^"]*"', "", html)
+        pages.append(html)
+    assert "Send 1 invitations" in pages[0]
+    assert pages[0] == pages[1]
 
 
 def test_the_invitation_preview_is_the_wave_snapshot_with_its_encoding(app, redis, tmp_path):

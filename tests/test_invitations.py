@@ -9,6 +9,7 @@ slots it granted in Redis.
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import json
 import logging
 import random
@@ -40,7 +41,6 @@ from bot.outreach.invitations import (
     describe_check,
     invitation_progress,
     invitation_text,
-    opted_out_checker,
     parse_invitation_csv,
     queue_invitations,
     wave_invitation,
@@ -140,7 +140,7 @@ def test_csv_with_a_header_bom_duplicates_and_invalid_rows():
     assert check.invalid[0][1] == "too short"
     assert "scientific notation" in check.invalid[1][1]
     assert check.invalid[2][1] == "no number"
-    assert (check.duplicates, check.opted_out, check.total_rows) == (2, 0, 8)
+    assert (check.duplicates, check.total_rows) == (2, 8)
     for _, reason in check.invalid:
         assert not re.search(r"\d", reason), "a reason must never repeat the number"
 
@@ -179,30 +179,39 @@ def test_numbers_without_a_country_code_are_read_in_the_default_region():
         parse_invitation_csv(data, default_region="XX")
 
 
-def test_opted_out_numbers_are_skipped_and_counted():
-    data = b"phone\n3055550123\n7865550188\n786-555-0188\n9545550147\n"
-    check = parse_invitation_csv(data, default_region="US", opted_out=lambda n: n == "+17865550188")
-    assert check.valid == ["+13055550123", "+19545550147"]
-    assert (check.opted_out, check.duplicates, check.total_rows) == (1, 1, 4)
-
-
-def test_the_opted_out_checker_reads_redis_and_the_database(app, db, redis):
+def test_the_check_says_nothing_of_opt_outs(app, db, redis):
+    """An organizer who uploads one number, or two files that differ by one, cannot learn
+    whether that person texted STOP: the check reads the same either way."""
     settings = app.extensions["surveybot"].settings
     redis.set(keys.opted_out(p_of(settings, NUMBERS[0])), "1")
-    import datetime as dt
-
     with Session(get_engine(db)) as session:
         session.add(OptOut(pseudonym=p_of(settings, NUMBERS[1]), since=dt.date(2026, 6, 1)))
         session.commit()
-    check = opted_out_checker(settings, redis)
-    assert [check(n) for n in NUMBERS] == [True, True, False, False]
+    described = {}
+    for number in NUMBERS[:3]:  # opted out in Redis, in the database, not at all
+        check = parse_invitation_csv(f"phone\n{number}\n".encode(), default_region="US")
+        assert check.valid == [number]
+        described[number] = describe_check(check)
+    assert len({tuple(lines) for lines in described.values()}) == 1
+
+
+def test_a_number_opted_out_only_in_the_database_is_not_texted(app, db, wave, redis, twilio):
+    fake, settings = twilio
+    with Session(get_engine(db)) as session:
+        session.add(OptOut(pseudonym=p_of(settings, NUMBERS[1]), since=dt.date(2026, 6, 1)))
+        session.commit()
+    invite(app, redis, settings, NUMBERS[:2])
+    run_all(redis, settings)
+    assert [r["form"]["To"] for r in fake.requests] == [NUMBERS[0]]
+    assert stats(redis)["opted_out"] == 1
 
 
 def test_the_summary_names_lines_and_counts_only():
     data = "\n".join(["phone"] + ["12"] * 25 + ["3055550123"]).encode()
     lines = describe_check(parse_invitation_csv(data, default_region="US"))
     assert lines[0] == (
-        "26 rows: 1 to invite, 25 invalid, 0 duplicates dropped, 0 opted out (skipped)"
+        "26 rows: 1 to invite, 25 invalid, 0 duplicates dropped; numbers that opted out (STOP) "
+        "are skipped when the texts go out, without saying which or how many"
     )
     assert lines[1] == "  line 2: too short"
     assert lines[-1] == "  ... and 5 more invalid rows"
@@ -552,7 +561,8 @@ def test_cli_shows_the_check_and_asks_before_queueing(cli_env, wave, redis, tmp_
     runner = CliRunner()
     result = runner.invoke(invite_command, [WAVE, str(upload), "--language", "es"], input="n\n")
     assert result.exit_code == 0, result.output
-    assert "5 rows: 2 to invite, 1 invalid, 1 duplicates dropped, 1 opted out" in result.output
+    # The opted-out number is in the count: the check never tells who opted out.
+    assert "5 rows: 3 to invite, 1 invalid, 1 duplicates dropped;" in result.output
     assert "line 4: too short" in result.output
     # The exact text the send jobs get, with its encoding and segments, before the question.
     sent_text = wave_invitation(redis, WAVE, "es")
@@ -562,7 +572,7 @@ def test_cli_shows_the_check_and_asks_before_queueing(cli_env, wave, redis, tmp_
     )
     assert preview in result.output
     assert result.output.index(preview) < result.output.index("Queue these invitations?")
-    assert "2 texts to wave 'summer-2026' at up to 2 per second" in result.output
+    assert "3 texts to wave 'summer-2026' at up to 2 per second" in result.output
     assert "Nothing was queued." in result.output
     assert get_queue(redis).count == 0
     for number in NUMBERS:
@@ -571,9 +581,9 @@ def test_cli_shows_the_check_and_asks_before_queueing(cli_env, wave, redis, tmp_
 
     result = runner.invoke(invite_command, [WAVE, str(upload), "--yes"])
     assert result.exit_code == 0, result.output
-    assert "Queued 2 invitations." in result.output
-    assert get_queue(redis).count == 2
-    assert stats(redis) == {"queued": 2}
+    assert "Queued 3 invitations." in result.output
+    assert get_queue(redis).count == 3
+    assert stats(redis) == {"queued": 3}
 
 
 def test_cli_previews_the_wave_snapshot_not_the_edited_file(cli_env, db, redis, tmp_path):

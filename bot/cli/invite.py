@@ -70,7 +70,6 @@ def invite_command(wave: str, file, language: str, region: str | None, yes: bool
     from bot.infra.queues import get_queue
     from bot.outreach.invitations import (
         describe_check,
-        opted_out_checker,
         parse_invitation_csv,
         queue_invitations,
     )
@@ -86,7 +85,6 @@ def invite_command(wave: str, file, language: str, region: str | None, yes: bool
         check = parse_invitation_csv(
             data,
             default_region=region or settings.DEFAULT_PHONE_REGION,
-            opted_out=opted_out_checker(settings, redis),
         )
         del data
         click.echo(f"{getattr(file, 'name', 'upload')}:")

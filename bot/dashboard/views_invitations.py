@@ -20,7 +20,6 @@ from bot.infra.exceptions import SurveybotError
 from bot.outreach.invitations import (
     MAX_INVALID_SHOWN,
     InvitationPreview,
-    opted_out_checker,
     parse_invitation_csv,
     preview_invitations,
     queue_invitations,
@@ -76,7 +75,6 @@ def invitations(name: str):  # noqa: ANN201
         check = parse_invitation_csv(
             data,
             default_region=region,
-            opted_out=opted_out_checker(settings, state().redis),
         )
     except SurveybotError as exc:
         return _back(name, f"The file was not checked: {exc}")

@@ -110,22 +110,22 @@ DEFAULT_INVITATIONS = {
 class InvitationCheck:
     """What an upload would send: E.164 numbers, and what was left out and why."""
 
-    valid: list[str]  # E.164, deduplicated, opted-out numbers removed, in upload order
+    valid: list[str]  # E.164, deduplicated, in upload order (opt-outs are skipped at sending)
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
     duplicates: int = 0
-    opted_out: int = 0
     total_rows: int = 0  # data rows (no header, no blank lines)
 
 
-def parse_invitation_csv(
-    data: bytes, *, default_region: str, opted_out: Callable[[str], bool] | None = None
-) -> InvitationCheck:
+def parse_invitation_csv(data: bytes, *, default_region: str) -> InvitationCheck:
     """Check an upload of numbers (CSV, with or without a header row) before anything is sent.
 
     The phone column is the one headed phone, number, telefono (or a similar name in English,
     Spanish or Haitian Creole), else the first. Numbers without a country code are read in
-    `default_region`. Invalid rows are reported by line number, duplicates dropped, and numbers
-    for which `opted_out(e164)` is true left out.
+    `default_region`. Invalid rows are reported by line number and duplicates dropped.
+
+    Numbers that opted out stay in: the check says nothing about them, not even how many, since
+    an upload of one number (or two uploads that differ by one) would tell an organizer whether
+    that person texted STOP. The send job skips them (bot/outreach/sending.py).
     """
     region = default_region.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -137,7 +137,7 @@ def parse_invitation_csv(
     valid: list[str] = []
     seen: set[str] = set()
     invalid: list[tuple[int, str]] = []
-    duplicates = skipped = total = 0
+    duplicates = total = 0
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
@@ -159,40 +159,18 @@ def parse_invitation_csv(
             duplicates += 1
             continue
         seen.add(number)
-        if opted_out is not None and opted_out(number):
-            skipped += 1
-            continue
         valid.append(number)
-    return InvitationCheck(
-        valid=valid, invalid=invalid, duplicates=duplicates, opted_out=skipped, total_rows=total
-    )
+    return InvitationCheck(valid=valid, invalid=invalid, duplicates=duplicates, total_rows=total)
 
 
-def opted_out_checker(settings: Settings, redis: Redis) -> Callable[[str], bool]:
-    """Whether an E.164 number opted out: its pseudonym's Redis marker, or the database's
-    opt-out table (read once, when DATABASE_URL is set)."""
-    stored: set[str] = set()
-    if settings.DATABASE_URL:
-        from sqlmodel import select
-
-        from bot.infra.db import session_scope
-        from bot.infra.models import OptOut
-
-        with session_scope(settings.DATABASE_URL) as session:
-            stored = set(session.exec(select(OptOut.pseudonym)))
-
-    def check(number: str) -> bool:
-        p = pseudonym_for(settings, number)
-        return p in stored or bool(redis.exists(keys.opted_out(p)))
-
-    return check
 
 
 def describe_check(check: InvitationCheck, *, max_invalid: int = MAX_INVALID_SHOWN) -> list[str]:
     """The check as lines for an organizer: counts, and invalid rows by line number."""
     lines = [
         f"{check.total_rows} rows: {len(check.valid)} to invite, {len(check.invalid)} invalid, "
-        f"{check.duplicates} duplicates dropped, {check.opted_out} opted out (skipped)"
+        f"{check.duplicates} duplicates dropped; numbers that opted out (STOP) are skipped when "
+        "the texts go out, without saying which or how many"
     ]
     for line, reason in check.invalid[:max_invalid]:
         lines.append(f"  line {line}: {reason}")

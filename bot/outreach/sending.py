@@ -166,6 +166,20 @@ def _count(redis: Redis, wave: str, *outcomes: str, pipe=None) -> None:  # noqa:
         target.execute()
 
 
+def _opted_out(settings: Settings, redis: Redis, pseudonym_: str) -> bool:
+    """Whether this respondent opted out: the Redis marker, else the database's opt-out table
+    (the upload no longer filters them, so that an organizer never learns who did)."""
+    if redis.exists(keys.opted_out(pseudonym_)):
+        return True
+    if not settings.DATABASE_URL:
+        return False
+    from bot.infra.db import session_scope
+    from bot.infra.models import OptOut
+
+    with session_scope(settings.DATABASE_URL) as session:
+        return session.get(OptOut, pseudonym_) is not None
+
+
 def send_invitation(
     settings: Settings,
     redis: Redis,
@@ -185,7 +199,7 @@ def send_invitation(
     if not redis.hexists(keys.WAVES_OPEN, wave):
         _count(redis, wave, InviteCount.CANCELED)
         return "canceled: the wave is not open"
-    if redis.exists(keys.opted_out(p)):
+    if _opted_out(settings, redis, p):
         _count(redis, wave, InviteCount.OPTED_OUT)
         return "opted out"
     # One invitation per person and wave: a second upload, or a second run of this job after
