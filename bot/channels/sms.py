@@ -10,6 +10,7 @@ from flask import Blueprint, Response, request
 from bot.channels.signatures import public_base, twilio_signed
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, pseudonym_for
+from bot.infra.rotation import carry_over
 from bot.infra.sealing import conversation_cipher
 from bot.infra.stats import count
 from bot.outreach.invitations import record_invitation_status
@@ -64,6 +65,8 @@ def inbound_sms() -> Response | tuple[str, int]:
         num_media = int(request.form.get("NumMedia") or 0)
     except ValueError:
         num_media = 0
+    if settings.PSEUDONYM_OLD_KEYS:  # a key rotation is under way: carry this number over
+        carry_over(state().redis, settings, sender)
     replies = handle_message(
         state().conversation,
         pseudonym=pseudonym_for(settings, sender),

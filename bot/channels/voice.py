@@ -37,6 +37,7 @@ from bot.core.voice_prompts import (
 )
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, one_call_pseudonym, pseudonym_for
+from bot.infra.rotation import carry_over
 from bot.infra.sealing import ConversationCipher, call_cipher, conversation_cipher
 from bot.infra.stats import count
 from bot.records.sessions import Render, handle_message
@@ -207,6 +208,8 @@ def _caller(sender: str, call_sid: str) -> tuple[str, ConversationCipher]:
     if sender.strip().lower() in WITHHELD_CALLER_IDS or len(digits) < MIN_CALLER_DIGITS:
         key = settings.PSEUDONYM_KEY
         return one_call_pseudonym(key, call_sid), call_cipher(key, call_sid)
+    if settings.PSEUDONYM_OLD_KEYS:  # a key rotation is under way: carry this number over
+        carry_over(state().redis, settings, sender)
     return pseudonym_for(settings, sender), conversation_cipher(settings.PSEUDONYM_KEY, sender)
 
 

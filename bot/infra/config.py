@@ -48,6 +48,7 @@ class Settings:
     SECRET_KEY: str = ""
     PSEUDONYM_KEY: str = ""
     PSEUDONYM_KEY_VERSION: str = "v1"
+    PSEUDONYM_OLD_KEYS: tuple[str, ...] = ()  # "v1:<key>", ...: still read during a rotation
     STORAGE_PUBLIC_KEY: str = ""
     STORAGE_SECRET_KEY: str = ""
     TWILIO_ACCOUNT_SID: str = ""
@@ -104,6 +105,20 @@ class Settings:
         )
 
     @property
+    def old_pseudonym_keys(self) -> list[tuple[str, str]]:
+        """(version, key) of each earlier PSEUDONYM_KEY still read during a rotation."""
+        pairs = []
+        for item in self.PSEUDONYM_OLD_KEYS:
+            version, _, key = item.partition(":")
+            if not key or version == self.PSEUDONYM_KEY_VERSION:
+                raise ConfigError(
+                    "PSEUDONYM_OLD_KEYS holds version:key pairs, each with a version other than "
+                    f"PSEUDONYM_KEY_VERSION ({self.PSEUDONYM_KEY_VERSION})"
+                )
+            pairs.append((version, key))
+        return pairs
+
+    @property
     def storage_public_key(self) -> str:
         """The key completed responses are sealed to (bot/infra/sealing.py); outside
         production, one derived from PSEUDONYM_KEY when none is set."""
@@ -143,6 +158,7 @@ class Settings:
             value = getattr(self, name)
             if value.strip().lower() in KNOWN_BAD_SECRETS or len(value) < MIN_SECRET_LENGTH:
                 problems.append(f"{name} is missing, a known default or shorter than 16 characters")
+        self.old_pseudonym_keys  # noqa: B018 - raises on a malformed rotation setting
         if not self.STORAGE_PUBLIC_KEY:
             problems.append(
                 "STORAGE_PUBLIC_KEY is missing (completed responses are sealed to it: "

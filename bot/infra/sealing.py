@@ -133,9 +133,27 @@ def open_text(secret_key: str, value: str) -> str:
     return unseal(secret_key, sealed).decode()
 
 
+def secret_keys(secret_key: str) -> list[str]:
+    """The storage secret keys a setting holds: the current one first, then, during a
+    rotation, the ones still opening what was sealed before (comma-separated)."""
+    return [k.strip() for k in secret_key.split(",") if k.strip()]
+
+
 def unseal(secret_key: str, sealed: bytes) -> bytes:
-    """Open a sealed value with the storage secret key."""
+    """Open a sealed value with the storage secret key (any of them, during a rotation)."""
+    for key in secret_keys(secret_key):
+        try:
+            return _opener(key).decrypt(sealed)
+        except CryptoError:
+            continue
+    raise SealError("sealed value does not open with the storage secret key")
+
+
+def opens_with_current(secret_key: str, sealed: bytes) -> bool:
+    """Whether a sealed value opens with the current storage key (not only an old one)."""
+    keys = secret_keys(secret_key)
     try:
-        return _opener(secret_key).decrypt(sealed)
-    except CryptoError as exc:
-        raise SealError("sealed value does not open with this storage key") from exc
+        _opener(keys[0]).decrypt(sealed)
+    except (CryptoError, IndexError):
+        return False
+    return True

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -161,8 +161,6 @@ def parse_invitation_csv(data: bytes, *, default_region: str) -> InvitationCheck
         seen.add(number)
         valid.append(number)
     return InvitationCheck(valid=valid, invalid=invalid, duplicates=duplicates, total_rows=total)
-
-
 
 
 def describe_check(check: InvitationCheck, *, max_invalid: int = MAX_INVALID_SHOWN) -> list[str]:

@@ -34,6 +34,7 @@ from bot.infra.exceptions import SurveybotError
 from bot.infra.outbound import send_sms, twilio_sender
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.queues import get_queue
+from bot.infra.rotation import carry_over, carry_over_opt_out
 from bot.infra.sealing import open_text
 from bot.infra.stats import count
 from bot.infra.twilio_rest import call_twilio, retry_later
@@ -166,9 +167,12 @@ def _count(redis: Redis, wave: str, *outcomes: str, pipe=None) -> None:  # noqa:
         target.execute()
 
 
-def _opted_out(settings: Settings, redis: Redis, pseudonym_: str) -> bool:
+def _opted_out(settings: Settings, redis: Redis, number: str, pseudonym_: str) -> bool:
     """Whether this respondent opted out: the Redis marker, else the database's opt-out table
-    (the upload no longer filters them, so that an organizer never learns who did)."""
+    (the upload no longer filters them, so that an organizer never learns who did). During a
+    key rotation, what is kept under the number's old pseudonyms is carried over first."""
+    if settings.PSEUDONYM_OLD_KEYS:
+        carry_over(redis, settings, number)
     if redis.exists(keys.opted_out(pseudonym_)):
         return True
     if not settings.DATABASE_URL:
@@ -177,6 +181,8 @@ def _opted_out(settings: Settings, redis: Redis, pseudonym_: str) -> bool:
     from bot.infra.models import OptOut
 
     with session_scope(settings.DATABASE_URL) as session:
+        if settings.PSEUDONYM_OLD_KEYS and carry_over_opt_out(session, settings, number):
+            return True
         return session.get(OptOut, pseudonym_) is not None
 
 
@@ -199,7 +205,7 @@ def send_invitation(
     if not redis.hexists(keys.WAVES_OPEN, wave):
         _count(redis, wave, InviteCount.CANCELED)
         return "canceled: the wave is not open"
-    if _opted_out(settings, redis, p):
+    if _opted_out(settings, redis, number, p):
         _count(redis, wave, InviteCount.OPTED_OUT)
         return "opted out"
     # One invitation per person and wave: a second upload, or a second run of this job after
