@@ -25,16 +25,24 @@ def closed_port() -> int:
 
 
 class RedisServer:
-    """A `redis-server` process with no persistence, on a free local port."""
+    """A `redis-server` process on a free local port: with no persistence, or (`persistent`)
+    as the README asks production to run it, `appendonly yes`, so tests can scan its files.
+    Strings are not compressed in its snapshots (`rdbcompression no`), so a scan of the files
+    sees every value as written."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, persistent: bool = False) -> None:
+        self.folder = folder
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (apt-get install redis-server)")
         self.port = closed_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        argv += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
+        if persistent:
+            argv += ["--appendonly", "yes", "--appendfsync", "always", "--rdbcompression", "no"]
+            argv += ["--save", "", "--dir", str(folder)]
+        else:
+            argv += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_until_up()
 
@@ -60,11 +68,31 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=START_TIMEOUT)
 
+    def persisted_files(self) -> list[Path]:
+        """Every file Redis keeps on disk: the append-only files (base and increments) and any
+        snapshot."""
+        return sorted(p for p in self.folder.rglob("*") if p.is_file())
+
+    def wait_for_rewrite(self) -> None:
+        """Until a requested append-only file rewrite has finished."""
+        client = Redis.from_url(self.url)
+        deadline = time.monotonic() + START_TIMEOUT * 3
+        try:
+            while True:
+                info = client.info("persistence")
+                if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+                    return
+                if time.monotonic() > deadline:
+                    pytest.fail("Redis did not finish rewriting its append-only file")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
 
 @contextmanager
-def redis_server(folder: Path) -> Iterator[RedisServer]:
+def redis_server(folder: Path, *, persistent: bool = False) -> Iterator[RedisServer]:
     """A Redis server of this test's own, stopped on the way out whatever happened."""
-    server = RedisServer(folder)
+    server = RedisServer(folder, persistent=persistent)
     try:
         yield server
     finally:

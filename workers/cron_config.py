@@ -7,6 +7,7 @@ from rq import cron
 
 from bot.infra import defaults
 from workers import context, weekly
+from workers.compaction import compact_redis_history
 from workers.storage import requeue_failed_storage
 
 # Storage jobs that exhausted their retries during a long database outage go back on the queue.
@@ -14,6 +15,14 @@ cron.register(
     requeue_failed_storage,
     queue_name=defaults.QUEUE_NAME,
     interval=defaults.REQUEUE_FAILED_EVERY_SECONDS,
+)
+
+# Redis rewrites its append-only file every hour: the steps of ended conversations and the
+# order of the storage inbox leave the disk within the hour (bot/records/compaction.py).
+cron.register(
+    compact_redis_history,
+    queue_name=defaults.QUEUE_NAME,
+    interval=defaults.COMPACT_REDIS_EVERY_SECONDS,
 )
 
 # Waves open and close at the times organizers planned (checked every minute).

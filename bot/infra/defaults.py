@@ -10,6 +10,9 @@ MESSAGE_DEDUP_TTL_SECONDS = 6 * 3600  # Twilio retries within minutes; hours is 
 STATS_TTL_DAYS = 400
 STORE_RETRY_INTERVALS = (10, 30, 60, 300, 900, 1800, 3600, 3600, 3600, 3600)
 REQUEUE_FAILED_EVERY_SECONDS = 3600
+# How often Redis's append-only file is rewritten: the longest any ended conversation's steps
+# stay on disk (README: privacy).
+COMPACT_REDIS_EVERY_SECONDS = 3600
 TRANSITION_MAX_ATTEMPTS = 50
 QUEUE_NAME = "surveybot"
 INSTANCE_DIR = "instance"
