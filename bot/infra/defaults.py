@@ -10,6 +10,15 @@ MESSAGE_DEDUP_TTL_SECONDS = 6 * 3600  # Twilio retries within minutes; hours is 
 STATS_TTL_DAYS = 400
 STORE_RETRY_INTERVALS = (10, 30, 60, 300, 900, 1800, 3600, 3600, 3600, 3600)
 REQUEUE_FAILED_EVERY_SECONDS = 3600
+# Storage batches (bot/records/batches.py): a batch closes when the inbox holds BATCH_MIN_SIZE
+# records and BATCH_MIN_HOURS have passed since the previous one, whichever comes later. In
+# development and tests one record and no wait, so a finished survey shows up within a minute.
+BATCH_MIN_SIZE = 20
+BATCH_MIN_HOURS = 6.0
+DEV_BATCH_MIN_SIZE = 1
+DEV_BATCH_MIN_HOURS = 0.0
+BATCH_MAX_RECORDS = 5000  # records per database transaction; more are split evenly
+BATCH_CHECK_EVERY_SECONDS = 60  # how often cron asks whether a batch is due
 TRANSITION_MAX_ATTEMPTS = 50
 QUEUE_NAME = "surveybot"
 INSTANCE_DIR = "instance"
