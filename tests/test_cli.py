@@ -117,7 +117,7 @@ def test_cron_config_registers_the_safety_net_and_the_weekly_report(redis):
     jobs = {job.name: job for job in scheduler.get_jobs()}
     safety_net = jobs["workers.storage.requeue_failed_storage"]
     assert safety_net.interval == 3600
-    assert jobs["workers.storage.store_batch"].interval == 60
+    assert jobs["workers.storage.store_batch"].interval == 30
     # Monday 08:00 in New York is 13:00 UTC in winter and 12:00 UTC in summer: both registered.
     weekly = sorted(j.cron for j in jobs.values() if j.func_name.endswith("weekly_report_tick"))
     assert weekly == ["0 12 * * 1", "0 13 * * 1"]

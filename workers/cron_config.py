@@ -9,7 +9,7 @@ from bot.infra import defaults
 from workers import context, weekly
 from workers.storage import requeue_failed_storage, store_batch
 
-# Completed responses go to the database in shuffled batches: every minute the job checks
+# Completed responses go to the database in shuffled batches: every 30 s the job checks
 # whether a batch is due (BATCH_MIN_SIZE records and BATCH_MIN_HOURS since the last one).
 cron.register(
     store_batch,

@@ -3,7 +3,7 @@
 Completed responses and per-respondent counter increments wait, sealed, in the storage inbox
 (bot/records/inbox.py). A batch closes when the inbox holds at least BATCH_MIN_SIZE records
 and BATCH_MIN_HOURS have passed since the previous batch, whichever comes later (cron asks
-every minute; `force` closes one now). A batch:
+every 30 s; `force` closes one now). A batch:
 
 1. takes every waiting record (split evenly into transactions of at most BATCH_MAX_RECORDS),
    opens them with the storage secret key and shuffles them (the system's CSPRNG);
