@@ -103,9 +103,9 @@ BASELINE_SQL = (
 )
 RESPONSE_COPY = (
     "COPY response (id, survey, survey_version, wave, language, completed_on, completed_week,"
-    " choices_key, multi_key) FROM STDIN"
+    " choices_key, multi_key, record_key) FROM STDIN"
 )
-ANSWER_COPY = "COPY answer (response_id, question_id, option_id, number, skipped) FROM STDIN"
+ANSWER_COPY = "COPY answer (id, response_id, question_id, option_id, number, skipped) FROM STDIN"
 
 ResponseRow = tuple[uuid.UUID, str, str, str, str, dt.date, str, str, str]
 AnswerRow = tuple[uuid.UUID, str, str | None, int | None, bool]
@@ -624,10 +624,10 @@ def load_responses(
                 generate += time.perf_counter() - g0
                 with cursor.copy(RESPONSE_COPY) as copy:
                     for row in response_rows:
-                        copy.write_row(row)
+                        copy.write_row((*row, rng.randrange(256)))  # the cell key
                 with cursor.copy(ANSWER_COPY) as copy:
                     for row in answer_rows_:
-                        copy.write_row(row)
+                        copy.write_row((uuid.uuid4(), *row))  # answers have random ids
                 answers += len(answer_rows_)
         connection.commit()
     loaded = time.perf_counter() - t0

@@ -29,8 +29,8 @@ What it does, in one run:
      ratios, and where the CPU went (server workers, the dedicated Redis, the client processes)
      per message;
   6. checks the bot really did the work: every respondent's last reply is the closing message
-     (for voice: the closing words, then <Hangup/>), and the queue holds exactly one storage job
-     per respondent (no RQ worker runs meanwhile).
+     (for voice: the closing words, then <Hangup/>), and the storage inbox holds exactly one
+     sealed response and one sealed "completed" count per respondent (no batch runs meanwhile).
 
 Everything it starts is stopped and its temporary files removed on the way out.
 """
@@ -735,7 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.core.questionnaire import load_questionnaire
     from bot.infra import keys
     from bot.infra.defaults import DEFAULT_WAVE
-    from bot.infra.queues import get_queue
+    from bot.records import inbox
 
     voice = args.channel == "voice"
     unit = VOICE_UNIT if voice else SMS_UNIT
@@ -895,9 +895,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if voice
                 else f"{unfinished} respondents' last reply is not the closing message"
             )
-        jobs = get_queue(redis_client).count
-        stats = redis_client.hgetall(keys.wave_stats(DEFAULT_WAVE))
-        completed = int(stats.get(b"completed", 0))
+        records = [
+            inbox.open_record(secrets_["STORAGE_SECRET_KEY"], raw)
+            for raw in redis_client.smembers(keys.STORAGE_INBOX)
+        ]
+        jobs = sum(r["kind"] == inbox.RESPONSE for r in records)
+        completed = sum(
+            r["kind"] == inbox.COUNT and r["wave"] == DEFAULT_WAVE and r["field"] == "completed"
+            for r in records
+        )
         finished = len(app.last_replies) - unfinished
         print(
             (
@@ -906,7 +912,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if voice
                 else f"check: {args.respondents} respondents, {finished} got the closing message, "
             )
-            + f"{completed} completed surveys counted, {jobs} storage jobs queued"
+            + f"{completed} completed surveys counted, {jobs} sealed responses waiting"
             + (
                 f", {app.reconnects + minimal.reconnects} reconnects"
                 if app.reconnects or minimal.reconnects
@@ -915,7 +921,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if completed != args.respondents or jobs != args.respondents:
             problems.append(
-                f"expected {args.respondents} completed surveys and jobs, "
+                f"expected {args.respondents} completed surveys and sealed responses, "
                 f"got {completed} and {jobs}"
             )
         if problems:

@@ -61,6 +61,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         wave=settings.DEFAULT_WAVE,
         session_ttl=settings.session_ttl_seconds,
         registry=registry,
+        storage_public_key=settings.storage_public_key,
     )
     app.extensions["surveybot"] = AppState(
         settings=settings,

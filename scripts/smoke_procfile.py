@@ -4,11 +4,12 @@ Runs `release` (the schema migration), then `web` (gunicorn), `worker` (twice: f
 workers) and `cron` exactly as the Procfile writes them, in production mode with real-looking
 secrets, against the database given (PostgreSQL in CI) and a Redis of its own with AOF on, as
 the README asks of production. Opens a wave with `surveybot wave create/open`, sends complete
-surveys as Twilio would (signed webhooks, numbers in E.164), then waits until the workers have
-stored every response and refreshed the wave's aggregates after the last one: several storage
-jobs and refreshes in a row in forked work horses, which is where a connection shared between
-horses broke refreshes on PostgreSQL. Stops everything with SIGTERM and fails on any failed
-job, traceback or leftover process.
+surveys as Twilio would (signed webhooks, numbers in E.164), then waits until cron's storage
+batches (BATCH_MIN_SIZE=1, BATCH_MIN_HOURS=0 here, so each check closes one; at most a minute)
+have stored every response and the workers refreshed the wave's aggregates after the last one:
+several batches and refreshes in a row in forked work horses, which is where a connection
+shared between horses broke refreshes on PostgreSQL. Stops everything with SIGTERM and fails
+on any failed job, traceback or leftover process.
 
     python scripts/smoke_procfile.py --database-url postgresql://postgres@127.0.0.1:5432/smoke
 """
@@ -186,6 +187,9 @@ def main() -> int:
         PORT=str(port),
         WEB_CONCURRENCY="2",
         SIMULATOR_ENABLED="0",
+        # Production waits for 20 records and 6 hours; here every cron check closes a batch.
+        BATCH_MIN_SIZE="1",
+        BATCH_MIN_HOURS="0",
     )
     processes = procfile()
     children: dict[str, subprocess.Popen] = {}

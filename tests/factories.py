@@ -68,10 +68,10 @@ def finished_survey(folder: Path) -> Path:
 
 
 def store_all(database_url: str, payloads: list[dict[str, Any]]) -> int:
-    """Store many completed responses in one transaction, as the storage job writes each one
+    """Store many completed responses in one transaction, as a storage batch writes them
     (bot.records.responses.write_responses); for tests that need many rows fast."""
     from bot.infra.db import session_scope
     from bot.records.responses import write_responses
 
     with session_scope(database_url) as session:
-        return write_responses(session, payloads)
+        return len(write_responses(session, payloads))

@@ -23,10 +23,11 @@ from bench.services import MAX_NUMBERS, bench_number
 from bot.core.engine import Inbound, step
 from bot.core.questionnaire import QuestionType, load_questionnaire
 from bot.core.voice_prompts import prompt_speech
-from bot.infra import keys
 from bot.infra.defaults import DEFAULT_WAVE
 from bot.infra.queues import get_queue
+from bot.records import inbox
 from tests.conftest import TEST_SECRETS
+from tests.utils import inbox_records
 from tests.voice_utils import check_twiml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -184,8 +185,12 @@ def test_predicted_gather_urls_are_the_ones_the_app_answers_with(app, client, re
         assert answers[-1].hung_up and answers[-1].text == closing
         assert bench.call_ended(answers[-1].xml, closing)
         assert not any(bench.call_ended(a.xml, closing) for a in answers[:-1])
-    assert get_queue(redis).count == len(calls), "one storage job per call"
-    assert int(redis.hget(keys.wave_stats(DEFAULT_WAVE), "completed")) == len(calls)
+    assert inbox.size(redis) and get_queue(redis).count == 0, "no job per call"
+    settings = app.extensions["surveybot"].settings
+    assert len(inbox_records(redis, settings, inbox.RESPONSE)) == len(calls), "one per call"
+    counts = inbox_records(redis, settings, inbox.COUNT)
+    completed = [c for c in counts if (c["wave"], c["field"]) == (DEFAULT_WAVE, "completed")]
+    assert len(completed) == len(calls)
 
 
 def test_call_ended_needs_the_closing_words_then_a_hangup():

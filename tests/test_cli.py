@@ -14,7 +14,8 @@ from bot.cli import main
 from bot.cli.devserver import dev_secrets
 from bot.core.questionnaire import DEFAULT_SURVEY_PATH
 from bot.infra.db import get_engine
-from bot.infra.queues import enqueue_store_response, get_queue
+from bot.infra.queues import STORE_BATCH_JOB, get_queue
+from tests.conftest import TEST_SECRETS
 from tests.test_storage import payload
 from tests.test_webhook import responses
 
@@ -83,15 +84,26 @@ def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch):
     assert {"response", "answer", "opt_out"} <= set(inspect(get_engine(url)).get_table_names())
 
 
-def test_worker_burst_stores_queued_responses(redis_url, db, redis, monkeypatch):
+def test_worker_burst_stores_a_batch_and_old_storage_jobs(redis_url, db, redis, monkeypatch):
+    from bot.infra.config import load_settings
+    from bot.records import inbox
+    from tests.utils import enqueue_legacy_store
+
     queue = get_queue(Redis.from_url(redis_url))
-    enqueue_store_response(queue, payload(), pipeline=None)
+    settings = load_settings(
+        {"SURVEYBOT_ENV": "test", **TEST_SECRETS}, env_file=None, dev_instance=False
+    )
+    inbox.put(redis, settings.storage_public_key, inbox.RESPONSE, payload())
+    queue.enqueue(STORE_BATCH_JOB, force=True)
+    enqueue_legacy_store(queue, payload())  # queued by the release before the inbox
+    monkeypatch.setenv("PSEUDONYM_KEY", TEST_SECRETS["PSEUDONYM_KEY"])
     monkeypatch.setenv("SURVEYBOT_ENV", "test")
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("DATABASE_URL", db)
     result = CliRunner().invoke(main, ["worker", "--burst"])
     assert result.exit_code == 0, result.output
-    assert len(responses(db)) == 1
+    assert len(responses(db)) == 2
+    assert inbox.size(redis) == 0
     from workers import context
 
     context.configure(None)
@@ -105,6 +117,7 @@ def test_cron_config_registers_the_safety_net_and_the_weekly_report(redis):
     jobs = {job.name: job for job in scheduler.get_jobs()}
     safety_net = jobs["workers.storage.requeue_failed_storage"]
     assert safety_net.interval == 3600
+    assert jobs["workers.storage.store_batch"].interval == 30
     # Monday 08:00 in New York is 13:00 UTC in winter and 12:00 UTC in summer: both registered.
     weekly = sorted(j.cron for j in jobs.values() if j.func_name.endswith("weekly_report_tick"))
     assert weekly == ["0 12 * * 1", "0 13 * * 1"]

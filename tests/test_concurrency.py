@@ -8,7 +8,8 @@ import pytest
 
 from bot.infra import keys
 from bot.infra.privacy import pseudonym
-from tests.utils import new_sid, opened_value, replies_of, run_jobs, sms, text
+from bot.records import inbox
+from tests.utils import inbox_records, new_sid, opened_value, replies_of, run_jobs, sms, text
 
 PHONE = "+13055550177"
 
@@ -97,12 +98,13 @@ def test_concurrent_final_answers_store_exactly_one_response(client, app, db):
         assert session_of(app, phone)["question"] == "would_report_crime"
         results = at_the_same_moment(app, [(phone, "1", new_sid()) for _ in range(4)])
         assert {status for status, _ in results} == {200}
-    assert app.extensions["surveybot"].queue.count == 5
+    state = app.extensions["surveybot"]
+    assert len(inbox_records(state.redis, state.settings, inbox.RESPONSE)) == 5
     run_jobs(app)
     assert len(responses(db)) == 5
 
 
-def test_a_crash_before_the_job_is_enqueued_loses_no_answers(client, app, monkeypatch, db):
+def test_a_crash_before_the_response_is_sealed_loses_no_answers(client, app, monkeypatch, db):
     """If the process dies while completing, the answers stay in Redis and Twilio's retry of
     the same message completes the survey once."""
     from tests.test_webhook import responses
@@ -113,16 +115,17 @@ def test_a_crash_before_the_job_is_enqueued_loses_no_answers(client, app, monkey
         text(client, PHONE, "2")
     before = session_of(app)
     assert before["question"] == "would_report_crime"
+    waiting = app.extensions["surveybot"].redis.smembers(keys.STORAGE_INBOX)
 
     def crash(*args, **kwargs):
         raise ConnectionError("the worker process died here")
 
-    monkeypatch.setattr("bot.records.sessions.enqueue_store_response", crash)
+    monkeypatch.setattr("bot.records.inbox.put", crash)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     sid = new_sid()
     assert sms(client, PHONE, "1", sid=sid).status_code == 500
     assert session_of(app) == before  # nothing half-applied
-    assert app.extensions["surveybot"].queue.count == 0
+    assert app.extensions["surveybot"].redis.smembers(keys.STORAGE_INBOX) == waiting
 
     monkeypatch.undo()
     replies = replies_of(sms(client, PHONE, "1", sid=sid))  # Twilio retries the same message

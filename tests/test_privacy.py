@@ -23,8 +23,9 @@ from bot.infra import keys
 from bot.infra.db import get_engine
 from bot.infra.privacy import pseudonym
 from bot.infra.sealing import conversation_cipher, open_text
+from bot.records import inbox
 from bot.records.sessions import ENCRYPTED
-from tests.utils import new_sid, replies_of, run_jobs, sms
+from tests.utils import inbox_records, new_sid, replies_of, run_jobs, sms
 from tests.voice_utils import Call
 
 NUMBERS = ["+13055550123", "+17865550188", "+509 3412 5678", "+1 (954) 555-0147"]
@@ -180,7 +181,8 @@ def assert_pseudonyms_only_in_markers(dump, pseudonyms, harmless_replies):
     for key, value in dump:
         if not any(p.encode() in key for p in pseudonyms):
             if any(p.encode() in value for p in pseudonyms):
-                # Only the job that records an opt-out carries a pseudonym, and no answer.
+                # Only the job that records an opt-out carries a pseudonym, and no answer (a
+                # sealed record of the inbox cannot contain one: it is random bytes).
                 blob = b" ".join(values_of[key])
                 assert key.startswith(b"rq:job:"), key
                 assert b"workers.storage.record_opt_" in blob, key
@@ -206,9 +208,12 @@ def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, 
     key = settings.PSEUDONYM_KEY
     pseudonyms = {pseudonym(key, n): conversation_cipher(key, n) for n in numbers}
 
-    # Before the worker runs: the queued jobs carry answers but nothing identifying.
+    # Before the batch: the responses and every counter about a respondent wait sealed in the
+    # storage inbox; no job carries answers, and no counter has moved while people texted.
     before = redis_dump(redis)
-    assert any(b"store_response" in value for _, value in before), "the scan must see job data"
+    assert len(inbox_records(redis, settings, inbox.RESPONSE)) == 6
+    assert not any(b"store_response" in value for _, value in before)
+    assert not redis.keys("sb:stats:wave:*") and not redis.keys("sb:stats:asked:*")
     assert_clean([k for k, _ in before] + [v for _, v in before], numbers, sids, "Redis")
 
     run_jobs(app)

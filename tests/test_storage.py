@@ -1,18 +1,27 @@
-"""Storage jobs: idempotent on the response id, and a database outage only delays them."""
+"""Storage: idempotent on the response id, and a database outage only delays it.
+
+Completed responses wait, sealed, in the storage inbox and reach the database in batches
+(tests/test_batches.py has the batch rules); the per-response job of earlier releases still
+stores what such a release queued.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import uuid
 from dataclasses import replace
 
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import FailedJobRegistry
 from sqlmodel import Session, select
 
+from bot.infra import keys
 from bot.infra.db import get_engine
 from bot.infra.models import Answer, Response
-from bot.infra.queues import enqueue_store_response, get_queue
+from bot.records import batches, inbox
 from tests.test_webhook import responses, take_survey
+from tests.utils import enqueue_legacy_store, inbox_records, no_jobs_left, run_jobs
 from workers import context
 from workers.storage import requeue_failed_storage, store_response
 from workers.worker import ProjectSimpleWorker as SimpleWorker
@@ -39,15 +48,31 @@ def payload(**changes):
     return data
 
 
-def test_store_writes_one_row_per_answer_and_a_second_run_changes_nothing(app, db):
+def put(app, record, kind=inbox.RESPONSE):
+    state = app.extensions["surveybot"]
+    inbox.put(state.redis, state.settings.storage_public_key, kind, record)
+
+
+def batch(app, **kwargs):
+    state = app.extensions["surveybot"]
+    return batches.store_batch(state.settings, state.redis, force=True, **kwargs)
+
+
+def answer_rows(db):
+    with Session(get_engine(db)) as session:
+        return session.exec(select(Answer)).all()
+
+
+def test_a_batch_writes_one_row_per_answer_and_a_duplicate_changes_nothing(app, db):
     data = payload()
-    assert store_response(data) == "stored"
-    assert store_response(data) == "already stored"
+    put(app, data)
+    put(app, data)  # delivered twice (e.g. an old job moved to the inbox, and a batch)
+    assert batch(app).responses == 1
     [stored] = responses(db)
     assert str(stored.id) == data["response_id"]
     assert stored.completed_on == dt.date(2026, 11, 22)
-    with Session(get_engine(db)) as session:
-        rows = session.exec(select(Answer)).all()
+    assert 0 <= stored.record_key <= 255
+    rows = answer_rows(db)
     assert sorted((r.question_id, r.option_id, r.skipped) for r in rows) == [
         ("afraid_to_seek_help", "yes", False),
         ("fear_reasons", "deportation", False),
@@ -55,94 +80,99 @@ def test_store_writes_one_row_per_answer_and_a_second_run_changes_nothing(app, d
         ("knows_deported", None, True),
         ("status", "lpr", False),
     ]
+    assert all(isinstance(r.id, uuid.UUID) for r in rows)  # random ids, no serial
+
+    put(app, data)  # once more, after it was stored
+    assert batch(app).responses == 0
+    assert responses(db) == [stored]
+    assert sorted(r.id for r in answer_rows(db)) == sorted(r.id for r in rows)
 
 
 def test_numbers_are_stored_as_numbers(app, db):
-    store_response(payload(answers={"household_size": 4}))
-    with Session(get_engine(db)) as session:
-        [row] = session.exec(select(Answer)).all()
+    put(app, payload(answers={"household_size": 4}))
+    batch(app)
+    [row] = answer_rows(db)
     assert (row.number, row.option_id) == (4, None)
 
 
-def _worker(app):
-    app_state = app.extensions["surveybot"]
-    return SimpleWorker([get_queue(app_state.redis)], connection=app_state.redis)
-
-
-def test_a_database_outage_delays_storage_and_loses_nothing(client, app, db):
-    app_state = app.extensions["surveybot"]
+def test_a_database_outage_delays_storage_and_loses_nothing(client, app, db, redis):
+    state = app.extensions["surveybot"]
     take_survey(client)
-    queue = app_state.queue
-    assert queue.count == 1
+    waiting = inbox.size(redis)
+    assert waiting > 1 and state.queue.count == 0  # the response and its counters; no job
 
-    # The database goes down: the job fails and is scheduled for a retry, answers kept.
-    context.configure(replace(app_state.settings, DATABASE_URL=UNREACHABLE_DB))
-    _worker(app).work(burst=True, with_scheduler=False)
-    scheduled = ScheduledJobRegistry(queue=queue)
-    [job_id] = scheduled.get_job_ids()
-    job = queue.fetch_job(job_id)
-    assert job.retries_left == len(job.retry_intervals) - 1
+    # The database is down: the batch waits, every record stays in the inbox, no job is left
+    # holding answers, and nothing says the batch ran.
+    down = replace(state.settings, DATABASE_URL=UNREACHABLE_DB)
+    result = batches.store_batch(down, redis, force=True)
+    assert result.status == "database unavailable"
+    assert inbox.size(redis) == waiting
     assert responses(db) == []
+    assert redis.hgetall(keys.wave_stats("default")) == {}
+    assert redis.get(keys.STORAGE_LAST_BATCH) is None
+    no_jobs_left(redis)
 
-    # The database is back and the retry is due: the response is stored exactly once.
-    context.configure(app_state.settings)
-    scheduled.remove(job)
-    queue.enqueue_job(job)
-    _worker(app).work(burst=True, with_scheduler=False)
+    # The database is back: the next batch stores the response once, with its counters.
+    result = batches.store_batch(state.settings, redis, force=True)
+    assert (result.status, result.responses) == ("stored", 1)
     assert len(responses(db)) == 1
-    assert queue.count == 0
-    # What is left scheduled is the (debounced) refresh of the wave's aggregates.
-    left = [queue.fetch_job(j).func_name for j in scheduled.get_job_ids()]
-    assert left == ["workers.aggregation.refresh_aggregates"]
+    assert inbox.size(redis) == 0
+    stats = redis.hgetall(keys.wave_stats("default"))
+    assert stats[b"completed"] == b"1" and stats[b"started"] == b"1"
+    run_jobs(app)  # the refresh of the wave's aggregates it asked for
+    no_jobs_left(redis)
 
 
-def test_responses_that_ran_out_of_retries_are_parked_then_stored_by_cron(app, db, redis):
-    from bot.infra import keys
+def test_an_outage_logs_batch_figures_only(client, app, db, redis, caplog):
+    caplog.set_level(logging.DEBUG)
+    take_survey(client)
+    settings = app.extensions["surveybot"].settings
+    [record] = inbox_records(redis, settings, inbox.RESPONSE)
+    down = replace(settings, DATABASE_URL=UNREACHABLE_DB)
+    batches.store_batch(down, redis, force=True)
+    batch(app)
+    assert any("storage batch" in r.getMessage() for r in caplog.records)
+    for r in caplog.records:
+        blob = str(r.__dict__)
+        assert record["response_id"] not in blob
+        assert "ice_collaboration" not in blob and "2026-11" not in r.getMessage()
 
-    app_state = app.extensions["surveybot"]
-    queue = app_state.queue
-    job = enqueue_store_response(queue, payload(), pipeline=None)
-    job.retries_left = 0
-    job.save()
-    context.configure(replace(app_state.settings, DATABASE_URL=UNREACHABLE_DB))
-    _worker(app).work(burst=True, with_scheduler=False)
-    # Not in RQ's failed registry (with the job's exact times) but parked as the bare payload.
-    assert FailedJobRegistry(queue=queue).count == 0
-    assert queue.fetch_job(job.id) is None
-    [parked] = redis.lrange(keys.PARKED_RESPONSES, 0, -1)
-    assert b"2026-11-22" in parked and b"enqueued_at" not in parked
-    assert responses(db) == []
 
-    context.configure(app_state.settings)
-    assert requeue_failed_storage(app_state.redis) == 1
+def test_a_storage_job_of_an_earlier_release_still_stores_once(app, db, redis):
+    data = payload()
+    assert store_response(data) == "stored"
+    assert store_response(data) == "already stored"
+    assert len(responses(db)) == 1
+    assert len(answer_rows(db)) == 5
+
+
+def test_an_old_storage_job_during_an_outage_moves_to_the_inbox(app, db, redis):
+    state = app.extensions["surveybot"]
+    data = payload()
+    enqueue_legacy_store(state.queue, data)
+    context.configure(replace(state.settings, DATABASE_URL=UNREACHABLE_DB))
+    SimpleWorker([state.queue], connection=redis).work(burst=True, with_scheduler=False)
+    # No retry and no failed job with the answers beside RQ's times: the answers are sealed.
+    assert FailedJobRegistry(queue=state.queue).count == 0
+    assert inbox.size(redis) == 1
+    no_jobs_left(redis)
+    context.configure(state.settings)
+    batch(app)
+    assert [str(r.id) for r in responses(db)] == [data["response_id"]]
+
+
+def test_responses_an_earlier_release_parked_go_to_the_inbox(app, db, redis):
+    redis.rpush(keys.PARKED_RESPONSES, json.dumps(payload()))
+    assert requeue_failed_storage(redis) == 1
     assert redis.llen(keys.PARKED_RESPONSES) == 0
-    _worker(app).work(burst=True, with_scheduler=False)
+    assert inbox.size(redis) == 1
+    batch(app)
     assert len(responses(db)) == 1
 
 
 def test_stored_response_holds_a_date_not_a_time(app, db):
-    store_response(payload())
     columns = Response.__table__.columns
     assert str(columns["completed_on"].type) == "DATE"
     time_types = {"DATETIME", "TIMESTAMP", "TIME"}
     for table in (Response.__table__, Answer.__table__):
         assert not [c.name for c in table.columns if str(c.type).split("(")[0] in time_types]
-
-
-def test_a_failing_storage_job_logs_no_answer(client, app, db, caplog):
-    """RQ attaches a failing job's arguments to its error log record; the project's workers
-    do not, so an outage leaves no answers in the logs."""
-    import logging
-
-    caplog.set_level(logging.DEBUG)
-    app_state = app.extensions["surveybot"]
-    job = enqueue_store_response(app_state.queue, payload(), pipeline=None)
-    context.configure(replace(app_state.settings, DATABASE_URL=UNREACHABLE_DB))
-    _worker(app).work(burst=True, with_scheduler=False)
-    context.configure(app_state.settings)
-    failures = [r for r in caplog.records if "exception raised" in r.getMessage()]
-    assert failures, "the scan must see the failure's log record"
-    for record in caplog.records:
-        blob = str(record.__dict__)
-        assert job.args[0]["response_id"] not in blob
-        assert "ice_collaboration" not in blob

@@ -16,7 +16,8 @@ from bot.infra import keys
 from bot.infra.db import get_engine
 from bot.infra.models import Answer, OptOut, Response
 from bot.infra.privacy import pseudonym
-from tests.utils import new_sid, replies_of, run_jobs, sign, sms, text
+from bot.records import inbox
+from tests.utils import inbox_records, new_sid, replies_of, run_jobs, sign, sms, text
 
 PHONE = "+13055550123"
 
@@ -286,13 +287,15 @@ def test_odd_bodies_get_a_reply_never_a_500(client, body, media):
 
 
 def test_the_request_path_needs_no_database(settings_overrides, redis):
-    """With the database unreachable the bot still answers; storage waits in the queue."""
+    """With the database unreachable the bot still answers; storage waits in the inbox."""
     app = create_app(
         {**settings_overrides, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/nowhere"}
     )
     client = app.test_client()
     assert take_survey(client) == [q_of(app).message("closing", "en")]
-    assert app.extensions["surveybot"].queue.count == 1
+    state = app.extensions["surveybot"]
+    assert state.queue.count == 0  # no job per response
+    assert len(inbox_records(state.redis, state.settings, inbox.RESPONSE)) == 1
     app.extensions["surveybot"].redis.close()
 
 

@@ -13,8 +13,10 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from twilio.request_validator import RequestValidator
 
 from bot.channels.simulator import twilio_params
-from bot.infra.queues import get_queue
+from bot.infra import keys
+from bot.infra.queues import STORE_RESPONSE_JOB, get_queue
 from bot.infra.sealing import conversation_cipher
+from bot.records import batches, inbox
 from bot.records.sessions import ENCRYPTED
 from workers import context
 from workers.worker import ProjectSimpleWorker as SimpleWorker
@@ -56,13 +58,37 @@ def text(client: FlaskClient, from_: str, body: str, **kwargs) -> list[str]:  # 
     return replies_of(sms(client, from_, body, **kwargs))
 
 
+def store_inbox(redis, settings) -> None:  # noqa: ANN001
+    """Close a storage batch now with whatever the storage inbox holds, as cron would once one
+    is due (completed responses and live counters reach the database and the counters)."""
+    if inbox.size(redis):
+        result = batches.store_batch(settings, redis, force=True)
+        assert result.status == "stored", result
+
+
+def inbox_records(redis, settings, kind: str | None = None) -> list[dict]:  # noqa: ANN001
+    """The records waiting in the storage inbox, opened (of one kind if given)."""
+    members = redis.smembers(keys.STORAGE_INBOX)
+    opened = [inbox.open_record(settings.storage_secret_key, m) for m in members]
+    return [r for r in opened if kind is None or r["kind"] == kind]
+
+
+def enqueue_legacy_store(queue, payload: dict):  # noqa: ANN001, ANN201
+    """A storage job as releases before the storage inbox queued one per completed response."""
+    return queue.enqueue_call(
+        STORE_RESPONSE_JOB, args=(payload,), result_ttl=0, description="store a completed response"
+    )
+
+
 def run_queued(redis, settings, *, scheduled: bool = True, rounds: int = 20) -> None:  # noqa: ANN001
-    """Run every queued job in this process until the queue is empty; with `scheduled`, jobs
-    scheduled for later (retries, delayed deletions, debounced refreshes) run now too, as time
-    passing would. Fails if jobs keep rescheduling themselves for `rounds` rounds."""
+    """Store the storage inbox as a batch, then run every queued job in this process until the
+    queue is empty; with `scheduled`, jobs scheduled for later (retries, delayed deletions,
+    debounced refreshes) run now too, as time passing would. Fails if jobs keep rescheduling
+    themselves for `rounds` rounds."""
     context.configure(settings)
     queue = get_queue(redis)
     for _ in range(rounds):
+        store_inbox(redis, settings)
         SimpleWorker([queue], connection=redis).work(burst=True, with_scheduler=False)
         registry = ScheduledJobRegistry(queue=queue)
         due = registry.get_job_ids() if scheduled else []

@@ -8,9 +8,18 @@ from rq import cron
 from bot.infra import defaults
 from workers import context, weekly
 from workers.compaction import compact_redis_history
-from workers.storage import requeue_failed_storage
+from workers.storage import requeue_failed_storage, store_batch
 
-# Storage jobs that exhausted their retries during a long database outage go back on the queue.
+# Completed responses go to the database in shuffled batches: every 30 s the job checks
+# whether a batch is due (BATCH_MIN_SIZE records and BATCH_MIN_HOURS since the last one).
+cron.register(
+    store_batch,
+    queue_name=defaults.QUEUE_NAME,
+    interval=defaults.BATCH_CHECK_EVERY_SECONDS,
+    result_ttl=0,
+)
+
+# Opt-out jobs that exhausted their retries during a long database outage go back on the queue.
 cron.register(
     requeue_failed_storage,
     queue_name=defaults.QUEUE_NAME,

@@ -68,6 +68,8 @@ class Settings:
     SMALL_CELL_MIN: int = defaults.SMALL_CELL_MIN
     SESSION_TTL_HOURS: float = defaults.SESSION_TTL_HOURS
     SEND_RATE_PER_SECOND: float = defaults.SEND_RATE_PER_SECOND
+    BATCH_MIN_SIZE: int | None = None  # None: the environment's default (batch_min_size)
+    BATCH_MIN_HOURS: float | None = None
     DEFAULT_PHONE_REGION: str = "US"
     SURVEY_FILE: str = ""
     DEFAULT_WAVE: str = defaults.DEFAULT_WAVE
@@ -134,6 +136,20 @@ class Settings:
         return development_storage_keys(self.PSEUDONYM_KEY)[1]
 
     @property
+    def batch_min_size(self) -> int:
+        """Records the storage inbox must hold before a batch closes (at least 1)."""
+        if self.BATCH_MIN_SIZE is not None:
+            return max(1, self.BATCH_MIN_SIZE)
+        return defaults.BATCH_MIN_SIZE if self.is_production else defaults.DEV_BATCH_MIN_SIZE
+
+    @property
+    def batch_min_hours(self) -> float:
+        """Hours that must pass after a storage batch before the next one closes."""
+        if self.BATCH_MIN_HOURS is not None:
+            return max(0.0, self.BATCH_MIN_HOURS)
+        return defaults.BATCH_MIN_HOURS if self.is_production else defaults.DEV_BATCH_MIN_HOURS
+
+    @property
     def session_ttl_seconds(self) -> int:
         """Lifetime of a conversation in flight, in seconds."""
         return max(1, int(self.SESSION_TTL_HOURS * 3600))
@@ -189,6 +205,8 @@ _CONVERTERS = {
     "bool": _bool,
     "int": int,
     "float": float,
+    "int | None": lambda v: None if str(v).strip() == "" else int(v),
+    "float | None": lambda v: None if str(v).strip() == "" else float(v),
     "tuple[str, ...]": lambda v: tuple(
         x.strip() for x in (v.split(",") if isinstance(v, str) else v) if x and x.strip()
     ),

@@ -13,6 +13,15 @@ REQUEUE_FAILED_EVERY_SECONDS = 3600
 # How often Redis's append-only file is rewritten: the longest any ended conversation's steps
 # stay on disk (README: privacy).
 COMPACT_REDIS_EVERY_SECONDS = 3600
+# Storage batches (bot/records/batches.py): a batch closes when the inbox holds BATCH_MIN_SIZE
+# records and BATCH_MIN_HOURS have passed since the previous one, whichever comes later. In
+# development and tests one record and no wait, so a finished survey shows up within a minute.
+BATCH_MIN_SIZE = 20
+BATCH_MIN_HOURS = 6.0
+DEV_BATCH_MIN_SIZE = 1
+DEV_BATCH_MIN_HOURS = 0.0
+BATCH_MAX_RECORDS = 5000  # records per database transaction; more are split evenly
+BATCH_CHECK_EVERY_SECONDS = 30  # how often cron asks whether a batch is due (cheap: SCARD, GET)
 TRANSITION_MAX_ATTEMPTS = 50
 QUEUE_NAME = "surveybot"
 INSTANCE_DIR = "instance"

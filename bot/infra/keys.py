@@ -87,9 +87,8 @@ STORAGE_INBOX = f"{PREFIX}:storage:inbox"
 # records or BATCH_MIN_HOURS after the previous one, whichever is later.
 STORAGE_LAST_BATCH = f"{PREFIX}:storage:last-batch"
 
-# Completed responses whose storage ran out of retries during a database outage, as the plain
-# payload (answers, language, date): no job record with exact times around them. Drained back
-# into storage jobs by the hourly cron job.
+# Where releases before the storage inbox parked responses whose storage job ran out of retries
+# during a database outage (plain payloads). Read only to move them into the inbox (hourly cron).
 PARKED_RESPONSES = f"{PREFIX}:storage:parked"
 
 

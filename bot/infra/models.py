@@ -1,7 +1,9 @@
 """Database tables. Nothing here can lead back to a respondent.
 
 A response has a random id, the survey and wave it belongs to, its language and the *date*
-it was completed: no pseudonym, no Twilio SID, no time of day. Opt-outs are kept by pseudonym
+it was completed: no pseudonym, no Twilio SID, no time of day. Answers have random ids too: no
+serial column follows the order in which people finished (responses arrive in shuffled
+batches, bot/records/batches.py). Opt-outs are kept by pseudonym
 only, with no link to any answer.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -30,6 +32,10 @@ class Response(SQLModel, table=True):
     # "|status=lpr|years_in_us=gt10|" and "|fear_reasons=_answered|fear_reasons=language|".
     choices_key: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     multi_key: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # A fixed random number 0..255 drawn when the row is written: the cell-key perturbation
+    # (bot/releases/cellkey.py) sums the keys of a cell's records, so a cell gets the same noise
+    # in every release.
+    record_key: int = Field(sa_column=Column(SmallInteger, nullable=False))
 
 
 class Answer(SQLModel, table=True):
@@ -38,7 +44,7 @@ class Answer(SQLModel, table=True):
 
     __tablename__ = "answer"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     response_id: uuid.UUID = Field(foreign_key="response.id", index=True, ondelete="CASCADE")
     question_id: str = Field(max_length=64)
     option_id: str | None = Field(default=None, max_length=64)

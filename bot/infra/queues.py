@@ -7,7 +7,6 @@ the bot enqueues them by name and never imports the job shells.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
@@ -15,6 +14,9 @@ from rq import Queue, Retry
 
 from bot.infra import defaults
 
+# Storage of completed responses is the batch job (cron); the per-response job is only run for
+# jobs an earlier release queued.
+STORE_BATCH_JOB = "workers.storage.store_batch"
 STORE_RESPONSE_JOB = "workers.storage.store_response"
 RECORD_OPT_OUT_JOB = "workers.storage.record_opt_out"
 RECORD_OPT_IN_JOB = "workers.storage.record_opt_in"
@@ -27,24 +29,6 @@ DELETE_TWILIO_RECORD_JOB = "workers.cleanup.delete_twilio_record"
 def get_queue(connection: Redis, name: str = defaults.QUEUE_NAME) -> Queue:
     """The project's queue on this connection."""
     return Queue(name, connection=connection)
-
-
-def enqueue_store_response(queue: Queue, payload: dict[str, Any], *, pipeline: Pipeline | None):
-    """Hand a completed response to the storage job, atomically with `pipeline` if given.
-
-    result_ttl=0: the job, which carries the answers, leaves Redis as soon as it succeeded.
-    """
-    return queue.enqueue_call(
-        STORE_RESPONSE_JOB,
-        args=(payload,),
-        retry=Retry(
-            max=len(defaults.STORE_RETRY_INTERVALS), interval=list(defaults.STORE_RETRY_INTERVALS)
-        ),
-        result_ttl=0,
-        failure_ttl=365 * 24 * 3600,
-        description="store a completed response",
-        pipeline=pipeline,
-    )
 
 
 def enqueue_opt_out(queue: Queue, pseudonym: str, day: str, *, opted_out: bool, pipeline=None):

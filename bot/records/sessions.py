@@ -2,10 +2,13 @@
 
 Each transition WATCHes every key it reads (the session, the reply cache of this message, the
 opt-out, invitation and completion markers, the version of the open-wave registry), runs the
-pure engine, and writes the new session, the reply cache, the markers, the counters and (on
-completion) the storage job in one MULTI/EXEC. Two messages racing for one respondent retry
-until each applies exactly once; the same message delivered twice finds its reply already
-cached and changes nothing.
+pure engine, and writes the new session, the reply cache, the markers and, sealed into the
+storage inbox (bot/records/inbox.py), every counter about this respondent and (on completion)
+the response, in one MULTI/EXEC. That MULTI names the respondent's pseudonym, and Redis may
+persist it whole: so nothing in it that is about their answers or their path through the
+questions is in clear, and it enqueues no job (RQ would add exact times). Two messages racing
+for one respondent retry until each applies exactly once; the same message delivered twice
+finds its reply already cached and changes nothing.
 
 Which wave a text belongs to: the wave of the conversation in flight; else the wave the
 respondent was invited to; else the open wave whose start keyword the text is; else the
@@ -44,10 +47,11 @@ from bot.core.text import clean_body, normalize
 from bot.infra import clock, defaults, keys
 from bot.infra.exceptions import SessionConflict
 from bot.infra.privacy import ONE_CALL_PREFIX
-from bot.infra.queues import enqueue_opt_out, enqueue_store_response
+from bot.infra.queues import enqueue_opt_out
 from bot.infra.sealing import ConversationCipher, SealError
 from bot.infra.weeks import iso_week
 from bot.outreach.waves import OpenWave, Registry, RegistryCache
+from bot.records import inbox
 
 log = logging.getLogger(__name__)
 _signals = Namespace()
@@ -75,6 +79,7 @@ class Conversation:
     wave: str  # name of the implicit wave
     session_ttl: int  # seconds
     registry: RegistryCache
+    storage_public_key: str  # completed responses and counters are sealed to it
 
 
 def _apply_event(
@@ -95,17 +100,17 @@ def _apply_event(
         enqueue_opt_out(conv.queue, pseudonym, today.isoformat(), opted_out=False, pipeline=pipe)
     if wave is None:
         return
-    stats = keys.wave_stats(wave.name)
-    pipe.hincrby(stats, event.type.value, 1)
+    seal_key = conv.storage_public_key
+    inbox.put_count(pipe, seal_key, wave.name, event.type.value)
     if event.type is EventType.STARTED:
-        pipe.hincrby(stats, f"started:{event.lang}", 1)
-        pipe.hincrby(stats, f"started:{iso_week(today)}", 1)
+        inbox.put_count(pipe, seal_key, wave.name, f"started:{event.lang}")
+        inbox.put_count(pipe, seal_key, wave.name, f"started:{iso_week(today)}")
     elif event.type is EventType.COMPLETED:
         if not pseudonym.startswith(ONE_CALL_PREFIX):  # a caller never recognised again
             # The key is WATCHed, so `done` is still what it holds.
             names = sorted({d.decode() for d in done} | {wave.name})
             pipe.set(keys.completed_waves(pseudonym), ",".join(names))
-        pipe.hincrby(stats, f"completed:{event.lang}", 1)
+        inbox.put_count(pipe, seal_key, wave.name, f"completed:{event.lang}")
         payload = {
             "response_id": str(uuid.uuid4()),
             "survey": wave.questionnaire.id,
@@ -115,7 +120,7 @@ def _apply_event(
             "completed_on": today.isoformat(),
             "answers": event.answers,
         }
-        enqueue_store_response(conv.queue, payload, pipeline=pipe)
+        inbox.put(pipe, seal_key, inbox.RESPONSE, payload)
 
 
 def _written(cipher: ConversationCipher, value: object) -> bytes:
@@ -269,7 +274,9 @@ def handle_message(
                     pending = result.session.question
                     if pending and pending not in reached:
                         reached = [*reached, pending]
-                        pipe.hincrby(keys.asked_stats(wave.name), pending, 1)
+                        inbox.put_count(
+                            pipe, conv.storage_public_key, wave.name, f"asked:{pending}"
+                        )
                     envelope = {
                         "wave": wave.name,
                         "session": result.session.to_dict(),
