@@ -79,6 +79,10 @@ class AggregateProfile(SQLModel, table=True):
     choices: dict = Field(sa_column=Column(JSON, nullable=False))
     respondents: int
     multi: dict = Field(sa_column=Column(JSON, nullable=False))
+    # The sum of the respondents' record keys (mod 256), and per multi option: the cell keys
+    # of the counts they add to (bot/releases/cellkey.py). Never published.
+    key_sum: int = 0
+    multi_keys: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class ReportDelivery(SQLModel, table=True):

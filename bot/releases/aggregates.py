@@ -32,6 +32,7 @@ from bot.infra.db import get_engine
 from bot.infra.models import AggregateProfile
 from bot.infra.queues import REFRESH_AGGREGATES_JOB
 from bot.outreach.waves import wave_questionnaire
+from bot.releases.cellkey import RECORD_KEY_SPACE
 from bot.releases.profile_keys import ANSWERED, multi_pattern, parse_choices
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ class Profile:
     choices: dict[str, str | None]
     respondents: int
     multi: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Cell keys (bot/releases/cellkey.py): the sum of the respondents' record keys, mod 256,
+    # and the same per several-choice option.
+    key_sum: int = 0
+    multi_keys: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _multi_columns(q: Questionnaire) -> list[tuple[str, str, str]]:
@@ -80,9 +85,11 @@ def _profile_sql(
         columns = _multi_columns(q)
     params = {column: multi_pattern(qid, oid) for qid, oid, column in columns}
     sql = (
-        "SELECT completed_week, language, choices_key, count(*) AS n"
+        "SELECT completed_week, language, choices_key, count(*) AS n, sum(record_key) AS k"
         + "".join(
-            f", sum(CASE WHEN multi_key LIKE :{c} THEN 1 ELSE 0 END) AS {c}" for _, _, c in columns
+            f", sum(CASE WHEN multi_key LIKE :{c} THEN 1 ELSE 0 END) AS {c}"
+            f", sum(CASE WHEN multi_key LIKE :{c} THEN record_key ELSE 0 END) AS k{c}"
+            for _, _, c in columns
         )
         + " FROM response WHERE wave = :wave"
         + " GROUP BY completed_week, language, choices_key"
@@ -101,10 +108,21 @@ def compute_profiles(session: Session, q: Questionnaire, wave: str) -> list[Prof
         answered = parse_choices(row["choices_key"])
         choices = {qid: answered.get(qid) for qid in choice_ids}
         multi: dict[str, dict[str, int]] = {}
+        multi_keys: dict[str, dict[str, int]] = {}
         for qid, oid, column in columns:
             multi.setdefault(qid, {})[oid] = int(row[column] or 0)
+            multi_keys.setdefault(qid, {})[oid] = int(row[f"k{column}"] or 0) % RECORD_KEY_SPACE
+        key_sum = int(row["k"] or 0) % RECORD_KEY_SPACE
         profiles.append(
-            Profile(row["completed_week"], row["language"], choices, int(row["n"]), multi)
+            Profile(
+                row["completed_week"],
+                row["language"],
+                choices,
+                int(row["n"]),
+                multi,
+                key_sum,
+                multi_keys,
+            )
         )
     return profiles
 
@@ -125,6 +143,8 @@ def replace_profiles(session: Session, wave: str, profiles: list[Profile]) -> No
                     "choices": p.choices,
                     "respondents": p.respondents,
                     "multi": p.multi,
+                    "key_sum": p.key_sum,
+                    "multi_keys": p.multi_keys,
                 }
                 for p in profiles
             ],
@@ -135,13 +155,21 @@ def load_profiles(session: Session, wave: str, weeks: set[str] | None = None) ->
     """A wave's stored profiles (optionally of some weeks only)."""
     table = AggregateProfile.__table__
     query = sa_select(
-        table.c.week, table.c.language, table.c.choices, table.c.respondents, table.c.multi
+        table.c.week,
+        table.c.language,
+        table.c.choices,
+        table.c.respondents,
+        table.c.multi,
+        table.c.key_sum,
+        table.c.multi_keys,
     ).where(table.c.wave == wave)
     if weeks is not None:
         query = query.where(table.c.week.in_(sorted(weeks)))
     return [
-        Profile(week, language, dict(choices), respondents, dict(multi))
-        for week, language, choices, respondents, multi in session.connection().execute(query)
+        Profile(week, language, dict(choices), respondents, dict(multi), key_sum, dict(keys))
+        for week, language, choices, respondents, multi, key_sum, keys in session.connection()
+        .execute(query)
+        .all()
     ]
 
 
