@@ -4,6 +4,7 @@ profiles the database computes carry, for every count, the key of exactly its re
 from __future__ import annotations
 
 import random
+import uuid
 
 from redis import Redis
 from sqlalchemy import text
@@ -28,7 +29,7 @@ def test_profile_keys_are_the_sums_of_their_records_keys(db, redis: Redis):
     with Session(get_engine(db)) as session:
         profiles = load_profiles(session, "default")
         rows = session.connection().execute(text("SELECT id, language, record_key FROM response"))
-        key_of = {str(row.id): (row.language, row.record_key) for row in rows}
+        key_of = {str(uuid.UUID(str(row.id))): (row.language, row.record_key) for row in rows}
     assert len(key_of) == 120 and len({k for _, k in key_of.values()}) > 50  # random keys
 
     keys = key_report(q, profiles)
