@@ -166,7 +166,7 @@ def test_release_make_cli(app, monkeypatch):
     assert "release 1, made on 2026-11-18" in out.output
     assert CliRunner().invoke(main, ["release", "make", "--wave", "nope"]).exit_code != 0
     out = CliRunner().invoke(main, ["report", "build", "--json", "--wave", "w1", "--week", "this"])
-    assert json.loads(out.output)["release"] == {"number": 1, "made_on": "2026-11-18"}
+    assert json.loads(out.output)["completed"] is None  # 3: too few to show
 
 
 def test_the_email_shows_the_wave_so_far_a_total_row_and_a_banded_headline():

@@ -142,7 +142,6 @@ def report_build(as_json: bool, wave: str | None, week: str | None) -> None:
                 f"figures for {week}: the next release will, once {settings.RELEASE_MIN_NEW} "
                 "new responses are stored"
             )
-        report = {**report, "release": {"number": release.number, "made_on": str(release.made_on)}}
     except SurveybotError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
