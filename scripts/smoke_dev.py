@@ -14,9 +14,10 @@ nothing exported, every `surveybot` command in that folder beside the running in
 5. A survey by text and one by phone, through the simulator's signed webhooks; the worker stores
    them in SQLite.
 6. `surveybot release make` makes the demo wave's first release (development releases after
-   one new response); `surveybot report build --json` explains that the last complete week has no answers and
-   names the command that reports them; that command prints the report; `report preview`
-   writes the email; `report send` delivers it to a local SMTP server configured in `.env`.
+   one new response); `surveybot report build --json` explains that the last complete week has
+   no answers and names the command that reports them; that command prints the report;
+   `report preview` writes the email; `report send` delivers it to a local SMTP server
+   configured in `.env`.
 7. `report build --wave nope` names the missing wave; `cleanup status`, `survey check`,
    `wave list` and `wave close` work; Ctrl-C stops every process.
 Exits non-zero on the first failure.
