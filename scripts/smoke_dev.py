@@ -13,9 +13,11 @@ nothing exported, every `surveybot` command in that folder beside the running in
    and the invited person's reply starts the survey in the invitation's language.
 5. A survey by text and one by phone, through the simulator's signed webhooks; the worker stores
    them in SQLite.
-6. `surveybot report build --json` explains that the last complete week has no answers and
-   names the command that reports them; that command prints the report; `report preview`
-   writes the email; `report send` delivers it to a local SMTP server configured in `.env`.
+6. `surveybot release make` makes the demo wave's first release (development releases after
+   one new response); `surveybot report build --json` explains that the last complete week has
+   no answers and names the command that reports them; that command prints the report;
+   `report preview` writes the email; `report send` delivers it to a local SMTP server
+   configured in `.env`.
 7. `report build --wave nope` names the missing wave; `cleanup status`, `survey check`,
    `wave list` and `wave close` work; Ctrl-C stops every process.
 Exits non-zero on the first failure.
@@ -350,7 +352,11 @@ def walk(folder: Folder, base: str, lines: list[str], inbox: Inbox) -> None:
     wait_for("the worker to store 2 responses", lambda: stored() == 2)
     print("responses stored: 2")
 
-    # 6. Reports: the default week explains itself; its command works; preview; send.
+    # 6. A release (figures are never live), then reports: the default week explains itself;
+    # its command works; preview; send.
+    output = folder.run("release", "make", "--wave", "demo")
+    if "wave demo: release 1 made" not in output:
+        fail(f"`release make` made no release of the demo wave:\n{output}")
     output = folder.run("report", "build", "--json", expect=1)
     suggested = re.search(r"To report one: \S*surveybot (report build --json [^\n]+)", output)
     if not suggested:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.infra import keys
 from bot.releases.aggregates import refresh_wave
+from bot.releases.releases import make_release
 from bot.releases.report import load_raw_report
 from tests.factories import random_answers, response_payload, store_all
 from tests.test_aggregation import open_wave_without_other_reason
@@ -53,6 +54,7 @@ def stored(app, redis, monkeypatch, clock):
     redis.hset(
         keys.wave_stats("default"), mapping={f"started:{WEEK}": 190, "started:2026-W46": 150}
     )
+    make_release(state.settings, redis, "default", min_new=1)  # every report reads releases
     monkeypatch.setenv("SURVEYBOT_ENV", "test")
     monkeypatch.setenv("REDIS_URL", state.settings.REDIS_URL)
     monkeypatch.setenv("DATABASE_URL", state.settings.DATABASE_URL)
@@ -249,6 +251,7 @@ def summer(stored, db, clock):
     clock.set(WEEK_AFTER)
     store_week(stored.questionnaire, IN_WEEK, 60, seed=9, wave="summer")
     refresh_wave(stored.redis, stored.settings.DATABASE_URL, stored.questionnaire, "summer")
+    make_release(stored.settings, stored.redis, "summer", min_new=1)
     return "summer"
 
 

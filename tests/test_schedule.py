@@ -9,7 +9,7 @@ import pytest
 from croniter import croniter
 
 from bot.infra.exceptions import ConfigError
-from bot.releases.weekly import is_due, utc_cron_expressions
+from bot.releases.schedule import is_due, utc_cron_expressions
 
 NEW_YORK = "America/New_York"
 

@@ -6,7 +6,7 @@ Loaded by the cron process only; it reads the settings once, like every process 
 from rq import cron
 
 from bot.infra import defaults
-from workers import context, weekly
+from workers import context, releases, weekly
 from workers.compaction import compact_redis_history
 from workers.storage import requeue_failed_storage, store_batch
 
@@ -39,3 +39,6 @@ cron.register(weekly.apply_wave_schedule, queue_name=defaults.QUEUE_NAME, cron="
 
 # The weekly coalition report at REPORT_CRON in REPORT_TIMEZONE (converted to UTC).
 weekly.register(cron, context.settings(), defaults.QUEUE_NAME)
+
+# The releases (every figure any view shows) daily at RELEASE_HOUR in REPORT_TIMEZONE.
+releases.register(cron, context.settings(), defaults.QUEUE_NAME)

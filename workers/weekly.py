@@ -13,7 +13,8 @@ from rq import get_current_job
 
 from bot.infra.config import Settings
 from bot.outreach.waves import apply_schedule_now
-from bot.releases.weekly import send_due_reports, utc_cron_expressions
+from bot.releases.schedule import utc_cron_expressions
+from bot.releases.weekly import send_due_reports
 from workers import context
 
 

@@ -1,6 +1,6 @@
 """The `surveybot` command (a Flask CLI group, so `flask --app bot ...` has the same commands).
 
-One module per command group: dev, users, waves, reports, survey, sim, cleanup, and the
+One module per command group: dev, users, waves, releases, reports, survey, sim, cleanup, and the
 deployment's processes (worker, cron, db).
 """
 
@@ -12,6 +12,7 @@ from bot.cli.cleanup import cleanup_group
 from bot.cli.dev import dev_command
 from bot.cli.keys import keys_group
 from bot.cli.processes import cron_command, db_group, worker_command
+from bot.cli.releases import release_group
 from bot.cli.reports import report_group
 from bot.cli.sim import sim_command
 from bot.cli.survey import survey_group
@@ -22,6 +23,7 @@ COMMANDS = (  # organizers' commands first, then the deployment's processes
     dev_command,
     user_group,
     wave_group,
+    release_group,
     report_group,
     survey_group,
     sim_command,

@@ -289,6 +289,9 @@ def _run_locked(instance: DevInstance, host: str, port: int) -> int:
     for name, value in dev_secrets(instance.path).items():
         env.setdefault(name, value)
     env.setdefault("PUBLIC_BASE_URL", url)
+    # A first hour has a handful of answers: release after one, so `surveybot release make`
+    # shows figures at once (production refuses less than 2 x SMALL_CELL_MIN).
+    env.setdefault("RELEASE_MIN_NEW", "1")
     env.setdefault("DATABASE_URL", f"sqlite:///{instance.path / 'surveybot.sqlite3'}")
     redis = None
     if not env.get("REDIS_URL"):
@@ -312,6 +315,7 @@ def _run_locked(instance: DevInstance, host: str, port: int) -> int:
                     "SECRET_KEY",
                     "PSEUDONYM_KEY",
                     "TWILIO_AUTH_TOKEN",
+                    "RELEASE_MIN_NEW",
                 )
             }
         )

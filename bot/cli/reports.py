@@ -1,7 +1,8 @@
 """`surveybot report ...`: the published report as JSON, an email preview, and sending it.
 
-Every command shows published (small-cell suppressed) numbers only; there is deliberately no
-way to print the raw counts.
+Every command shows the figures of the wave's latest release (bot/releases/releases.py) only:
+published (protected) numbers that stand still between releases; there is deliberately no way
+to print the raw or live counts.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _week(week: str | None) -> str:
     return week.strip()
 
 
-def _known_wave(settings, name: str) -> None:  # noqa: ANN001
+def known_wave(settings, name: str) -> None:  # noqa: ANN001
     """A ClickException unless `name` is a wave (or the implicit DEFAULT_WAVE)."""
     from sqlmodel import Session
 
@@ -64,7 +65,7 @@ def _context(wave: str | None, week: str | None, command: str):
     )
     chosen_week = _week(week)
     if wave:
-        _known_wave(settings, wave)
+        known_wave(settings, wave)
     waves = [wave] if wave else report_waves(settings, chosen_week)
     if week is None:
         hint = nothing_to_report(settings, chosen_week, waves, command=command)
@@ -122,12 +123,25 @@ def report_build(as_json: bool, wave: str | None, week: str | None) -> None:
     """Print a week's published report (a suppressed count is null)."""
     if not as_json:
         raise click.UsageError("JSON is the only output of `report build`: pass --json")
-    from bot.releases.report import load_raw_report, publish
+    from bot.releases.releases import load_latest, released_reports
 
     settings, redis, week, waves = _context(wave, week, "report build --json")
     try:
         wave = _one_wave(waves, week)
-        report = publish(load_raw_report(settings, redis, wave=wave, week=week))
+        release = load_latest(settings, wave)
+        if release is None:
+            raise click.ClickException(
+                f"wave {wave} has no release yet: figures are published as releases, made "
+                f"daily once {settings.RELEASE_MIN_NEW} responses are stored "
+                f"(RELEASE_MIN_NEW); `surveybot release make --wave {wave}` makes one now"
+            )
+        report, _, _ = released_reports(release, week)
+        if report is None:
+            raise click.ClickException(
+                f"release {release.number} of wave {wave} (made on {release.made_on}) has no "
+                f"figures for {week}: the next release will, once {settings.RELEASE_MIN_NEW} "
+                "new responses are stored"
+            )
     except SurveybotError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

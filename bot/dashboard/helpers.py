@@ -8,13 +8,11 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Response, abort, flash, request
-from sqlmodel import select
 
 from bot.core.questionnaire import Questionnaire, parse_questionnaire
 from bot.dashboard.csvfiles import csv_text
 from bot.dashboard.db import db
 from bot.infra.exceptions import SurveybotError
-from bot.infra.models import AggregateProfile
 from bot.outreach.waves import WaveError, get_wave
 from bot.web.state import state
 
@@ -48,22 +46,22 @@ def flash_error(error: Exception | str) -> None:
     flash(str(error), "error")
 
 
-def _weeks(name: str) -> list[str]:
-    query = (
-        select(AggregateProfile.week)
-        .where(AggregateProfile.wave == name)
-        .distinct()
-        .order_by(AggregateProfile.week.desc())
-    )
-    return list(db().exec(query))
+def latest_release(name: str):  # noqa: ANN201
+    """The wave's latest release (every figure a page shows comes from it), or None."""
+    from bot.releases.releases import latest_release as latest
+
+    return latest(db(), name)
 
 
 def week_choice(name: str) -> tuple[str | None, list[str]]:
-    """The week asked for (None: the whole wave; 404 if it has no answers) and every week."""
-    weeks = _weeks(name)
+    """The week asked for (None: the whole wave; 404 if the latest release has no report of
+    it) and every week it has."""
+    from bot.releases.releases import released_weeks
+
+    weeks = released_weeks(latest_release(name))
     week = request.args.get("week") or None
     if week is not None and week not in weeks:
-        abort(404, description="There are no answers for that week.")
+        abort(404, description="No release has figures for that week yet.")
     return week, weeks
 
 

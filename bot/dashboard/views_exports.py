@@ -14,7 +14,7 @@ from bot.dashboard.auth import current_user, require_role
 from bot.dashboard.blueprint import bp
 from bot.dashboard.csvfiles import aggregate_rows, export_rows
 from bot.dashboard.db import db
-from bot.dashboard.helpers import csv_response, wave_or_404, week_choice
+from bot.dashboard.helpers import csv_response, latest_release, wave_or_404, week_choice
 from bot.infra.models import Answer
 from bot.infra.models import Response as ResponseRow
 from bot.web.state import state
@@ -25,17 +25,17 @@ log = logging.getLogger("surveybot.dashboard")
 @bp.get("/waves/<name>/aggregates.csv")
 @require_role(Role.VIEWER)
 def aggregates_csv(name: str):  # noqa: ANN201
-    """The published aggregate tables as CSV (suppressed counts empty and flagged)."""
-    from bot.releases.report import load_raw_report, publish
+    """The aggregate tables of the wave's latest release as CSV (suppressed counts empty and
+    flagged); the header alone before the first release."""
+    from bot.releases.releases import released_reports
 
     record = wave_or_404(name)
     week, _ = week_choice(name)
-    app_state = state()
-    published = publish(
-        load_raw_report(app_state.settings, app_state.redis, wave=record.name, week=week)
-    )
+    published, _, _ = released_reports(latest_release(record.name), week)
     suffix = f"-{week}" if week else ""
-    return csv_response(aggregate_rows(published), f"{record.name}{suffix}-aggregates.csv")
+    # Before the first release: the header alone (there is nothing published to download).
+    rows = aggregate_rows(published or {})
+    return csv_response(rows, f"{record.name}{suffix}-aggregates.csv")
 
 
 @bp.get("/waves/<name>/export")

@@ -13,13 +13,12 @@ from bot.dashboard.accounts import Role
 from bot.dashboard.auth import current_user, require_role
 from bot.dashboard.blueprint import bp
 from bot.dashboard.db import db
-from bot.dashboard.helpers import flash_error, wave_or_404, wave_questionnaire
-from bot.infra import keys
+from bot.dashboard.helpers import flash_error, latest_release, wave_or_404, wave_questionnaire
 from bot.infra.config import Settings
 from bot.outreach.invitations import invitation_progress
 from bot.outreach.waves import WaveError, WaveStatus, close_wave, create_wave, list_waves
 from bot.outreach.waves import open_wave as open_wave_record
-from bot.releases.figures import WaveCounters, WavePage, wave_page
+from bot.releases.figures import ReleaseInfo, WavePage, wave_page
 from bot.web.state import state
 
 log = logging.getLogger("surveybot.dashboard")
@@ -67,18 +66,20 @@ def create():  # noqa: ANN201
 def wave_figures(
     settings: Settings, redis: Redis, q: Questionnaire, wave: str, asked_q: Questionnaire
 ) -> WavePage:
-    """Read a wave's aggregates from Redis and compute the page's published figures."""
-    from bot.releases.report import load_raw_report, publish
-
-    raw = load_raw_report(settings, redis, wave=wave, week=None)
-    counters = WaveCounters(
-        raw=raw,
-        published=publish(raw),
-        stats=redis.hgetall(keys.wave_stats(wave)),
-        asked=redis.hgetall(keys.asked_stats(wave)),
-        invitations=dataclasses.asdict(invitation_progress(redis, wave)),
+    """The page's figures: the wave's latest release, and the live invitation counters."""
+    release = latest_release(wave)
+    info = None
+    if release is not None:
+        responses = (release.content.get("wave") or {}).get("completed")
+        info = ReleaseInfo(release.number, release.made_on, responses)
+    return wave_page(
+        release.content if release else None,
+        info,
+        q,
+        asked_q,
+        dataclasses.asdict(invitation_progress(redis, wave)),
+        settings.SMALL_CELL_MIN,
     )
-    return wave_page(counters, q, asked_q, settings.SMALL_CELL_MIN)
 
 
 @bp.get("/waves/<name>")
@@ -94,7 +95,13 @@ def wave(name: str):  # noqa: ANN201
         record.name,
         wave_questionnaire(record),
     )
-    return render_template("dashboard/wave.html", wave=record, f=figures, WaveStatus=WaveStatus)
+    return render_template(
+        "dashboard/wave.html",
+        wave=record,
+        f=figures,
+        WaveStatus=WaveStatus,
+        release_min_new=app_state.settings.RELEASE_MIN_NEW,
+    )
 
 
 @bp.post("/waves/<name>/open")

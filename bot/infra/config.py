@@ -66,6 +66,8 @@ class Settings:
     REPORT_TIMEZONE: str = defaults.REPORT_TIMEZONE
     REPORT_LANGUAGE: str = "en"
     SMALL_CELL_MIN: int = defaults.SMALL_CELL_MIN
+    RELEASE_HOUR: int = defaults.RELEASE_HOUR
+    RELEASE_MIN_NEW: int = defaults.RELEASE_MIN_NEW
     SESSION_TTL_HOURS: float = defaults.SESSION_TTL_HOURS
     SEND_RATE_PER_SECOND: float = defaults.SEND_RATE_PER_SECOND
     BATCH_MIN_SIZE: int | None = None  # None: the environment's default (batch_min_size)
@@ -197,6 +199,15 @@ class Settings:
                 "TWILIO_DELETE_MESSAGES=1 needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
                 "(records are deleted through Twilio's REST API)"
             )
+        if self.RELEASE_MIN_NEW < defaults.RELEASE_MIN_NEW_FACTOR * self.SMALL_CELL_MIN:
+            problems.append(
+                f"RELEASE_MIN_NEW={self.RELEASE_MIN_NEW} is too small: at least "
+                f"{defaults.RELEASE_MIN_NEW_FACTOR} x SMALL_CELL_MIN "
+                f"({defaults.RELEASE_MIN_NEW_FACTOR * self.SMALL_CELL_MIN}), so that two releases "
+                "never differ by a few responses"
+            )
+        if not 0 <= self.RELEASE_HOUR <= 23:
+            problems.append(f"RELEASE_HOUR={self.RELEASE_HOUR} is not an hour (0 to 23)")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
 

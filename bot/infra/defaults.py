@@ -5,6 +5,13 @@ SMALL_CELL_MIN = 5
 SEND_RATE_PER_SECOND = 1.0
 REPORT_CRON = "0 8 * * 1"  # Monday 08:00 in REPORT_TIMEZONE
 REPORT_TIMEZONE = "America/New_York"
+# Releases (the published snapshots every view shows): made daily at RELEASE_HOUR in
+# REPORT_TIMEZONE, only once RELEASE_MIN_NEW responses were stored since the previous one.
+RELEASE_HOUR = 6
+RELEASE_MIN_NEW = 20
+# In production RELEASE_MIN_NEW must be at least this many times SMALL_CELL_MIN: a release that
+# adds few responses to the one before would let a viewer subtract one from the other.
+RELEASE_MIN_NEW_FACTOR = 2
 DEFAULT_WAVE = "default"  # the one wave that is always open until waves exist
 MESSAGE_DEDUP_TTL_SECONDS = 6 * 3600  # Twilio retries within minutes; hours is generous
 STATS_TTL_DAYS = 400

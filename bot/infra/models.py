@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Column, SmallInteger, Text
+from sqlalchemy import JSON, Column, SmallInteger, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -137,3 +137,24 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16)
     disabled: bool = False
     created_on: dt.date
+
+
+class Release(SQLModel, table=True):
+    """A published snapshot of a wave's figures: what every view shows, never updated or
+    deleted once made (a viewer may have saved it).
+
+    `content` holds published (already protected) figures only: the wave-so-far report, the
+    report of each week with responses, and the funnel. `made_on` is a date (no time of day);
+    `responses` is how many stored responses it covers. (wave, number) is unique, so two
+    processes making the same release at once insert one row.
+    """
+
+    __tablename__ = "release"
+    __table_args__ = (UniqueConstraint("wave", "number", name="uq_release_wave_number"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    wave: str = Field(max_length=64, index=True)
+    number: int
+    made_on: dt.date
+    responses: int
+    content: dict = Field(sa_column=Column(JSON, nullable=False))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.releases.email_format import Content, Count, Format, Table, get, total, whole_percent
+from bot.releases.email_tables import languages_table, reasons_table, responses_table
 from bot.releases.report import category_label, ordered_categories
 
 AFRAID = "afraid_to_seek_help"
@@ -27,18 +28,34 @@ AFRAID_TABLES = (
 )
 
 
-def findings(current: dict, f: Format, when: str) -> list[str]:
-    """The key findings, one sentence each, for the figures the report publishes."""
+def _afraid_headline(current: dict, f: Format, when: str) -> str | None:
+    """The headline: the exact share, else its band when the release gives one (an exact
+    count must stay hidden), else why it is not shown."""
+    s = f.s
+    afraid_q = get(current, "questions", AFRAID)
+    if afraid_q is None:
+        return None
+    pct = whole_percent(get(afraid_q, "counts", "yes"), get(afraid_q, "answered"))
+    if pct is not None:
+        return s["headline_afraid"].format(pct=pct)
+    band = get(current, "bands", AFRAID)
+    if band is not None and f"band_{band}" in s:
+        return s["headline_afraid_band"].format(band=s[f"band_{band}"], when=when)
+    return s["headline_afraid_small"].format(when=when)
+
+
+def findings(current: dict, f: Format, when: str, so_far: dict | None = None) -> list[str]:
+    """The key findings, one sentence each, for the figures the report publishes (and the
+    wave so far's headline beside the week's, when given)."""
     s = f.s
     out = []
-    afraid_q = get(current, "questions", AFRAID)
-    if afraid_q is not None:
-        pct = whole_percent(get(afraid_q, "counts", "yes"), get(afraid_q, "answered"))
-        out.append(
-            s["headline_afraid"].format(pct=pct)
-            if pct is not None
-            else s["headline_afraid_small"].format(when=when)
-        )
+    headline = _afraid_headline(current, f, when)
+    if headline:
+        out.append(headline)
+    so_far_q = get(so_far, "questions", AFRAID)
+    so_far_pct = whole_percent(get(so_far_q, "counts", "yes"), get(so_far_q, "answered"))
+    if so_far_pct is not None:
+        out.append(s["headline_afraid_so_far"].format(pct=so_far_pct))
     out += _status_findings(current, s)
 
     reasons = get(current, "questions", REASONS)
@@ -119,14 +136,39 @@ def _afraid_rows(
     return rows
 
 
+def _total_row(current: dict, previous: dict | None, label: str) -> _GroupRow:
+    """Everyone who answered the question: the question's own published counts, which the
+    groups of a crosstab add up to."""
+    whole = get(current, "questions", AFRAID)
+    answered, afraid = get(whole, "answered"), get(whole, "counts", "yes")
+    pct = whole_percent(afraid, answered)
+    before = get(previous, "questions", AFRAID)
+    pct_then = whole_percent(get(before, "counts", "yes"), get(before, "answered"))
+    change = None if pct is None or pct_then is None else pct - pct_then
+    return _GroupRow(label, answered, afraid, pct, change)
+
+
 def afraid_table(
-    current: dict, previous: dict | None, q, key: str, title_key: str, f: Format
+    current: dict,
+    previous: dict | None,
+    q,
+    key: str,
+    title_key: str,
+    f: Format,
+    so_far: dict | None = None,
 ) -> Table | None:
-    """Afraid to seek help, by one group question, with the change against the week before."""
+    """Afraid to seek help, by one group question, with a total row, the change against the
+    week before and (when given) the share of the wave so far beside it."""
     if get(current, "crosstabs", key) is None:
         return None
     s = f.s
-    rows = _afraid_rows(current, previous, q, key, f.language)
+    groups = _afraid_rows(current, previous, q, key, f.language)
+    rows = [*groups, _total_row(current, previous, s["total_row"])]
+    beside: list[int | None] = []
+    if so_far is not None:
+        wave_rows = {r.label: r.pct for r in _afraid_rows(so_far, None, q, key, f.language)}
+        beside = [wave_rows.get(row.label) for row in groups]
+        beside.append(_total_row(so_far, None, "").pct)
     suppressed = set()
     cells = []
     for i, row in enumerate(rows):
@@ -134,16 +176,15 @@ def afraid_table(
             suppressed.add((i, 1))
         if row.afraid is None:
             suppressed.add((i, 2))
-        cells.append(
-            (
-                row.label,
-                f.count(row.answered),
-                f.count(row.afraid),
-                f.pct(row.pct),
-                f.change(row.change),
-            )
+        cell = (
+            row.label,
+            f.count(row.answered),
+            f.count(row.afraid),
+            f.pct(row.pct),
+            f.change(row.change),
         )
-    bars = tuple(f.bar(row.label, row.pct, row.answered == 0) for row in rows)
+        cells.append(cell + ((f.pct(beside[i]),) if beside else ()))
+    bars = tuple(f.bar(row.label, row.pct, row.answered == 0) for row in groups)
     return Table(
         title=s[title_key],
         columns=(
@@ -152,92 +193,12 @@ def afraid_table(
             s["col_afraid"],
             s["col_pct_afraid"],
             s["col_change"],
-        ),
+        )
+        + ((s["col_so_far"],) if beside else ()),
         rows=tuple(cells),
         suppressed=frozenset(suppressed),
         chart=bars,
         chart_alt=f.chart_alt(s[title_key], bars),
-    )
-
-
-def reasons_table(current: dict, q, f: Format) -> Table | None:
-    """The reasons for the fear, each as a share of those afraid who said why."""
-    reasons = get(current, "questions", REASONS)
-    if reasons is None:
-        return None
-    s = f.s
-    answered = get(reasons, "answered")
-    counts = get(reasons, "counts") or {}
-    rows, suppressed = [], set()
-    for i, option in enumerate(ordered_categories(q, REASONS, counts)):
-        n = counts[option]
-        if n is None:
-            suppressed.add((i, 1))
-        rows.append(
-            (
-                category_label(q, REASONS, option, f.language),
-                f.count(n),
-                f.pct(whole_percent(n, answered)),
-            )
-        )
-    note = (
-        s["reasons_note"].format(answered=f.count(answered))
-        if answered is not None
-        else s["reasons_note_small"]
-    )
-    return Table(
-        title=s["reasons"],
-        columns=(s["col_reason"], s["col_named"], s["col_pct_reasons"]),
-        rows=tuple(rows),
-        suppressed=frozenset(suppressed),
-        note=note,
-    )
-
-
-def responses_table(current: dict, f: Format) -> Table:
-    """Conversations started and completed, and the completion rate."""
-    s = f.s
-    started, completed = current.get("started"), current.get("completed")
-    rate = whole_percent(completed, started)
-    if rate is not None and rate > 100:  # completed this week, started the week before
-        rate = None
-    suppressed = {(i, 1) for i, v in enumerate((started, completed)) if v is None}
-    return Table(
-        title=s["responses"],
-        columns=(s["col_measure"], s["col_value"]),
-        rows=(
-            (s["started"], f.count(started)),
-            (s["completed"], f.count(completed)),
-            (s["completion_rate"], f.pct(rate)),
-        ),
-        suppressed=frozenset(suppressed),
-    )
-
-
-def languages_table(current: dict, q, f: Format) -> Table | None:
-    """Completed surveys by the language they were taken in."""
-    by_language = current.get("by_language") or {}
-    if not by_language:
-        return None
-    s = f.s
-    completed = current.get("completed")
-    rows, suppressed = [], set()
-    for i, lang in enumerate(ordered_categories(q, "language", by_language)):
-        n = by_language[lang]
-        if n is None:
-            suppressed.add((i, 1))
-        rows.append(
-            (
-                category_label(q, "language", lang, f.language),
-                f.count(n),
-                f.pct(whole_percent(n, completed)),
-            )
-        )
-    return Table(
-        title=s["languages"],
-        columns=(s["col_language"], s["col_completed"], s["col_share"]),
-        rows=tuple(rows),
-        suppressed=frozenset(suppressed),
     )
 
 
@@ -253,9 +214,13 @@ def _is_week(start: dt.date, end: dt.date) -> bool:
     return start.isoweekday() == 1 and (end - start).days == 6
 
 
-def _tables(current: dict, previous: dict | None, q, f: Format) -> list[Table]:
-    tables = [afraid_table(current, previous, q, key, title, f) for key, title in AFRAID_TABLES]
-    tables += [reasons_table(current, q, f), responses_table(current, f)]
+def _tables(
+    current: dict, previous: dict | None, q, f: Format, so_far: dict | None = None
+) -> list[Table]:
+    tables = [
+        afraid_table(current, previous, q, key, title, f, so_far) for key, title in AFRAID_TABLES
+    ]
+    tables += [reasons_table(current, q, f), responses_table(current, f, so_far)]
     tables.append(languages_table(current, q, f))
     return [table for table in tables if table is not None]
 
@@ -271,9 +236,17 @@ def _summary(completed: Count, started: Count, f: Format, when: str) -> str:
 
 
 def build_content(
-    current: dict[str, Any], previous: dict[str, Any] | None, q, language: str
+    current: dict[str, Any],
+    previous: dict[str, Any] | None,
+    q,
+    language: str,
+    so_far: dict[str, Any] | None = None,
 ) -> Content:
-    """What the email of one published report says; `previous` (the week before) gives changes."""
+    """What the email of one published report says; `previous` (the week before) gives changes,
+    `so_far` (the wave so far, from the same release) is shown beside the week.
+
+    A `current` marked "not_released" (no release covers the period yet) says so, and shows
+    the wave so far instead when there is one."""
     minimum = int(current["suppression_min"])
     f = Format(language, minimum)
     s = f.s
@@ -284,6 +257,8 @@ def build_content(
     when = s["when_week" if weekly else "when_period"]
     subtitle = s["wave"].format(wave=current.get("wave", ""))
     footer = s["footer"]
+    if current.get("not_released"):
+        return _not_released(title, subtitle, footer, q, f, so_far)
     completed, started = current.get("completed"), current.get("started")
 
     # completed == 0: nobody answered. completed hidden: fewer than the minimum only when the
@@ -298,6 +273,8 @@ def build_content(
         return Content(title, title, subtitle, body, (), (), notes, footer)
 
     summary = _summary(completed, started, f, when)
+    if so_far is not None and so_far.get("completed") is not None:
+        summary += " " + s["summary_so_far"].format(completed=f.count(so_far["completed"]))
     usable_previous = previous if previous and previous.get("completed") != 0 else None
     notes_list = [n for n in (_suppression_note(f), s["note_method"]) if n]
     if usable_previous is None:
@@ -307,8 +284,31 @@ def build_content(
         title=title,
         subtitle=subtitle,
         summary=summary,
-        findings=tuple(findings(current, f, when)),
-        tables=tuple(_tables(current, usable_previous, q, f)),
+        findings=tuple(findings(current, f, when, so_far)),
+        tables=tuple(_tables(current, usable_previous, q, f, so_far)),
         notes=tuple(notes_list),
+        footer=footer,
+    )
+
+
+def _not_released(
+    title: str, subtitle: str, footer: str, q, f: Format, so_far: dict | None
+) -> Content:
+    """No release covers this period yet: say so, with the wave so far when there is one."""
+    s = f.s
+    if so_far is None or not so_far.get("completed"):
+        return Content(title, title, subtitle, s["not_released"], (), (), (), footer)
+    when = s["when_so_far"]
+    said = _summary(so_far["completed"], so_far.get("started"), f, when)
+    summary = s["not_released"] + " " + said
+    notes = tuple(n for n in (_suppression_note(f), s["note_method"]) if n)
+    return Content(
+        subject=title,
+        title=title,
+        subtitle=subtitle,
+        summary=summary,
+        findings=tuple(findings(so_far, f, when)),
+        tables=tuple(_tables(so_far, None, q, f)),
+        notes=notes,
         footer=footer,
     )

@@ -110,11 +110,17 @@ def _environments() -> tuple[Environment, Environment]:
 
 
 def render_report(
-    current: dict[str, Any], previous: dict[str, Any] | None, q, *, language: str = "en"
+    current: dict[str, Any],
+    previous: dict[str, Any] | None,
+    q,
+    *,
+    language: str = "en",
+    so_far: dict[str, Any] | None = None,
 ) -> RenderedReport:
-    """The email of one published report; `previous` (the week before) gives the changes."""
+    """The email of one published report; `previous` (the week before) gives the changes,
+    `so_far` (the wave so far, of the same release) is shown beside it."""
     strings = catalog(language).email  # ValueError for a language without a catalog
-    content = build_content(current, previous, q, language)
+    content = build_content(current, previous, q, language, so_far)
     html_env, text_env = _environments()
     context = {"c": content, "s": strings, "language": language}
     return RenderedReport(

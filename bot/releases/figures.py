@@ -9,14 +9,16 @@ counts that small.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.questionnaire import Question, Questionnaire, QuestionType
+from bot.core.questionnaire import Questionnaire, QuestionType
 from bot.releases.email_report import whole_percent
+from bot.releases.funnel import primary
 from bot.releases.report import category_label, ordered_categories
-from bot.releases.suppression import LANGUAGE, suppress_report
+from bot.releases.suppression import LANGUAGE
 
 
 @dataclass(frozen=True)
@@ -84,60 +86,7 @@ class WavePage:
     conditional: list[FunnelRow]
     charts: list[Chart]
     crosstabs: list[Crosstab] = field(default_factory=list)
-
-
-def primary(value: int | None, minimum: int) -> int | None:
-    """A count as it may be shown: None for 1 to minimum - 1 (zeros reveal nobody)."""
-    if value is None or 0 < value < minimum:
-        return None
-    return value
-
-
-def _int(raw: Mapping[bytes, bytes], name: str) -> int:
-    try:
-        return max(0, int(raw.get(name.encode(), 0)))
-    except ValueError:
-        return 0
-
-
-def chain_shown(values: list[int], minimum: int, *, keep: tuple[bool, bool]) -> list[bool]:
-    """Which points of a funnel to show: no shown count, and no difference between two
-    neighbouring shown counts, may be 1 to minimum - 1; as many points as that allows.
-
-    `keep` says whether the first and the last point are published elsewhere anyway (then
-    they are shown, and the difference between just those two is not a secret either).
-    """
-    n = len(values)
-    if n == 0:
-        return []
-
-    def shown_ok(v: int) -> bool:
-        return v == 0 or v >= minimum
-
-    def gap_ok(i: int, j: int) -> bool:
-        gap = abs(values[i] - values[j])
-        return gap == 0 or gap >= minimum or (i == 0 and j == n - 1 and all(keep))
-
-    best: list[tuple[int, int | None] | None] = [None] * n  # (points shown, previous)
-    for j in range(n):
-        if not shown_ok(values[j]):
-            continue
-        if j == 0 or not keep[0]:
-            best[j] = (1, None)
-        for i in range(j):
-            if best[i] is not None and gap_ok(i, j):
-                if best[j] is None or best[i][0] + 1 > best[j][0]:
-                    best[j] = (best[i][0] + 1, i)
-    ends = [n - 1] if keep[1] else list(range(n))
-    candidates = [j for j in ends if best[j] is not None]
-    shown = [False] * n
-    if not candidates:
-        return shown
-    j: int | None = max(candidates, key=lambda k: (best[k][0], k))
-    while j is not None:
-        shown[j] = True
-        j = best[j][1]
-    return shown
+    release: ReleaseInfo | None = None
 
 
 def _question_title(q: Questionnaire, question_id: str) -> str:
@@ -235,65 +184,40 @@ def crosstab_tables(published: Mapping[str, Any], q: Questionnaire) -> list[Cros
 
 
 def language_rows(
-    published: Mapping[str, Any], stats: Mapping[bytes, bytes], q: Questionnaire, minimum: int
+    published: Mapping[str, Any], funnel: Mapping[str, Any], q: Questionnaire
 ) -> list[tuple[str, int | None, int | None, int | None]]:
-    """Per language: name, started, completed and completion rate, all suppressed."""
-    started_total = _int(stats, "started")
-    started = suppress_report(
-        {
-            "completed": started_total,
-            "by_language": {lang: _int(stats, f"started:{lang}") for lang in q.languages},
-        },
-        minimum,
-    )
+    """Per language: name, started, completed and completion rate, as released."""
+    started = funnel.get("started_by_language", {})
     completed = published.get("by_language", {})
     rows = []
     for lang in ordered_categories(q, LANGUAGE, dict.fromkeys([*q.languages, *completed])):
-        began = started["by_language"].get(lang)
+        began = started.get(lang)
         done = completed.get(lang)
         rows.append((q.language_names.get(lang, lang), began, done, whole_percent(done, began)))
     return rows
 
 
-def condition_count(published: Mapping[str, Any], when: Mapping[str, Iterable[str]]) -> int | None:
-    """How many completed respondents met a skip-logic condition, as published (None: hidden,
-    or not a published count at all)."""
-    if len(when) != 1:
-        return None  # answers to two questions at once: no published count says how many
-    [(question_id, options)] = when.items()
-    data = published.get("questions", {}).get(question_id, {})
-    counts = [data.get("counts", {}).get(option) for option in options]
-    if not counts or None in counts:
-        return None
-    if len(counts) > 1 and data.get("type") == QuestionType.MULTI.value:
-        return None  # a respondent may be in several counts: their sum is nobody's count
-    return sum(counts)
-
-
-def _conditional_row(
-    q: Questionnaire, question: Question, reached: int, published: Mapping[str, Any], minimum: int
-) -> FunnelRow:
-    """The reach of a question asked of some respondents only, and of whom."""
+def _conditional_row(q: Questionnaire, entry: Mapping[str, Any], started: int | None) -> FunnelRow:
+    """The released reach of a question asked of some respondents only, and of whom."""
     whom = "; ".join(
         f"{_short_title(k)} = {', '.join(category_label(q, k, o) for o in v)}"
-        for k, v in question.when.items()
+        for k, v in entry["when"].items()
     )
-    # Who reached it is about how many met the condition: hidden when that is hidden.
-    hidden = condition_count(published, question.when) is None
-    shown = None if hidden else primary(reached, minimum)
-    title = f"{question.id}: {_question_title(q, question.id)}"
-    return FunnelRow(title, shown, whole_percent(shown, published.get("started")), conditional=whom)
+    question_id = entry["question"]
+    title = f"{question_id}: {_question_title(q, question_id)}"
+    reached = entry["reached"]
+    return FunnelRow(title, reached, whole_percent(reached, started), conditional=whom)
 
 
-def _funnel_rows(labels: list[str], values: list[int], shown: list[bool]) -> list[FunnelRow]:
+def _funnel_rows(labels: list[str], values: list[int | None]) -> list[FunnelRow]:
     """The funnel's points, each shown one with how many stopped before the next shown one."""
-    started = values[0] if shown[0] else None
+    started = values[0]
     rows = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        if not shown[i]:
+        if value is None:
             rows.append(FunnelRow(label, None, None))
             continue
-        following = next((j for j in range(i + 1, len(values)) if shown[j]), None)
+        following = next((j for j in range(i + 1, len(values)) if values[j] is not None), None)
         stopped = None if following is None else max(0, value - values[following])
         span = 1 if following is None else following - i
         rows.append(FunnelRow(label, value, whole_percent(value, started), stopped, span))
@@ -301,30 +225,22 @@ def _funnel_rows(labels: list[str], values: list[int], shown: list[bool]) -> lis
 
 
 def drop_off(
-    q: Questionnaire,
-    asked: Mapping[bytes, bytes],
-    raw: Mapping[str, Any],
-    published: Mapping[str, Any],
-    minimum: int,
+    q: Questionnaire, funnel: Mapping[str, Any], published: Mapping[str, Any]
 ) -> tuple[list[FunnelRow], list[FunnelRow]]:
-    """The funnel from started through each question to completed, and the reach of the
-    questions asked of some respondents only (skip logic), all suppressed."""
-    if not asked:
+    """The released funnel from started through each question to completed, and the reach of
+    the questions asked of some respondents only (skip logic)."""
+    chain = funnel.get("chain", [])
+    if not chain:
         return [], []
-    labels = ["Started"]
-    values = [int(raw.get("started", 0))]
-    conditional = []
-    for question in q.questions:
-        reached = _int(asked, question.id)
-        if question.when:
-            conditional.append(_conditional_row(q, question, reached, published, minimum))
-            continue
-        labels.append(f"{question.id}: {_question_title(q, question.id)}")
-        values.append(reached)
-    labels.append("Completed")
-    values.append(int(raw.get("completed", 0)))
-    keep = (published.get("started") is not None, published.get("completed") is not None)
-    return _funnel_rows(labels, values, chain_shown(values, minimum, keep=keep)), conditional
+    names = {"started": "Started", "completed": "Completed"}
+    labels = [
+        names.get(point["point"]) or f"{point['point']}: {_question_title(q, point['point'])}"
+        for point in chain
+    ]
+    rows = _funnel_rows(labels, [point["value"] for point in chain])
+    started = published.get("started")
+    conditional = [_conditional_row(q, entry, started) for entry in funnel.get("conditional", [])]
+    return rows, conditional
 
 
 INVITATION_LABELS = (
@@ -348,38 +264,47 @@ def invitation_rows(
 
 
 @dataclass(frozen=True)
-class WaveCounters:
-    """A wave's aggregates as read from Redis, before any figure is computed."""
+class ReleaseInfo:
+    """Which release the page shows: its number, the day it was made, the responses it
+    covers (the released count: None if not shown), and the rule for the next one."""
 
-    raw: Mapping[str, Any]  # the raw (unsuppressed) report of the whole wave
-    published: Mapping[str, Any]  # the same report, published
-    stats: Mapping[bytes, bytes]  # the wave's counters (started, declined, opted out ...)
-    asked: Mapping[bytes, bytes]  # how many were asked each question
-    invitations: Mapping[str, int]  # the invitation counters by name
+    number: int
+    made_on: dt.date
+    responses: int | None
 
 
 def wave_page(
-    counters: WaveCounters, q: Questionnaire, asked_q: Questionnaire, minimum: int
+    content: Mapping[str, Any] | None,
+    release: ReleaseInfo | None,
+    q: Questionnaire,
+    asked_q: Questionnaire,
+    invitations: Mapping[str, int],
+    minimum: int,
 ) -> WavePage:
-    """The wave page's published figures: report, counters, invitations and drop-off.
+    """The wave page's figures: a release's content (None: no release yet), and the
+    invitations (about sending, not answers: live).
 
     `q` labels the report (the bot's questionnaire); `asked_q` is the one the wave asks, for
     the drop-off funnel.
     """
-    published, stats = counters.published, counters.stats
-    funnel, conditional = drop_off(asked_q, counters.asked, counters.raw, published, minimum)
+    content = content or {}
+    published = content.get("wave", {})
+    funnel = content.get("funnel", {})
+    events = funnel.get("events", {})
+    rows, conditional = drop_off(asked_q, funnel, published)
     return WavePage(
         started=published.get("started"),
         completed=published.get("completed"),
         completion_rate=whole_percent(published.get("completed"), published.get("started")),
         events=[
-            ("Declined at the consent message", primary(_int(stats, "declined"), minimum)),
-            ("Opted out (STOP)", primary(_int(stats, "opted_out"), minimum)),
+            ("Declined at the consent message", events.get("declined")),
+            ("Opted out (STOP)", events.get("opted_out")),
         ],
-        invitations=invitation_rows(counters.invitations, minimum),
-        languages=language_rows(published, stats, q, minimum),
-        funnel=funnel,
+        invitations=invitation_rows(invitations, minimum),
+        languages=language_rows(published, funnel, q) if content else [],
+        funnel=rows,
         conditional=conditional,
         charts=question_charts(published, q),
         crosstabs=crosstab_tables(published, q),
+        release=release,
     )

@@ -123,9 +123,9 @@ def build_raw_report(
 
 def publish(raw: dict[str, Any]) -> dict[str, Any]:
     """The report as it may be shown outside the database: small cells suppressed."""
-    from bot.releases.suppression import suppress_report
+    from bot.releases.protection import protect
 
-    return suppress_report(raw, raw["suppression_min"])
+    return protect(raw)
 
 
 def week_period(week: str) -> tuple[dt.date, dt.date]:

@@ -26,7 +26,6 @@ from email.message import EmailMessage
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
 from redis import Redis
 from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
@@ -38,11 +37,11 @@ from bot.infra.db import get_engine
 from bot.infra.exceptions import ConfigError
 from bot.infra.models import ReportDelivery
 from bot.infra.weeks import last_complete_week, parse_week
+from bot.releases.schedule import is_due
 
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_SECONDS = 15 * 60
-EVERY_MINUTE = "* * * * *"
 
 
 class DeliveryStatus(StrEnum):
@@ -62,61 +61,6 @@ class Outcome(StrEnum):
     NOT_DUE = "not due"
 
 
-# ---------------------------------------------------------------------------------- schedule
-
-
-def _offsets(zone: ZoneInfo, year: int) -> list[dt.timedelta]:
-    """Every UTC offset a zone uses during a year (usually standard and daylight time)."""
-    seen: list[dt.timedelta] = []
-    day = dt.datetime(year, 1, 1, 12, tzinfo=zone)
-    for _ in range(366):
-        offset = day.utcoffset()
-        if offset is not None and offset not in seen:
-            seen.append(offset)
-        day += dt.timedelta(days=1)
-    return seen
-
-
-def _shift_weekdays(field: str, days: int) -> str | None:
-    if field == "*" or days == 0:
-        return field
-    out = []
-    for part in field.split(","):
-        if not part.isdigit():
-            return None  # ranges and names: use the every-minute fallback
-        out.append(str((int(part) + days) % 7))
-    return ",".join(out)
-
-
-def utc_cron_expressions(expression: str, timezone: str, year: int | None = None) -> list[str]:
-    """UTC cron expressions that cover a local `expression` under every offset of `timezone`."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ConfigError(f"REPORT_CRON {expression!r} is not a five-field cron expression")
-    if not croniter.is_valid(expression):
-        raise ConfigError(f"REPORT_CRON {expression!r} is not a valid cron expression")
-    minute, hour, dom, month, dow = fields
-    if not (minute.isdigit() and hour.isdigit()):
-        return [EVERY_MINUTE]  # an unusual schedule: check every minute, send when due
-    zone = ZoneInfo(timezone)
-    local_minutes = int(hour) * 60 + int(minute)
-    expressions = []
-    for offset in _offsets(zone, year or clock.today().year):
-        total = local_minutes - int(offset.total_seconds() // 60)
-        day_shift, minutes = divmod(total, 24 * 60)
-        weekdays = _shift_weekdays(dow, day_shift)
-        if weekdays is None or (day_shift and dom != "*"):
-            return [EVERY_MINUTE]
-        expressions.append(f"{minutes % 60} {minutes // 60} {dom} {month} {weekdays}")
-    return list(dict.fromkeys(expressions))
-
-
-def is_due(expression: str, timezone: str, moment: dt.datetime) -> bool:
-    """Whether `moment` (aware) is a time `expression` names in `timezone`."""
-    local = moment.astimezone(ZoneInfo(timezone)).replace(second=0, microsecond=0, tzinfo=None)
-    return croniter.match(expression, local)
-
-
 # ---------------------------------------------------------------------------------- sending
 
 
@@ -130,14 +74,25 @@ def compose(
     sender: str | None = None,
     language: str | None = None,
 ) -> EmailMessage:
-    """The report email of a wave and week, rendered from published aggregates only (from
-    REPORT_FROM in REPORT_LANGUAGE unless told otherwise)."""
+    """The report email of a wave and week, from the latest release made up to now (its week
+    table, the week before for changes, and the wave so far beside them), from REPORT_FROM in
+    REPORT_LANGUAGE unless told otherwise."""
     from bot.releases.email_report import build_message, render_report
-    from bot.releases.report import published_reports, questionnaire_of
+    from bot.releases.releases import load_latest, local_today, released_reports, unreleased
+    from bot.releases.report import questionnaire_of
 
     q = questionnaire_of(settings, wave)
-    current, previous = published_reports(settings, redis, wave=wave, week=week, q=q)
-    rendered = render_report(current, previous, q, language=language or settings.REPORT_LANGUAGE)
+    release = load_latest(settings, wave, made_by=local_today(settings))
+    current, previous, so_far = released_reports(release, week)
+    if current is None:
+        current = unreleased(wave, parse_week(week), settings.SMALL_CELL_MIN)
+    rendered = render_report(
+        current,
+        previous,
+        q,
+        language=language or settings.REPORT_LANGUAGE,
+        so_far=so_far,
+    )
     return build_message(rendered, sender=sender or settings.REPORT_FROM, recipients=recipients)
 
 
