@@ -207,10 +207,14 @@ def test_wave_commands(redis_url, db, redis, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert runner.invoke(main, ["wave", "open", "summer-2026"]).exit_code == 0
+    # Live counters move while people text: the commands never show them, only releases.
+    redis.hset(keys.wave_stats("summer-2026"), mapping={"started": 12, "completed": 3})
     listing = runner.invoke(main, ["wave", "list"]).output
     assert "summer-2026" in listing and "open" in listing
+    assert "started      -  completed      -" in listing and "12" not in listing
     shown = json.loads(runner.invoke(main, ["wave", "show", "summer-2026"]).output)
     assert shown["start_keywords"] == {"es": ["VERANO"]} and shown["status"] == "open"
+    assert (shown["release"], shown["started"], shown["completed"]) == (None, None, None)
     result = runner.invoke(main, ["wave", "close", "summer-2026"])
     assert result.exit_code == 0 and "closed" in result.output
     result = runner.invoke(main, ["wave", "open", "nope"])

@@ -34,10 +34,13 @@ def _keywords(values: tuple[str, ...]) -> dict[str, list[str]] | None:
     return out
 
 
-def _describe(wave, redis) -> dict:  # noqa: ANN001
-    from bot.infra import keys
+def _describe(wave, session) -> dict:  # noqa: ANN001
+    """A wave's settings, and its counts as its latest release published them (never the live
+    counters, which move while a person texts: README, privacy)."""
+    from bot.releases.releases import latest_release
 
-    stats = {k.decode(): int(v) for k, v in redis.hgetall(keys.wave_stats(wave.name)).items()}
+    release = latest_release(session, wave.name)
+    published = (release.content or {}).get("wave", {}) if release else {}
     return {
         "name": wave.name,
         "title": wave.title,
@@ -47,9 +50,14 @@ def _describe(wave, redis) -> dict:  # noqa: ANN001
         "questionnaire": wave.questionnaire_digest or "(snapshot taken when it opens)",
         "opens_at": wave.opens_at.isoformat() if wave.opens_at else None,
         "closes_at": wave.closes_at.isoformat() if wave.closes_at else None,
-        "started": stats.get("started", 0),
-        "completed": stats.get("completed", 0),
+        "release": f"#{release.number} of {release.made_on}" if release else None,
+        "started": published.get("started"),  # None: none released, or fewer than the minimum
+        "completed": published.get("completed"),
     }
+
+
+def _shown(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 @click.group("wave")
@@ -140,18 +148,19 @@ def wave_list() -> None:
     """Every wave with its status."""
     from bot.outreach.waves import list_waves
 
-    _, session, redis = _context()
+    _, session, _redis = _context()
     with session:
         waves = list_waves(session)
         if not waves:
             click.echo(f"no waves yet: {invoked_as()} wave create NAME")
         for wave in waves:
-            info = _describe(wave, redis)
+            info = _describe(wave, session)
             flag = " default" if wave.is_default else ""
             click.echo(
-                f"{wave.name:24} {wave.status:7}{flag:8} started {info['started']:>6}"
-                f"  completed {info['completed']:>6}  {wave.title}"
+                f"{wave.name:24} {wave.status:7}{flag:8} started {_shown(info['started']):>6}"
+                f"  completed {_shown(info['completed']):>6}  {wave.title}"
             )
+        click.echo("(counts from each wave's latest release; - : none yet, or fewer than 5)")
 
 
 @wave_group.command("show")
@@ -160,13 +169,13 @@ def wave_show(name: str) -> None:
     """One wave's settings and counts, as JSON."""
     from bot.outreach.waves import get_wave
 
-    _, session, redis = _context()
+    _, session, _redis = _context()
     with session:
         try:
             wave = get_wave(session, name)
         except SurveybotError as exc:
             raise click.ClickException(str(exc)) from exc
-        click.echo(json.dumps(_describe(wave, redis), indent=2, default=str))
+        click.echo(json.dumps(_describe(wave, session), indent=2, default=str))
 
 
 def _attach_invite() -> None:
