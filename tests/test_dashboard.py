@@ -666,7 +666,7 @@ def conditional_reached(html, question_id):
     return re.sub(r"<[^>]+>", "", re.findall(r'<td class="num">(.*?)</td>', row)[-1]).strip()
 
 
-@pytest.mark.parametrize(("yes", "shown"), [(3, "not shown"), (8, "9")])
+@pytest.mark.parametrize(("yes", "shown"), [(3, "not shown"), (8, range(9 - 3, 9 + 4))])
 def test_a_conditional_question_is_reached_only_as_often_as_its_condition_is_shown(
     app, redis, yes, shown
 ):
@@ -679,7 +679,11 @@ def test_a_conditional_question_is_reached_only_as_often_as_its_condition_is_sho
     redis.hset("sb:stats:asked:w1", mapping={"status": 60, "fear_reasons": yes + 1 + (yes < 5)})
     refresh(app)
     page = signed_in(app, "viewer").get("/dashboard/waves/w1").get_data(as_text=True)
-    assert conditional_reached(page, "fear_reasons") == shown
+    reached = conditional_reached(page, "fear_reasons")
+    if isinstance(shown, str):
+        assert reached == shown
+    else:  # shown: 9 reached it, perturbed by its cell key like every published count
+        assert int(reached) in shown
 
 
 def _conditional_row(asked, raw, published):

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from bot.infra import keys
 from bot.infra.db import get_engine
 from bot.infra.models import Release
+from bot.releases.cellkey import MAX_NOISE
 from bot.releases.releases import Outcome, make_release, make_releases
 from tests.dashboard_utils import signed_in
 from tests.factories import random_answers, response_payload
@@ -54,7 +55,8 @@ def test_a_release_is_made_only_after_release_min_new_new_responses(app):
     content = release.content
     assert set(content) == {"wave", "weeks", "funnel"}
     assert list(content["weeks"]) == ["2026-W47"]
-    assert content["wave"]["completed"] == 40
+    # Every published count is perturbed by its cell key: within MAX_NOISE of the truth.
+    assert abs(content["wave"]["completed"] - 40) <= MAX_NOISE
 
 
 def test_figures_stand_still_between_releases(app, redis):

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.infra import keys
 from bot.releases.aggregates import refresh_wave
+from bot.releases.cellkey import MAX_NOISE
 from bot.releases.releases import make_release
 from bot.releases.report import load_raw_report
 from tests.factories import random_answers, response_payload, store_all
@@ -98,14 +99,15 @@ def test_build_json_prints_the_published_report(stored):
     assert report["wave"] == "default"
     assert report["period"] == {"start": "2026-11-16", "end": "2026-11-22"}
     assert report["suppression_min"] == 5
-    assert report["started"] == 190
+    assert abs(report["started"] - 190) <= MAX_NOISE  # perturbed, as every published count
     assert report["by_language"]["ht"] is None  # 3 respondents
     assert report["questions"]["afraid_to_seek_help"]["type"] == "choice"
     for key in ("status", "years_in_us", "knows_deported", "language"):
         assert f"afraid_to_seek_help|{key}" in report["crosstabs"]
         assert f"fear_reasons|{key}" in report["crosstabs"]
 
-    # every published count is the exact count; every small one is null
+    # every published count is within MAX_NOISE of the exact count (its cell key's noise), and
+    # none below the minimum is shown
     raw = load_raw_report(
         stored.settings, stored.redis, wave="default", week=WEEK, q=stored.questionnaire
     )
@@ -114,10 +116,10 @@ def test_build_json_prints_the_published_report(stored):
     assert published.keys() == exact.keys()
     assert None in published.values()
     for path, count in published.items():
-        if 0 < exact[path] < 5:
+        if 0 < exact[path] < 5 - MAX_NOISE:
             assert count is None, path
-        else:
-            assert count in (None, exact[path]), path
+        elif count is not None:
+            assert abs(count - exact[path]) <= MAX_NOISE, path
     assert [n for n in published.values() if n is not None and 0 < n < 5] == []
 
 
@@ -127,7 +129,7 @@ def test_build_defaults_to_the_last_complete_week_and_needs_json(stored):
     report = json.loads(result.output)
     assert report["wave"] == "default"
     assert report["period"] == {"start": "2026-11-16", "end": "2026-11-22"}  # WEEK
-    assert report["completed"] == 153
+    assert abs(report["completed"] - 153) <= MAX_NOISE
     result = CliRunner().invoke(main, ["report", "build", "--week", WEEK])
     assert result.exit_code == 2
     assert "--json" in result.output
@@ -260,11 +262,8 @@ def test_without_wave_the_commands_use_the_wave_open_that_week(summer, tmp_path)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     # The wave, read with the questionnaire it froze when it opened (not the file's).
-    assert (report["wave"], report["survey"], report["completed"]) == (
-        "summer",
-        "community_safety_v1",
-        60,
-    )
+    assert (report["wave"], report["survey"]) == ("summer", "community_safety_v1")
+    assert abs(report["completed"] - 60) <= MAX_NOISE
     assert "other" not in report["questions"]["fear_reasons"]["counts"]
     result = CliRunner().invoke(main, ["report", "preview", "--week", WEEK, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -296,7 +295,7 @@ def test_a_week_when_no_wave_was_open_needs_wave(stored, db):
         main, ["report", "build", "--json", "--week", WEEK, "--wave", "default"]
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["completed"] == 153
+    assert abs(json.loads(result.output)["completed"] - 153) <= MAX_NOISE
 
 
 def test_send_without_wave_sends_each_open_waves_report(summer, stored, db, inbox, monkeypatch):

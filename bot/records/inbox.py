@@ -24,6 +24,7 @@ from redis.client import Pipeline
 
 from bot.infra import keys
 from bot.infra.sealing import seal, unseal
+from bot.releases import cellkey
 
 RESPONSE = "response"
 COUNT = "count"
@@ -36,8 +37,16 @@ def put(pipe: Pipeline | Redis, public_key: str, kind: str, record: dict[str, An
 
 
 def put_count(pipe: Pipeline | Redis, public_key: str, wave: str, field: str) -> None:
-    """One increment of a wave counter, sealed: who it is about stays out of the counter."""
-    put(pipe, public_key, COUNT, {"wave": wave, "field": field})
+    """One increment of a wave counter, sealed: who it is about stays out of the counter. It
+    carries a random record key, summed beside the counter (`key_field`), so a release
+    perturbs the counter like any count (bot/releases/cellkey.py)."""
+    record = {"wave": wave, "field": field, "k": cellkey.new_record_key()}
+    put(pipe, public_key, COUNT, record)
+
+
+def key_field(field: str) -> str:
+    """The hash field holding the sum of a counter's record keys."""
+    return f"{field}#key"
 
 
 def size(redis: Redis) -> int:

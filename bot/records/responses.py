@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import secrets
 import uuid
 from typing import Any
 
@@ -33,6 +32,7 @@ from bot.infra.models import Answer, OptOut, Response
 from bot.infra.queues import STORAGE_JOBS, get_queue
 from bot.infra.weeks import iso_week
 from bot.records import inbox
+from bot.releases import cellkey
 from bot.releases.aggregates import request_refresh
 from bot.releases.profile_keys import choices_key, multi_key
 
@@ -88,7 +88,7 @@ def response_values(payload: dict[str, Any]) -> dict[str, Any]:
         "completed_week": iso_week(completed_on),
         "choices_key": choices_key(payload["answers"]),
         "multi_key": multi_key(payload["answers"]),
-        "record_key": secrets.randbelow(256),
+        "record_key": cellkey.new_record_key(),
     }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.core.questionnaire import Questionnaire, QuestionType
+from bot.releases.cellkey import RECORD_KEY_SPACE, perturb
 from bot.releases.suppression import suppress_report
 
 EVENTS = ("declined", "opted_out")
@@ -64,6 +65,50 @@ def raw_funnel(
         if asked
         else [],
         "events": {name: _int(stats, name) for name in EVENTS},
+        "keys": _keys(q, stats, asked),
+    }
+
+
+def _key(raw: Mapping[bytes, bytes], name: str) -> int:
+    return _int(raw, f"{name}#key") % RECORD_KEY_SPACE
+
+
+def _keys(
+    q: Questionnaire, stats: Mapping[bytes, bytes], asked: Mapping[bytes, bytes]
+) -> dict[str, Any]:
+    """The cell key of every funnel counter: the sum of the random record keys its sealed
+    count records carried (bot/records/batches.py keeps it beside the counter)."""
+    return {
+        "started": _key(stats, "started"),
+        "started_by_language": {lang: _key(stats, f"started:{lang}") for lang in q.languages},
+        "reached": {question.id: _key(asked, question.id) for question in q.questions},
+        "events": {name: _key(stats, name) for name in EVENTS},
+    }
+
+
+def perturb_funnel(funnel: Mapping[str, Any]) -> dict[str, Any]:
+    """The funnel's counts perturbed by their cell keys, as every other published count
+    (bot/releases/cellkey.py); `protect_funnel` then hides the small ones."""
+    keys = funnel.get("keys") or {}
+    reached_keys = keys.get("reached", {})
+    return {
+        "started": perturb(funnel["started"], keys.get("started", 0)),
+        "started_by_language": {
+            lang: perturb(n, keys.get("started_by_language", {}).get(lang, 0))
+            for lang, n in funnel["started_by_language"].items()
+        },
+        "reached": [
+            {**point, "reached": perturb(point["reached"], reached_keys.get(point["question"], 0))}
+            for point in funnel["reached"]
+        ],
+        "conditional": [
+            {**point, "reached": perturb(point["reached"], reached_keys.get(point["question"], 0))}
+            for point in funnel["conditional"]
+        ],
+        "events": {
+            name: perturb(n, keys.get("events", {}).get(name, 0))
+            for name, n in funnel["events"].items()
+        },
     }
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.releases.funnel import protect_funnel
+from bot.releases.cellkey import perturb_report, protect_release
+from bot.releases.funnel import perturb_funnel, protect_funnel
 from bot.releases.suppression import suppress_report
 
 
@@ -22,18 +23,26 @@ def protect(raw_report: Mapping[str, Any], keys: Mapping[str, Any] | None = None
 
     `raw_report` has the "Aggregate report" shape with exact counts (its "suppression_min"
     the small-cell minimum), optionally with a raw "funnel" (`bot.releases.funnel.raw_funnel`).
-    `keys` is the cell key of every count, in the report's shape (the cell-key method's input:
-    `bot.releases.cellkey.key_report`); suppression does not use it.
+    `keys` is the cell key of every count, in the report's shape
+    (`bot.releases.cellkey.key_report`): every release passes them, and every count is then
+    perturbed by its key and hidden below the minimum (`cellkey.protect_release`), the one
+    protection that holds across every release a viewer collects (tests/test_release_attack.py).
+    Without keys (a report nobody publishes across releases), per-report suppression.
     """
-    del keys  # used by the cell-key method, not by suppression
     report = {k: v for k, v in raw_report.items() if k != "funnel"}
     minimum = int(report["suppression_min"])
-    published = suppress_report(report, minimum)
-    bands = headline_bands(report, published)
+    if keys is None:
+        shown, published = report, suppress_report(report, minimum)
+    else:
+        shown = perturb_report(report, keys)  # before hiding: what bands and chains compare
+        published = protect_release(report, keys, minimum)
+    bands = headline_bands(shown, published)
     if bands:
         published["bands"] = bands
     if "funnel" in raw_report:
-        published["funnel"] = protect_funnel(raw_report["funnel"], report, published, minimum)
+        funnel = raw_report["funnel"]
+        funnel = funnel if keys is None else perturb_funnel(funnel)
+        published["funnel"] = protect_funnel(funnel, shown, published, minimum)
     return published
 
 

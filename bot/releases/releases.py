@@ -37,6 +37,7 @@ from bot.infra.db import get_engine
 from bot.infra.models import Release
 from bot.infra.weeks import parse_week
 from bot.releases.aggregates import Profile, compute_profiles
+from bot.releases.cellkey import RECORD_KEY_SPACE, key_report
 from bot.releases.funnel import raw_funnel
 from bot.releases.protection import protect
 from bot.releases.report import build_raw_report
@@ -77,7 +78,7 @@ def build_content(
     responses, "funnel": the protected funnel}; every report goes through `protect`.
     `keys_of` maps "wave" and each week to that report's cell keys (cell-key method only).
     """
-    keys_of = keys_of or {}
+    keys_of = keys_of or cell_keys(q, profiles, stats)
     weeks = sorted({p.week for p in profiles})
     started = int(stats.get(b"started", 0) or 0)
     raw = build_raw_report(
@@ -98,6 +99,22 @@ def build_content(
         )
         by_week[week] = protect(week_raw, keys_of.get(week))
     return {"wave": published, "weeks": by_week, "funnel": funnel}
+
+
+def cell_keys(
+    q: Questionnaire, profiles: list[Profile], stats: Mapping[bytes, bytes]
+) -> dict[str, Any]:
+    """The cell keys of the wave-so-far report and of each week's (bot/releases/cellkey.py),
+    from the profiles' key sums and the started counters' key sums."""
+
+    def started_key(name: str) -> int:
+        return int(stats.get(f"{name}#key".encode(), 0) or 0) % RECORD_KEY_SPACE
+
+    out = {"wave": key_report(q, profiles, started_key=started_key("started"))}
+    for week in sorted({p.week for p in profiles}):
+        week_profiles = [p for p in profiles if p.week == week]
+        out[week] = key_report(q, week_profiles, started_key=started_key(f"started:{week}"))
+    return out
 
 
 def local_today(settings: Settings) -> dt.date:
