@@ -294,7 +294,7 @@ class InvitationProgress:
     delivered: int
     failed: int  # refused by Twilio, failed or undelivered
     opted_out: int
-    skipped: int  # already invited by this wave, or the wave closed first
+    skipped: int  # opted out, already invited by this wave, or the wave closed first
 
 
 def invitation_progress(redis: Redis, wave: str) -> InvitationProgress:
@@ -308,7 +308,9 @@ def invitation_progress(redis: Redis, wave: str) -> InvitationProgress:
         delivered=count(InviteCount.DELIVERED),
         failed=count(InviteCount.FAILED) + count(InviteCount.UNDELIVERED),
         opted_out=count(InviteCount.OPTED_OUT),
-        skipped=count(InviteCount.SKIPPED) + count(InviteCount.CANCELED),
+        skipped=count(InviteCount.SKIPPED)
+        + count(InviteCount.CANCELED)
+        + count(InviteCount.OPTED_OUT),
     )
 
 

@@ -249,8 +249,9 @@ INVITATION_LABELS = (
     ("sent", "Sent"),
     ("delivered", "Delivered"),
     ("failed", "Failed or undelivered"),
-    ("opted_out", "Not sent: opted out"),
-    ("skipped", "Not sent: already invited, or the wave closed"),
+    # Opted-out numbers are counted with the others not sent: a row of their own would tell
+    # an organizer who uploads one number whether that person texted STOP.
+    ("skipped", "Not sent: opted out, already invited, or the wave closed"),
 )
 
 
