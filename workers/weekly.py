@@ -14,7 +14,7 @@ from rq import get_current_job
 from bot.infra.config import Settings
 from bot.outreach.waves import apply_schedule_now
 from bot.releases.schedule import utc_cron_expressions
-from bot.releases.weekly import send_due_reports
+from bot.releases.weekly import send_due_reports, send_or_retry_later
 from workers import context
 
 
@@ -24,6 +24,11 @@ def weekly_report_tick() -> str | dict[str, str]:
     job = get_current_job()
     moment = job.enqueued_at if job is not None and job.enqueued_at else None
     return send_due_reports(context.settings(), context.redis(), moment)
+
+
+def retry_weekly_report(week: str, attempt: int) -> str | dict[str, str]:
+    """A later try at a week's reports after a failed send (scheduled by the weekly job)."""
+    return send_or_retry_later(context.settings(), context.redis(), week, attempt=attempt)
 
 
 def register(cron: Any, settings: Settings, queue_name: str) -> list[str]:

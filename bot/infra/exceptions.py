@@ -28,3 +28,8 @@ class StorageError(SurveybotError):
 class MailError(SurveybotError):
     """An email could not be sent: a permanent SMTP refusal, or temporary failures that outlasted
     every retry. The message names the SMTP reply (code and text), never the email's content."""
+
+
+class MailInDoubt(MailError):
+    """The connection failed after the whole message was handed to the relay, before its
+    answer: the relay may have accepted it. Never retried automatically (at most once)."""

@@ -11,8 +11,10 @@ User and password are percent-decoded (`%40` for `@`). Query options: `cafile=/p
 
 `send_message` retries connection failures, timeouts, disconnections and 4xx replies with
 backoff, and raises `MailError` at once on a permanent failure (5xx reply, authentication
-refused, no recipients, TLS certificate not trusted). Errors and logs name the SMTP reply,
-never the message's content; recipients' addresses are logged at debug level only.
+refused, no recipients, TLS certificate not trusted). A connection lost once the message's
+DATA phase started raises `MailInDoubt` at once, never retried: the relay may have accepted it.
+Errors and logs name the SMTP reply, never the message's content; recipients' addresses are
+logged at debug level only.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from email.utils import getaddresses
 from enum import StrEnum
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.infra.exceptions import ConfigError, MailError
+from bot.infra.exceptions import ConfigError, MailError, MailInDoubt
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,10 @@ class _Permanent(Exception):
     """A failure retrying will not fix."""
 
 
+class _InDoubt(Exception):
+    """A transport failure after the message's end was sent: it may have been accepted."""
+
+
 def _reply(code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -177,6 +183,26 @@ def _ssl_context(config: SmtpConfig) -> ssl.SSLContext:
     return context
 
 
+def _watch_data(server: smtplib.SMTP) -> list[bool]:
+    """A flag set once the DATA phase starts: from then on the relay may accept the message
+    without this client hearing its answer (the reply lost to a cut connection)."""
+    started = [False]
+    data = server.data
+
+    def watched(msg):  # noqa: ANN001, ANN202 - smtplib's signature
+        started[0] = True
+        return data(msg)
+
+    server.data = watched
+    return started
+
+
+def _in_doubt_or(sending: list[bool], verdict: Exception | None) -> Exception | None:
+    if sending[0] and isinstance(verdict, _Temporary):
+        return _InDoubt(f"the connection failed during the message's delivery ({verdict})")
+    return verdict
+
+
 def _send_once(msg: EmailMessage, config: SmtpConfig) -> dict:
     """One connection, one delivery; raises `_Temporary` or `_Permanent`."""
     try:
@@ -198,6 +224,7 @@ def _send_once(msg: EmailMessage, config: SmtpConfig) -> dict:
     except (smtplib.SMTPServerDisconnected, OSError) as exc:  # ssl.SSLError is an OSError
         raise _transport(exc) from exc
 
+    sending = [False]  # set by _watch_data once the message's DATA phase starts
     try:
         server.ehlo()
         if config.security is Security.STARTTLS:
@@ -205,6 +232,7 @@ def _send_once(msg: EmailMessage, config: SmtpConfig) -> dict:
             server.ehlo()
         if config.username:
             server.login(config.username, config.password)
+        sending = _watch_data(server)
         refused = server.send_message(msg)
     except smtplib.SMTPNotSupportedError as exc:
         raise _Permanent(f"server does not support a required extension: {exc}") from exc
@@ -230,11 +258,11 @@ def _send_once(msg: EmailMessage, config: SmtpConfig) -> dict:
     except smtplib.SMTPResponseException as exc:
         raise _by_code(exc.smtp_code, exc.smtp_error, "server error") from exc
     except smtplib.SMTPServerDisconnected as exc:
-        raise _transport(exc) from exc
+        raise _in_doubt_or(sending, _transport(exc)) from exc
     except smtplib.SMTPException as exc:  # an OSError too: must come before the next clause
         raise _Permanent(f"SMTP error: {exc}") from exc
     except OSError as exc:  # network and TLS failures (ssl.SSLError is an OSError)
-        raise _transport(exc) from exc
+        raise _in_doubt_or(sending, _transport(exc)) from exc
     finally:
         try:
             server.quit()
@@ -267,6 +295,11 @@ def send_message(
         log.debug("sending to %s via %s, attempt %d", ", ".join(recipients), where, attempt)
         try:
             refused = _send_once(msg, config)
+        except _InDoubt as exc:
+            # At most once: a relay that accepted the message and lost its reply would send it
+            # twice if we tried again ("in doubt, never resent automatically").
+            log.warning("email via %s may or may not have been sent: %s", where, exc)
+            raise MailInDoubt(f"email via {where} may have been sent: {exc}") from None
         except _Permanent as exc:
             log.warning("email to %s failed permanently: %s", where, exc)
             raise MailError(f"email not sent via {where}: {exc}") from None

@@ -24,6 +24,7 @@ STORAGE_JOBS = frozenset({STORE_RESPONSE_JOB, RECORD_OPT_OUT_JOB, RECORD_OPT_IN_
 REFRESH_AGGREGATES_JOB = "workers.aggregation.refresh_aggregates"
 SEND_INVITATION_JOB = "workers.invitations.send_invitation"
 DELETE_TWILIO_RECORD_JOB = "workers.cleanup.delete_twilio_record"
+RETRY_WEEKLY_REPORT_JOB = "workers.weekly.retry_weekly_report"
 
 
 def get_queue(connection: Redis, name: str = defaults.QUEUE_NAME) -> Queue:

@@ -34,7 +34,7 @@ from sqlmodel import Session
 from bot.infra import clock
 from bot.infra.config import Settings
 from bot.infra.db import get_engine
-from bot.infra.exceptions import ConfigError
+from bot.infra.exceptions import ConfigError, MailInDoubt
 from bot.infra.models import ReportDelivery
 from bot.infra.weeks import last_complete_week, parse_week
 from bot.releases.schedule import is_due
@@ -239,6 +239,19 @@ def send_week_report(
         try:
             message = compose(settings, redis, wave=wave, week=week, recipients=to)
             send_message(message, settings.SMTP_URL)
+        except MailInDoubt as exc:
+            # The relay may have it: the claim stays "sending", so no retry sends it again.
+            log.error(
+                "the %s report of wave %s may or may not have been sent (%s); not resending. "
+                "Check with the recipients, then use `surveybot report send --wave %s --week %s "
+                "--force` if needed",
+                week,
+                wave,
+                exc,
+                wave,
+                week,
+            )
+            return Outcome.IN_DOUBT.value
         except BaseException:
             _release(settings.DATABASE_URL, wave, week, claim)
             raise
@@ -284,4 +297,37 @@ def send_due_reports(
     if not is_due(settings.REPORT_CRON, settings.REPORT_TIMEZONE, moment):
         return Outcome.NOT_DUE.value
     local_day = moment.astimezone(ZoneInfo(settings.REPORT_TIMEZONE)).date()
-    return send_weekly_reports(settings, redis, last_complete_week(local_day))
+    return send_or_retry_later(settings, redis, last_complete_week(local_day), attempt=0)
+
+
+# After a failed weekly send (the relay down longer than the mailer's own retries, a refusal an
+# operator may fix), the job tries again this long after each failure: about 14 hours in all.
+# The claim of each wave's week keeps it at most once whatever runs when.
+WEEKLY_RETRY_DELAYS = (600, 1800, 3600, 7200, 14400, 21600)
+
+
+def send_or_retry_later(
+    settings: Settings, redis: Redis, week: str, *, attempt: int
+) -> str | dict[str, str]:
+    """Send the week's reports; if a mail failed (certainly not sent), schedule another try
+    (`WEEKLY_RETRY_DELAYS`), and say so, instead of waiting for next week's firing."""
+    from bot.infra.exceptions import MailError
+    from bot.infra.queues import RETRY_WEEKLY_REPORT_JOB, get_queue
+
+    try:
+        return send_weekly_reports(settings, redis, week)
+    except MailError as exc:
+        if attempt >= len(WEEKLY_RETRY_DELAYS):
+            log.error("the %s report was not sent after %d retries: %s", week, attempt, exc)
+            raise
+        delay = WEEKLY_RETRY_DELAYS[attempt]
+        get_queue(redis).enqueue_in(
+            dt.timedelta(seconds=delay),
+            RETRY_WEEKLY_REPORT_JOB,
+            week,
+            attempt + 1,
+            result_ttl=7 * 24 * 3600,
+            description=f"retry the {week} report",
+        )
+        log.error("the %s report was not sent (%s); trying again in %d s", week, exc, delay)
+        return f"not sent; retry {attempt + 1} of {len(WEEKLY_RETRY_DELAYS)} in {delay} s"
