@@ -30,12 +30,13 @@ class RedisServer:
     Strings are not compressed in its snapshots (`rdbcompression no`), so a scan of the files
     sees every value as written."""
 
-    def __init__(self, folder: Path, *, persistent: bool = False) -> None:
+    def __init__(self, folder: Path, *, persistent: bool = False, port: int | None = None) -> None:
         self.folder = folder
+        self.persistent = persistent
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (apt-get install redis-server)")
-        self.port = closed_port()
+        self.port = port or closed_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         if persistent:
@@ -67,6 +68,12 @@ class RedisServer:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=START_TIMEOUT)
+
+    @classmethod
+    def restart(cls, server: RedisServer) -> RedisServer:
+        """The same server started again (same port, same folder: it reloads its files)."""
+        server.stop()
+        return cls(server.folder, persistent=server.persistent, port=server.port)
 
     def persisted_files(self) -> list[Path]:
         """Every file Redis keeps on disk: the append-only files (base and increments) and any

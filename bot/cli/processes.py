@@ -5,6 +5,15 @@ from __future__ import annotations
 import click
 
 from bot.cli.settings import command_settings
+from bot.infra import defaults
+
+# A killed worker's job runs again within about two minutes: its heartbeat lapses after
+# JOB_MONITORING + 60 s, and every worker's maintenance (every 30 s, not RQ's 10 minutes) moves
+# it on and takes over the scheduler a dead worker held. A live job's heartbeat never lapses.
+WORKER_INTERVALS = {
+    "maintenance_interval": defaults.WORKER_MAINTENANCE_SECONDS,
+    "job_monitoring_interval": defaults.JOB_MONITORING_SECONDS,
+}
 
 
 @click.command("worker")
@@ -39,8 +48,40 @@ def worker_command(burst: bool, simple: bool) -> None:
 
     dispose_engines()
     worker_class = ProjectSimpleWorker if simple else ProjectWorker
-    worker = worker_class([get_queue(connection)], connection=connection)
-    worker.work(burst=burst, with_scheduler=True, logging_level=settings.LOG_LEVEL)
+    run_until_stopped(
+        lambda: worker_class([get_queue(connection)], connection=connection, **WORKER_INTERVALS),
+        burst=burst,
+        logging_level=settings.LOG_LEVEL,
+    )
+
+
+def run_until_stopped(make_worker, *, burst: bool, logging_level: str) -> int:  # noqa: ANN001
+    """Run RQ workers until one is asked to stop (SIGTERM, Ctrl-C) or, with `burst`, runs out
+    of jobs. RQ's worker returns on a Redis error (a restart, a network cut) as if it were
+    done: a new one starts after a pause (1 s, doubling to 30 s) instead of the process
+    exiting with nothing left to store the answers. Returns how many workers ran."""
+    import logging
+    import time
+
+    from redis.exceptions import RedisError
+
+    log = logging.getLogger("surveybot.worker")
+    pause, runs = 1.0, 0
+    while True:
+        worker, worked = None, False
+        try:
+            worker = make_worker()
+            runs += 1
+            worked = worker.work(burst=burst, with_scheduler=True, logging_level=logging_level)
+        except RedisError as exc:  # RQ's own teardown talks to Redis too
+            log.warning("the worker lost Redis (%s)", exc.__class__.__name__)
+        # RQ notes a warm shutdown (SIGTERM, Ctrl-C) in _shutdown_requested_date, idle or busy.
+        asked_to_stop = getattr(worker, "_shutdown_requested_date", None) is not None
+        if worker is not None and (burst or asked_to_stop):
+            return runs
+        log.warning("the worker stopped on an error (is Redis reachable?); again in %.0f s", pause)
+        time.sleep(pause)
+        pause = 1.0 if worked else min(pause * 2, 30.0)
 
 
 def _sync_waves(settings, connection) -> None:  # noqa: ANN001

@@ -53,3 +53,8 @@ CLEANUP_RETRY_INTERVALS = (60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 7
 CLEANUP_FAILURE_TTL_SECONDS = 24 * 3600
 CLEANUP_JOB_TIMEOUT_SECONDS = 120
 CLEANUP_HTTP_TIMEOUT_SECONDS = 30
+
+# RQ workers (bot/cli/processes.py): how often each runs its maintenance (requeues the jobs of a
+# dead worker, takes over a dead worker's scheduler) and checks on the job it runs.
+WORKER_MAINTENANCE_SECONDS = 30
+JOB_MONITORING_SECONDS = 15
