@@ -30,7 +30,9 @@ class RedisServer:
     Strings are not compressed in its snapshots (`rdbcompression no`), so a scan of the files
     sees every value as written."""
 
-    def __init__(self, folder: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self, folder: Path, *, persistent: bool = False, extra: tuple[str, ...] = ()
+    ) -> None:
         self.folder = folder
         binary = shutil.which("redis-server")
         if binary is None:
@@ -43,8 +45,19 @@ class RedisServer:
             argv += ["--save", "", "--dir", str(folder)]
         else:
             argv += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.argv = [*argv, *extra]  # e.g. ("--maxmemory", "4mb")
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen:
+        process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = process
         self._wait_until_up()
+        return process
+
+    def restart(self) -> None:
+        """Start it again on the same port, after `stop` (persistent: from its files)."""
+        self.stop()
+        self._start()
 
     def _wait_until_up(self) -> None:
         client = Redis.from_url(self.url)
@@ -90,9 +103,11 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(folder: Path, *, persistent: bool = False) -> Iterator[RedisServer]:
+def redis_server(
+    folder: Path, *, persistent: bool = False, extra: tuple[str, ...] = ()
+) -> Iterator[RedisServer]:
     """A Redis server of this test's own, stopped on the way out whatever happened."""
-    server = RedisServer(folder, persistent=persistent)
+    server = RedisServer(folder, persistent=persistent, extra=extra)
     try:
         yield server
     finally:
