@@ -251,3 +251,27 @@ def test_redis_errors_in_logs_name_no_key(app, redis, caplog):
     assert "WRONGTYPE" in caplog.text and "INCR" in caplog.text  # the reason is kept
     assert key not in caplog.text and p not in caplog.text
     redis.delete(key)
+
+
+@pytest.mark.parametrize("command", ["worker", "cron"])
+def test_worker_and_cron_refuse_an_evicting_redis_in_production(tmp_path, monkeypatch, command):
+    from click.testing import CliRunner
+
+    from bot.cli.processes import cron_command, worker_command
+
+    extra = ("--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru")
+    with redis_server(tmp_path, extra=extra) as server:
+        monkeypatch.chdir(tmp_path)  # no .env of the developer's
+        monkeypatch.setenv("SURVEYBOT_ENV", "production")
+        monkeypatch.setenv("REDIS_URL", server.url)
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        runner = CliRunner()
+        target = worker_command if command == "worker" else cron_command
+        result = runner.invoke(target, ["--burst"] if command == "worker" else [])
+        assert result.exit_code != 0
+        assert "maxmemory-policy is allkeys-lru" in result.output
+        client = Redis.from_url(server.url)
+        try:
+            assert client.dbsize() == 0  # refused before any work
+        finally:
+            client.close()
