@@ -49,6 +49,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         from bot.infra.exceptions import ConfigError
 
         raise ConfigError("REDIS_URL is not set (use `surveybot dev` for an embedded Redis)")
+    from bot.infra.memory_policy import check_memory_policy
+    from bot.infra.redaction import install_log_scrubber
+
+    install_log_scrubber()  # before anything can log a Redis error with a key name in it
+    check_memory_policy(redis, production=settings.is_production, process="web")
     from bot.infra.queues import get_queue
 
     queue = get_queue(redis)

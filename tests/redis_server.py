@@ -30,13 +30,14 @@ class RedisServer:
     Strings are not compressed in its snapshots (`rdbcompression no`), so a scan of the files
     sees every value as written."""
 
-    def __init__(self, folder: Path, *, persistent: bool = False, port: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, *, persistent: bool = False, extra: tuple[str, ...] = ()
+    ) -> None:
         self.folder = folder
-        self.persistent = persistent
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed (apt-get install redis-server)")
-        self.port = port or closed_port()
+        self.port = closed_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         if persistent:
@@ -44,8 +45,19 @@ class RedisServer:
             argv += ["--save", "", "--dir", str(folder)]
         else:
             argv += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.argv = [*argv, *extra]  # e.g. ("--maxmemory", "4mb")
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen:
+        process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = process
         self._wait_until_up()
+        return process
+
+    def restart(self) -> None:
+        """Start it again on the same port, after `stop` (persistent: from its files)."""
+        self.stop()
+        self._start()
 
     def _wait_until_up(self) -> None:
         client = Redis.from_url(self.url)
@@ -69,12 +81,6 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=START_TIMEOUT)
 
-    @classmethod
-    def restart(cls, server: RedisServer) -> RedisServer:
-        """The same server started again (same port, same folder: it reloads its files)."""
-        server.stop()
-        return cls(server.folder, persistent=server.persistent, port=server.port)
-
     def persisted_files(self) -> list[Path]:
         """Every file Redis keeps on disk: the append-only files (base and increments) and any
         snapshot."""
@@ -97,9 +103,11 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(folder: Path, *, persistent: bool = False) -> Iterator[RedisServer]:
+def redis_server(
+    folder: Path, *, persistent: bool = False, extra: tuple[str, ...] = ()
+) -> Iterator[RedisServer]:
     """A Redis server of this test's own, stopped on the way out whatever happened."""
-    server = RedisServer(folder, persistent=persistent)
+    server = RedisServer(folder, persistent=persistent, extra=extra)
     try:
         yield server
     finally:

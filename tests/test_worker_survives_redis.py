@@ -61,7 +61,7 @@ def test_the_worker_command_carries_on_after_redis_restarts(tmp_path):
         server.process.send_signal(signal.SIGKILL)  # Redis dies, as a crash would
         server.process.wait()
         time.sleep(2)  # the worker meets the dead connection and RQ's worker returns
-        server = RedisServer.restart(server)  # same port, same folder: back from its AOF
+        server.restart()  # same port, same folder: back from its append-only file
         redis = Redis.from_url(server.url)
         assert worker.poll() is None, "the worker command exited with Redis"
         job = get_queue(redis).enqueue("tests.jobs.where_am_i", result_ttl=600)

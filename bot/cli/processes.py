@@ -41,6 +41,7 @@ def worker_command(burst: bool, simple: bool) -> None:
     settings = command_settings("REDIS_URL", purpose="the job queue lives in Redis")
     context.configure(settings)
     connection = Redis.from_url(settings.REDIS_URL)
+    _check_redis(settings, connection, "worker")
     _sync_waves(settings, connection)
     # The worker forks a work horse per job; it keeps no database connection of its own for
     # them to inherit (bot/infra/db.py also makes each child open its own).
@@ -84,6 +85,20 @@ def run_until_stopped(make_worker, *, burst: bool, logging_level: str) -> int:  
         pause = 1.0 if worked else min(pause * 2, 30.0)
 
 
+def _check_redis(settings, connection, process: str) -> None:  # noqa: ANN001
+    """Scrub key names from every log line, and refuse a Redis that evicts keys (production;
+    a warning elsewhere): an evicted job or inbox record is a completed survey lost."""
+    from bot.infra.exceptions import ConfigError
+    from bot.infra.memory_policy import check_memory_policy
+    from bot.infra.redaction import install_log_scrubber
+
+    install_log_scrubber()
+    try:
+        check_memory_policy(connection, production=settings.is_production, process=process)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _sync_waves(settings, connection) -> None:  # noqa: ANN001
     """Rebuild the Redis registry of open waves from the database if waves exist (a Redis that
     lost it would otherwise fall back to the implicit wave of a fresh installation)."""
@@ -120,7 +135,9 @@ def cron_command() -> None:
     time.tzset()
     settings = command_settings("REDIS_URL", purpose="the scheduler queues its jobs in Redis")
     context.configure(settings)
-    scheduler = CronScheduler(connection=Redis.from_url(settings.REDIS_URL), name="surveybot")
+    connection = Redis.from_url(settings.REDIS_URL)
+    _check_redis(settings, connection, "cron")
+    scheduler = CronScheduler(connection=connection, name="surveybot")
     scheduler.load_config_from_file("workers.cron_config")
     scheduler.start()
 
