@@ -41,8 +41,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     logging.getLogger("surveybot").setLevel(settings.LOG_LEVEL)
     if settings.TRUST_PROXY:
-        # Exactly one proxy in front: trust its X-Forwarded-* for the URL Twilio signed.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+        # TRUST_PROXY proxies in front, each appending to X-Forwarded-For: the client's address
+        # is the one the outermost of them saw (whatever the client wrote before it is
+        # ignored), and the scheme is theirs. Never the host, port or prefix: signatures and
+        # callback URLs come from PUBLIC_BASE_URL alone (bot/channels/signatures.py).
+        hops = settings.TRUST_PROXY
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0)
 
     redis = Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
     if redis is None:

@@ -65,7 +65,7 @@ def test_values_are_typed_and_overrides_win(monkeypatch, tmp_path):
     assert settings.SESSION_TTL_HOURS == 24.0  # from .env
     assert settings.SMALL_CELL_MIN == 9  # the environment beats .env
     assert settings.REPORT_RECIPIENTS == ("a@x.org", "b@y.org")  # overrides beat both
-    assert settings.TRUST_PROXY is True
+    assert settings.TRUST_PROXY == 1  # one proxy (TRUST_PROXY once was yes/no)
     assert settings.session_ttl_seconds == 24 * 3600
 
 

@@ -16,8 +16,10 @@ log = logging.getLogger("surveybot.webhooks")
 
 def public_base(settings) -> str:  # noqa: ANN001 - bot.infra.config.Settings
     """This app's URL as Twilio reaches it (what signatures cover, where callbacks point):
-    PUBLIC_BASE_URL, or behind a trusted proxy (or without it) the URL of this request."""
-    if settings.PUBLIC_BASE_URL and not settings.TRUST_PROXY:
+    PUBLIC_BASE_URL, proxy or not. A client chooses the Host and X-Forwarded-Host it sends,
+    so only without PUBLIC_BASE_URL (never in production: Settings.validate) does the URL of
+    this request stand in, as in development and tests."""
+    if settings.PUBLIC_BASE_URL:
         return settings.PUBLIC_BASE_URL.rstrip("/")
     return request.host_url.rstrip("/") + request.script_root
 

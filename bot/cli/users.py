@@ -29,13 +29,13 @@ def _database() -> Session:
     return Session(get_engine(settings.DATABASE_URL))
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, email: str) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        check_password_rules(password)
+        check_password_rules(password, (email,))
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     return password
@@ -57,11 +57,11 @@ def user_group() -> None:
 @click.option("--role", required=True, type=_role_choice, help="What the account may do.")
 @_stdin_option
 def user_create(email: str, role: str, password_stdin: bool) -> None:
-    """Create an account; asks for its password twice (12 characters or more)."""
+    """Create an account; asks for its password twice (12 characters or more, hard to guess)."""
     with _database() as session:
         try:
             check_new_account(session, email)  # before asking for a password
-            password = _read_password(password_stdin)
+            password = _read_password(password_stdin, email)
             user = create_user(session, email=email, role=role, password=password)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -125,7 +125,7 @@ def user_set_password(email: str, password_stdin: bool) -> None:
     with _database() as session:
         try:
             user = get_user(session, email)
-            password = _read_password(password_stdin)
+            password = _read_password(password_stdin, user.email)
             set_password(session, user, password)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from exc

@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
+from zxcvbn import zxcvbn
 
 from bot.infra import clock
 from bot.infra.exceptions import SurveybotError
@@ -25,6 +26,10 @@ from bot.infra.models import User
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a cap keeps a sign-in POST cheap
+# zxcvbn's scale: 3 is "safely unguessable" online (about 10^8 guesses), which the sign-in
+# throttle (bot/dashboard/throttle.py) keeps far out of an attacker's reach.
+MIN_PASSWORD_SCORE = 3
+STRENGTH_PREFIX = 72  # zxcvbn refuses longer input; its time grows with the length
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 _hasher = PasswordHasher()
@@ -58,17 +63,26 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password_rules(password: str) -> None:
-    """Refuse passwords that are too short (or absurdly long)."""
+def check_password_rules(password: str, context: tuple[str, ...] = ()) -> None:
+    """Refuse passwords that are too short (or absurdly long), common, repetitive, sequences,
+    keyboard walks or built from `context` (the account's email): zxcvbn's estimate."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+    inputs = [part for item in context for part in re.split(r"[@.+_-]", item.lower()) if part]
+    estimate = zxcvbn(password[:STRENGTH_PREFIX], user_inputs=[*context, *inputs])
+    if estimate["score"] < MIN_PASSWORD_SCORE:
+        why = estimate["feedback"]["warning"] or "it is easy to guess"
+        raise AccountError(
+            f"that password is too easy to guess ({why.rstrip('.')}); "
+            "a few uncommon words together make a good one"
+        )
 
 
-def hash_password(password: str) -> str:
-    """The argon2id hash of a password that follows the rules."""
-    check_password_rules(password)
+def hash_password(password: str, context: tuple[str, ...] = ()) -> str:
+    """The argon2id hash of a password that follows the rules (`context`: the account's email)."""
+    check_password_rules(password, context)
     return _hasher.hash(password)
 
 
@@ -109,7 +123,7 @@ def create_user(session: Session, *, email: str, role: Role | str, password: str
         raise AccountError(f"a role is one of: {', '.join(Role)}") from None
     user = User(
         email=email,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, (email,)),
         role=role.value,
         created_on=clock.today(),
     )
@@ -146,7 +160,7 @@ def set_disabled(session: Session, user: User, disabled: bool) -> User:
 
 def set_password(session: Session, user: User, password: str) -> User:
     """Give an account a new password; its other sessions stop working."""
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, (user.email,))
     session.add(user)
     session.commit()
     session.refresh(user)

@@ -11,7 +11,7 @@ from bot.dashboard.accounts import Role
 from bot.dashboard.auth import current_user, public, require_role
 from bot.dashboard.blueprint import bp
 from bot.dashboard.db import db
-from bot.dashboard.throttle import LOCKOUT_SECONDS, Throttle
+from bot.dashboard.throttle import Throttle, wait_phrase
 from bot.web.state import state
 
 log = logging.getLogger("surveybot.dashboard")
@@ -44,20 +44,18 @@ def sign_in():  # noqa: ANN201
     password = request.form.get("password", "")
     throttle = _throttle()
     address = request.remote_addr or "unknown"
-    if throttle.locked(email, address):
+    wait = throttle.attempt(email, address)
+    if wait:
         log.warning("dashboard sign-in refused: too many failures")
-        error = (
-            f"Too many failed sign-in attempts. Wait {LOCKOUT_SECONDS // 60} minutes, "
-            "then try again."
-        )
-        return render_template("dashboard/sign_in.html", next=target, email=email, error=error), 429
+        error = f"Too many failed sign-in attempts. Wait {wait_phrase(wait)}, then try again."
+        page = render_template("dashboard/sign_in.html", next=target, email=email, error=error)
+        return page, 429, {"Retry-After": str(wait)}
     user = accounts.authenticate(db(), email, password)
     if user is None:
-        throttle.failed(email, address)
         log.warning("dashboard sign-in failed")  # never the typed email: it may be a password
         error = "That email and password do not match an account."
         return render_template("dashboard/sign_in.html", next=target, email=email, error=error), 401
-    throttle.succeeded(email)
+    throttle.succeeded(email, address)
     auth.sign_in(user)
     log.info("dashboard sign-in: account %s", user.id)
     return redirect(target)
@@ -90,20 +88,22 @@ def _change_password() -> bool:
     new = request.form.get("new_password", "")
     throttle = _throttle()
     address = request.remote_addr or "unknown"
-    if throttle.locked(user.email, address):
-        flash("Too many wrong passwords. Wait a while, then try again.", "error")
-    elif accounts.authenticate(db(), user.email, current) is None:
-        throttle.failed(user.email, address)
+    wait = throttle.attempt(user.email, address)
+    if wait:
+        flash(f"Too many wrong passwords. Wait {wait_phrase(wait)}, then try again.", "error")
+        return False
+    if accounts.authenticate(db(), user.email, current) is None:
         flash("Your current password is not right.", "error")
-    elif new != request.form.get("confirm_password", ""):
+        return False
+    throttle.succeeded(user.email, address)
+    if new != request.form.get("confirm_password", ""):
         flash("The two new passwords are not the same.", "error")
-    else:
-        try:
-            user = accounts.set_password(db(), user, new)
-        except accounts.AccountError as exc:
-            flash(f"The password was not changed: {exc}.", "error")
-        else:
-            auth.sign_in(user)  # the old session ended with the old password
-            flash("Your password is changed; other sessions are signed out.")
-            return True
-    return False
+        return False
+    try:
+        user = accounts.set_password(db(), user, new)
+    except accounts.AccountError as exc:
+        flash(f"The password was not changed: {exc}.", "error")
+        return False
+    auth.sign_in(user)  # the old session ended with the old password
+    flash("Your password is changed; other sessions are signed out.")
+    return True

@@ -38,6 +38,19 @@ def _bool(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _hops(value: Any) -> int:
+    # TRUST_PROXY once was a yes/no setting: "true" still means the one proxy it meant then.
+    text = str(value).strip().lower()
+    if text in {"", "0", "false", "no", "off"}:
+        return 0
+    if text in {"true", "yes", "on"}:
+        return 1
+    hops = int(text)
+    if hops < 0:
+        raise ValueError(text)
+    return hops
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of the web app, the workers and the CLI."""
@@ -58,7 +71,7 @@ class Settings:
     TWILIO_API_BASE_URL: str = ""
     TWILIO_DELETE_MESSAGES: bool = False
     PUBLIC_BASE_URL: str = ""
-    TRUST_PROXY: bool = False
+    TRUST_PROXY: int = 0  # reverse proxies in front that append to X-Forwarded-For (1, 2...)
     SMTP_URL: str = ""
     REPORT_FROM: str = ""
     REPORT_RECIPIENTS: tuple[str, ...] = ()
@@ -224,6 +237,7 @@ _CONVERTERS = {
     "Environment": Environment,
     "str": lambda v: "" if v is None else str(v),
 }
+_FIELD_CONVERTERS = {"TRUST_PROXY": _hops}
 
 
 def load_settings(
@@ -252,7 +266,7 @@ def load_settings(
         if f.name == "extra" or f.name not in raw:
             continue
         value = raw[f.name]
-        converter = _CONVERTERS[str(f.type)]
+        converter = _FIELD_CONVERTERS.get(f.name) or _CONVERTERS[str(f.type)]
         try:
             values[f.name] = converter(value)
         except ValueError as exc:
