@@ -11,6 +11,8 @@ from typing import Any
 from flask import abort, request
 from twilio.request_validator import RequestValidator
 
+from bot.channels.twilio_form import Hook, malformed, missing
+
 log = logging.getLogger("surveybot.webhooks")
 
 
@@ -58,3 +60,31 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def twilio_webhook(hook: Hook) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A Twilio webhook route: a form Twilio never sends is refused with 400 before anything
+    else (signed or not: a re-cut signed form is still malformed); then the signature (403);
+    then the parameters this webhook always carries (400). Nothing is applied on a refusal."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def complete(*args: Any, **kwargs: Any) -> Any:
+            absent = missing(request.form, hook)
+            if absent is not None:
+                return f"a Twilio {hook.value} webhook needs {absent}", 400
+            return view(*args, **kwargs)
+
+        signed = twilio_signed(complete)
+
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            why = malformed(request.form)
+            if why is not None:
+                log.warning("refused a webhook request Twilio would never send: %s", why)
+                return f"not a request Twilio sends: {why}", 400
+            return signed(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -7,7 +7,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, request
 
-from bot.channels.signatures import public_base, twilio_signed
+from bot.channels.signatures import public_base, twilio_webhook
+from bot.channels.twilio_form import Hook
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.rotation import carry_over
@@ -38,7 +39,7 @@ KNOWN_STATUSES = frozenset(
         "partially_delivered",
     }
 )
-_ERROR_CODE = re.compile(r"^\d{1,6}$")
+_ERROR_CODE = re.compile(r"[0-9]{1,6}")  # ASCII digits only, matched whole
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -52,19 +53,16 @@ def twiml(replies: tuple[str, ...] | list[str], *, action: str | None = None) ->
 
 
 @bp.post("/sms")
-@twilio_signed
+@twilio_webhook(Hook.SMS)
 def inbound_sms() -> Response | tuple[str, int]:
     """A respondent's text: one step of their conversation, answered with TwiML."""
     sender = request.form.get("From", "")
-    message_sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
-    if not sender or not message_sid:
-        return "a Twilio message webhook needs From and MessageSid", 400
+    message_sid = request.form["MessageSid"]  # well-formed and equal to SmsSid (twilio_form)
+    if not sender:
+        return "a Twilio message webhook needs From", 400
     settings = state().settings
     key = settings.PSEUDONYM_KEY
-    try:
-        num_media = int(request.form.get("NumMedia") or 0)
-    except ValueError:
-        num_media = 0
+    num_media = int(request.form.get("NumMedia") or 0)  # ASCII digits only (twilio_form)
     if settings.PSEUDONYM_OLD_KEYS:  # a key rotation is under way: carry this number over
         carry_over(state().redis, settings, sender)
     replies = handle_message(
@@ -96,7 +94,7 @@ def _status_callback_url(settings) -> str | None:  # noqa: ANN001
 
 
 @bp.post("/sms/status")
-@twilio_signed
+@twilio_webhook(Hook.SMS_STATUS)
 def sms_status() -> tuple[str, int]:
     """A delivery outcome: counted per day and status, nothing else kept."""
     status = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").lower()
@@ -104,7 +102,7 @@ def sms_status() -> tuple[str, int]:
     day = clock.today().isoformat()
     redis = state().redis
     code = request.form.get("ErrorCode") or ""
-    code = code if _ERROR_CODE.match(code) else ""
+    code = code if _ERROR_CODE.fullmatch(code) else ""
     with redis.pipeline() as pipe:
         count(pipe, keys.delivery_stats(day), status, *([f"error:{code}"] if code else []))
         pipe.execute()

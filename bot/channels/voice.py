@@ -20,10 +20,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, abort, request, send_from_directory
 
-from bot.channels.signatures import public_base, twilio_signed
+from bot.channels.signatures import public_base, twilio_webhook
+from bot.channels.twilio_form import Hook
 from bot.core.engine import Channel, EventType, Signal, Stage, Step
 from bot.core.questionnaire import Questionnaire, QuestionType
-from bot.core.text import CONJUNCTIONS, normalize
+from bot.core.text import CONJUNCTIONS, is_number, normalize
 from bot.core.voice_prompts import (
     AUDIO_SUFFIXES,
     GATHER_TIMEOUT_SECONDS,
@@ -79,7 +80,7 @@ NUMBER_WORDS = {
     "en": ("one", "two", "three", "four", "five", "six", "seven", "eight"),
     "es": ("uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho"),
 }
-_STEP = re.compile(r"^\d{1,4}$")
+_STEP = re.compile(r"[0-9]{1,4}")  # ASCII digits only, matched whole
 
 
 # ---------------------------------------------------------------------------------- TwiML
@@ -221,7 +222,7 @@ def read_speech(speech: str) -> tuple[str, Signal | None]:
     words = [w for w in norm.split(" ") if w and w not in CONJUNCTIONS]
     for numbers in NUMBER_WORDS.values():
         words = [str(numbers.index(w) + 1) if w in numbers else w for w in words]
-    if words and all(w.isdigit() for w in words):
+    if words and all(is_number(w) for w in words):
         return " ".join(words), None  # "one and three": the keys 1 and 3
     return speech, None
 
@@ -255,7 +256,7 @@ def _xml(twiml: str) -> Response:
 
 
 @bp.post("")
-@twilio_signed
+@twilio_webhook(Hook.CALL)
 def incoming_call() -> Response | tuple[str, int]:
     """A call answered: the language menu, or where the caller left off."""
     call_sid = request.form.get("CallSid", "")
@@ -265,12 +266,12 @@ def incoming_call() -> Response | tuple[str, int]:
 
 
 @bp.post("/gather")
-@twilio_signed
+@twilio_webhook(Hook.CALL)
 def gathered() -> Response | tuple[str, int]:
     """Keys pressed or words said after a prompt: one step of the conversation."""
     call_sid = request.form.get("CallSid", "")
     n_raw = request.args.get("n", "")
-    if not call_sid or "From" not in request.form or not _STEP.match(n_raw):
+    if not call_sid or "From" not in request.form or not _STEP.fullmatch(n_raw):
         return "a gather callback needs CallSid, From and the step number", 400
     n = int(n_raw)
     speech = request.form.get("SpeechResult")
@@ -283,7 +284,7 @@ def gathered() -> Response | tuple[str, int]:
 
 
 @bp.post("/status")
-@twilio_signed
+@twilio_webhook(Hook.CALL_STATUS)
 def call_status() -> tuple[str, int]:
     """A call's outcome: counted per day and status; the CallSid goes to clean-up only."""
     status = (request.form.get("CallStatus") or "").lower()

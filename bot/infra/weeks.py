@@ -7,7 +7,7 @@ import re
 
 from bot.infra.exceptions import SurveybotError
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
 
 
 def iso_week(day: dt.date) -> str:
@@ -18,7 +18,7 @@ def iso_week(day: dt.date) -> str:
 
 def parse_week(week: str) -> tuple[dt.date, dt.date]:
     """Monday and Sunday of an ISO week given as "YYYY-Www"."""
-    match = _WEEK.match(week.strip())
+    match = _WEEK.fullmatch(week.strip())
     if not match:
         raise SurveybotError(f"{week!r} is not an ISO week like 2026-W47")
     year, number = int(match[1]), int(match[2])

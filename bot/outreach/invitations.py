@@ -28,6 +28,7 @@ from bot.core.placeholders import SHIPPED_PLACEHOLDERS
 from bot.core.questionnaire import Questionnaire, parse_questionnaire
 from bot.core.smsencoding import SmsInfo, summary
 from bot.core.smsencoding import describe as describe_sms
+from bot.core.text import is_number
 from bot.infra import clock, keys
 from bot.infra.config import Settings
 from bot.infra.exceptions import SurveybotError
@@ -58,7 +59,7 @@ SEND_JOB_FAILURE_TTL_SECONDS = 60
 ENQUEUE_CHUNK = 500
 MAX_INVALID_SHOWN = 20
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
 UNSUBSCRIBED = 21610  # Twilio: the recipient texted STOP to our sender
 
@@ -259,7 +260,7 @@ def queue_invitations(
         raise InvitationError("SEND_RATE_PER_SECOND must be positive to send invitations")
     body = wave_invitation(redis, wave, language)
     for i, number in enumerate(numbers, start=1):
-        if not E164.match(number):
+        if not E164.fullmatch(number):
             raise InvitationError(f"item {i} is not an E.164 number: check the upload first")
     retry = Retry(max=len(SEND_RETRY_INTERVALS), interval=list(SEND_RETRY_INTERVALS))
     stats = keys.invite_stats(wave)
@@ -365,7 +366,7 @@ def record_invitation_status(
         outcome = InviteCount.FAILED
     stats = keys.invite_stats(wave)
     with redis.pipeline() as pipe:
-        errors = [f"error:{error_code}"] if error_code.isdigit() and len(error_code) <= 6 else []
+        errors = [f"error:{error_code}"] if is_number(error_code) and len(error_code) <= 6 else []
         count(pipe, stats, outcome, *errors)
         pipe.execute()
     return wave

@@ -37,7 +37,7 @@ def _shift_weekdays(field: str, days: int) -> str | None:
         return field
     out = []
     for part in field.split(","):
-        if not part.isdigit():
+        if not (part.isascii() and part.isdigit()):
             return None  # ranges and names: use the every-minute fallback
         out.append(str((int(part) + days) % 7))
     return ",".join(out)
@@ -51,7 +51,7 @@ def utc_cron_expressions(expression: str, timezone: str, year: int | None = None
     if not croniter.is_valid(expression):
         raise ConfigError(f"REPORT_CRON {expression!r} is not a valid cron expression")
     minute, hour, dom, month, dow = fields
-    if not (minute.isdigit() and hour.isdigit()):
+    if not all(f.isascii() and f.isdigit() for f in (minute, hour)):
         return [EVERY_MINUTE]  # an unusual schedule: check every minute, send when due
     zone = ZoneInfo(timezone)
     local_minutes = int(hour) * 60 + int(minute)

@@ -21,7 +21,7 @@ def parse_twiml(xml: bytes | str) -> list[str]:
 def _int_attr(element: ET.Element, name: str) -> int | None:
     """An integer attribute of a TwiML verb, or None when absent or not a number."""
     raw = (element.get(name) or "").strip()
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
 
 
 def _prompt(element: ET.Element, base_url: str | None) -> dict[str, Any] | None:

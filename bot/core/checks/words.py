@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from bot.core.checks.findings import Finding
 from bot.core.engine import LANGUAGE_WORDS, NO_WORDS, YES_WORDS
 from bot.core.questionnaire import Keyword, Question, Questionnaire, QuestionType
-from bot.core.text import CONJUNCTIONS, normalize
+from bot.core.text import CONJUNCTIONS, is_number, normalize
 
 # Characters the engine splits a multi reply on, besides the conjunction words.
 _MULTI_SEPARATORS = ",;/+&"
@@ -54,7 +54,7 @@ def _check_keywords(q: Questionnaire, owners: dict[str, dict[str, str]]) -> Iter
                     yield Finding("error", where, f"{word!r} is empty once normalized")
                     continue
                 owners[norm].setdefault(f"keyword {keyword.value.upper()}", where)
-                if norm.isdigit():
+                if is_number(norm):
                     yield Finding("error", where, f"{word!r} would swallow numbered answers")
                 if norm in language_words:
                     yield Finding("error", where, f"{word!r} is also a language name")
@@ -70,7 +70,7 @@ def _check_option_words(question: Question, owners: dict[str, dict[str, str]]) -
             norm = normalize(word)
             if not norm:
                 continue
-            if norm.isdigit():
+            if is_number(norm):
                 # The engine reads digits as the option's position, never as a label.
                 yield Finding(
                     "warning", where, f"{word!r} is read as option number {norm}, not a label"

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from bot.core.questionnaire import Question, Questionnaire, QuestionType
-from bot.core.text import CONJUNCTIONS, normalize
+from bot.core.text import CONJUNCTIONS, is_number, normalize, read_number
 
 # Consent is a yes/no question without options in the file; these words read it.
 YES_WORDS = {
@@ -34,8 +34,9 @@ def named_language(q: Questionnaire, norm: str) -> str | None:
 
 def chosen_language(q: Questionnaire, norm: str) -> str | None:
     """The language a reply to the language menu picks: its number or name."""
-    if norm.isdigit() and 1 <= int(norm) <= len(q.languages):
-        return q.languages[int(norm) - 1]
+    n = read_number(norm)
+    if n is not None and 1 <= n <= len(q.languages):
+        return q.languages[n - 1]
     return named_language(q, norm)
 
 
@@ -43,9 +44,9 @@ def _match_option(
     question: Question, phrase: str, lang: str, langs: tuple[str, ...], *, loose: bool = True
 ) -> int | None:
     """Index of the option a phrase names: its number, label or a synonym."""
-    if phrase.isdigit():
-        n = int(phrase)
-        return n - 1 if 1 <= n <= len(question.options) else None
+    if is_number(phrase):
+        n = read_number(phrase)
+        return n - 1 if n is not None and 1 <= n <= len(question.options) else None
     # The respondent's own language first, then any other if it names exactly one option.
     for pool in ((lang,), tuple(x for x in langs if x != lang)):
         words = question.option_words
@@ -59,7 +60,7 @@ def _match_option(
             return hits.pop()
     # "yes I am" or "1 citizen": a first word that names exactly one option.
     first, _, rest = phrase.partition(" ")
-    if loose and rest and not any(word.isdigit() for word in rest.split(" ")):
+    if loose and rest and not any(is_number(word) for word in rest.split(" ")):
         return _match_option(question, first, lang, (lang,), loose=False)
     return None
 
@@ -71,11 +72,11 @@ _CONJUNCTION_SPLIT = re.compile(r"\b(?:" + "|".join(sorted(CONJUNCTIONS)) + r")\
 def _parse_multi(question: Question, text: str, lang: str, langs: tuple[str, ...]):
     norm_words = [w for w in normalize(text).split(" ") if w and w not in CONJUNCTIONS]
     count = len(question.options)
-    if norm_words and all(w.isdigit() for w in norm_words):
+    if norm_words and all(is_number(w) for w in norm_words):
         picks: list[int] = []
         for w in norm_words:
-            n = int(w)
-            if 1 <= n <= count:
+            n = read_number(w)
+            if n is not None and 1 <= n <= count:
                 picks.append(n - 1)
             elif len(w) > 1 and all(1 <= int(d) <= count for d in w):
                 picks.extend(int(d) - 1 for d in w)  # "13" with five options means 1 and 3
@@ -102,9 +103,9 @@ def parse_answer(q: Questionnaire, question: Question, text: str, lang: str) -> 
     if not norm:
         return None
     if question.type is QuestionType.NUMBER:
-        if not norm.isdigit() or len(norm) > 9:
+        value = read_number(norm)
+        if value is None:
             return None
-        value = int(norm)
         if question.minimum is not None and value < question.minimum:
             return None
         if question.maximum is not None and value > question.maximum:
