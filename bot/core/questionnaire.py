@@ -154,6 +154,8 @@ class Questionnaire:
     # Resource name -> the value the file shipped with, which an organizer must replace
     # (see bot.core.placeholders); a resource that still holds it is unfinished.
     placeholders: dict[str, str] = field(default_factory=dict)
+    # The YAML text it was read from (`digest` is of it): what a snapshot of it keeps.
+    source: str = field(default="", repr=False, compare=False)
 
     @cached_property
     def keyword_index(self) -> dict[str, tuple[Keyword, str]]:
@@ -349,6 +351,7 @@ def parse_questionnaire(source: str) -> Questionnaire:
         digest=hashlib.sha256(source.encode()).hexdigest()[:16],
         voice=_voice(raw.get("voice")),
         placeholders=_resources(raw.get("placeholders"), "placeholders"),
+        source=source,
     )
 
 

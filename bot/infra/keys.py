@@ -75,6 +75,13 @@ def invite_claim(pseudonym: str, wave: str) -> str:
     return f"{PREFIX}:{{{pseudonym}}}:invite:{wave}"
 
 
+def questionnaire_snapshot(digest: str) -> str:
+    """The text of a questionnaire the implicit wave's conversations walk, by its digest
+    (bot/records/snapshots.py); it expires once no conversation has used it for a session's
+    lifetime."""
+    return f"{PREFIX}:survey:{digest}"
+
+
 WAVES_OPEN = f"{PREFIX}:waves:open"  # hash: wave name -> JSON of its questionnaire and keywords
 WAVES_VERSION = f"{PREFIX}:waves:version"  # bumped on every change of WAVES_OPEN
 

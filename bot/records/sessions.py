@@ -23,7 +23,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from blinker import Namespace
 from redis import Redis
@@ -51,7 +51,7 @@ from bot.infra.queues import enqueue_opt_out
 from bot.infra.sealing import ConversationCipher, SealError
 from bot.infra.weeks import iso_week
 from bot.outreach.waves import OpenWave, Registry, RegistryCache
-from bot.records import inbox
+from bot.records import inbox, snapshots
 
 log = logging.getLogger(__name__)
 _signals = Namespace()
@@ -80,6 +80,7 @@ class Conversation:
     session_ttl: int  # seconds
     registry: RegistryCache
     storage_public_key: str  # completed responses and counters are sealed to it
+    snapshots: snapshots.Snapshots = field(default_factory=snapshots.Snapshots)
 
 
 def _apply_event(
@@ -196,6 +197,19 @@ def _route(
     return registry.default, None
 
 
+def _started_with(conv: Conversation, wave: OpenWave | None, envelope: dict) -> OpenWave | None:
+    """The wave with the questionnaire its conversation started with (bot/records/snapshots.py):
+    the one at hand, unless the file was edited since and its snapshot is still kept."""
+    digest = envelope.get("survey")
+    if wave is None or digest is None or digest == wave.questionnaire.digest:
+        return wave
+    kept = conv.snapshots.load(conv.redis, digest)
+    if kept is None:
+        log.warning("a conversation's questionnaire is gone; it goes on with the one in use")
+        return wave
+    return replace(wave, questionnaire=kept)
+
+
 def _transition(
     conv: Conversation, wave: OpenWave | None, session: Session | None, inbound: Inbound
 ) -> Step:
@@ -248,6 +262,7 @@ def handle_message(
                 reached: list[str] = envelope.get("reached", [])
                 registry = _registry(conv, version)
                 wave, invited_lang = _route(registry, envelope, invited_raw, done, text)
+                wave = _started_with(conv, wave, envelope)
                 inbound = Inbound(
                     text=text,
                     has_media=has_media,
@@ -262,6 +277,10 @@ def handle_message(
                 replies = render(result, wave.questionnaire if wave else conv.questionnaire)
 
                 pipe.multi()
+                # The implicit wave's questionnaire is kept while a conversation walks it.
+                kept = result.session is not None and wave is not None and version is None
+                if kept:
+                    snapshots.renew(pipe, wave.questionnaire, conv.session_ttl)  # result 0
                 forget = result.session is None or any(
                     e.type is EventType.RESTARTED for e in result.events
                 )
@@ -282,6 +301,7 @@ def handle_message(
                         "session": result.session.to_dict(),
                         "seen": [*earlier_seen, message_digest][-MAX_TRACKED_MESSAGES:],
                         "reached": reached,
+                        "survey": wave.questionnaire.digest,
                     }
                     pipe.set(session_key, _written(cipher, envelope), ex=conv.session_ttl)
                     if invited_lang:
@@ -291,7 +311,9 @@ def handle_message(
                 pipe.set(seen_key, _written(cipher, replies), ex=defaults.MESSAGE_DEDUP_TTL_SECONDS)
                 for event in result.events:
                     _apply_event(conv, pipe, wave, pseudonym, event, today, done)
-                pipe.execute()
+                results = pipe.execute()
+                if kept and not results[0]:
+                    snapshots.restore(conv.redis, wave.questionnaire, conv.session_ttl)
                 if message_applied.receivers:  # nobody listens in production: no cost
                     message_applied.send(
                         pseudonym,

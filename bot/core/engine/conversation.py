@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.core.engine.keys import read_keys
 from bot.core.engine.keywords import keyword_and_language, keyword_of, keyword_step, start_language
 from bot.core.engine.prompts import all_languages, language_prompt, message, pending_prompt
+from bot.core.engine.reconcile import finish_if_done, reconcile
 from bot.core.engine.replies import chosen_language, consent_answer, named_language, parse_answer
 from bot.core.engine.states import (
     Channel,
@@ -57,7 +58,15 @@ def _signal_step(q: Questionnaire, session: Session | None, inbound: Inbound) ->
 
 
 def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
-    """Advance one conversation by one inbound message."""
+    """Advance one conversation by one inbound message.
+
+    A session that names what `q` no longer has (its questionnaire was edited and its snapshot
+    is gone) is first made to fit (`reconcile`); a text meant for a question that is gone is
+    not read as the answer to another: the question now pending is asked instead.
+    """
+    moved = False
+    if session is not None:
+        session, moved = reconcile(q, session)
     if inbound.keys is not None:
         inbound = read_keys(q, session, inbound)
     text = clean_body(inbound.text)
@@ -68,6 +77,9 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
 
     if inbound.opted_out or keyword is Keyword.STOP:
         return _stop_step(q, session, inbound, keyword)
+    finished = finish_if_done(q, session) if session is not None else None
+    if finished is not None:
+        return finished
     if inbound.signal is not None:
         return _signal_step(q, session, inbound)
     if session is None:
@@ -76,6 +88,8 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     session = session.copy()  # never mutate the caller's session
     if keyword is Keyword.START and session.stage is Stage.CONSENT:
         keyword, norm = None, "1"  # "START" at the consent question means yes, begin
+    if moved and keyword is Keyword.SKIP:
+        return Step(session, (pending_prompt(q, session),))  # it skipped a question now gone
     if keyword is not None and keyword is not Keyword.START:
         return keyword_step(q, session, keyword)
     start_lang = start_language(q, norm)
@@ -83,6 +97,8 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
         start_lang = start_lang or keyword_and_language(q, norm)[1]
     if start_lang is not None or keyword is Keyword.START:
         return _start_step(q, session, start_lang)
+    if moved:
+        return Step(session, (pending_prompt(q, session),))  # a reply to what is now gone
 
     if inbound.has_media and not norm:
         # A picture or voice note with no text: say we read text only, then ask again.
@@ -125,7 +141,7 @@ def _start_step(q: Questionnaire, session: Session, start_lang: str | None) -> S
         session.lang = start_lang
         session.stage = session.resume or Stage.CONSENT
         session.resume = None
-        return Step(session, (pending_prompt(q, session),))
+        return finish_if_done(q, session) or Step(session, (pending_prompt(q, session),))
     return Step(session, (message(q, "resumed", session.lang), pending_prompt(q, session)))
 
 
@@ -138,7 +154,7 @@ def _language_step(q: Questionnaire, session: Session, norm: str, channel: Chann
     session.misses = 0
     if session.resume is not None:
         session.stage, session.resume = session.resume, None
-        return Step(session, (pending_prompt(q, session),))
+        return finish_if_done(q, session) or Step(session, (pending_prompt(q, session),))
     session.stage = Stage.CONSENT
     return Step(session, (pending_prompt(q, session),))
 
