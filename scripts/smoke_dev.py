@@ -413,15 +413,24 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             fail("surveybot dev did not stop within 30 s of Ctrl-C")
-    time.sleep(0.5)
-    leftover = subprocess.run(
-        ["pgrep", "-f", str(root)], capture_output=True, text=True
-    ).stdout.strip()
-    try:
-        os.killpg(process.pid, 0)
-        leftover += " (and its process group)"
-    except ProcessLookupError:
-        pass
+    # Grandchildren (a worker's scheduler, a work horse) end just after their parents: give
+    # them a moment on a busy machine, then name whatever is still there.
+    deadline = time.monotonic() + 10
+    while True:
+        leftover = subprocess.run(
+            ["pgrep", "-f", str(root)], capture_output=True, text=True
+        ).stdout.strip()
+        try:
+            os.killpg(process.pid, 0)
+            group = subprocess.run(
+                ["pgrep", "-g", str(process.pid), "-a"], capture_output=True, text=True
+            ).stdout.strip()
+            leftover += f" (and its process group: {group})"
+        except ProcessLookupError:
+            pass
+        if not leftover or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     if leftover:
         fail(f"processes left after Ctrl-C: {leftover}")
     shutil.rmtree(root, ignore_errors=True)  # its Redis and SQLite files

@@ -80,6 +80,7 @@ def run_until_stopped(make_worker, *, burst: bool, logging_level: str) -> int:  
         asked_to_stop = getattr(worker, "_shutdown_requested_date", None) is not None
         if worker is not None and (burst or asked_to_stop):
             return runs
+        _end(worker)
         log.warning("the worker stopped on an error (is Redis reachable?); again in %.0f s", pause)
         time.sleep(pause)
         pause = 1.0 if worked else min(pause * 2, 30.0)
@@ -97,6 +98,21 @@ def _check_redis(settings, connection, process: str) -> None:  # noqa: ANN001
         check_memory_policy(connection, production=settings.is_production, process=process)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _end(worker) -> None:  # noqa: ANN001
+    """What a worker that returned on an error leaves behind, put away before the next one:
+    its scheduler process (which would outlive this one), and its signal handlers (which talk
+    to Redis): until the next worker runs, SIGTERM and Ctrl-C simply end this process."""
+    import signal
+
+    if worker is not None and getattr(worker, "scheduler", None) is not None:
+        try:
+            worker.stop_scheduler()
+        except Exception:  # noqa: BLE001 - best effort: the process may be gone already
+            pass
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _sync_waves(settings, connection) -> None:  # noqa: ANN001
