@@ -19,13 +19,14 @@ from redis import Redis
 from rq.job import Job, JobStatus
 
 from bot.cli.processes import WORKER_INTERVALS
+from bot.infra.defaults import BATCH_CHECK_EVERY_SECONDS
 from bot.infra.queues import get_queue
 from tests.redis_server import RedisServer
 
 DEADLINE = 90.0
 
 
-def start_worker(redis_url: str, log: Path) -> subprocess.Popen:
+def start_worker(redis_url: str, log: Path, command: str = "worker") -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "SURVEYBOT_"))}
     env.update(SURVEYBOT_ENV="test", REDIS_URL=redis_url, DATABASE_URL="")
     env["PSEUDONYM_KEY"] = "worker-restart-test-key-0123456789"
@@ -34,7 +35,7 @@ def start_worker(redis_url: str, log: Path) -> subprocess.Popen:
     surveybot = Path(sys.executable).with_name("surveybot")
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [str(surveybot), "worker"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [str(surveybot), command], env=env, stdout=out, stderr=subprocess.STDOUT
         )
 
 
@@ -81,3 +82,64 @@ def test_a_killed_workers_job_runs_again_within_two_minutes():
         WORKER_INTERVALS["job_monitoring_interval"] + 60 + WORKER_INTERVALS["maintenance_interval"]
     )
     assert worst <= 120
+
+
+def queued_batch_check(redis: Redis) -> bool:
+    """Whether cron has queued its storage-batch check (nobody runs it in this test)."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        try:
+            if any(
+                job.func_name == "workers.storage.store_batch"
+                for job in get_queue(redis).get_jobs()
+            ):
+                return True
+        except Exception:  # noqa: BLE001 - Redis coming back
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def test_cron_carries_on_after_redis_restarts(tmp_path):
+    server = RedisServer(tmp_path, persistent=True)
+    cron = start_worker(server.url, tmp_path / "cron.log", command="cron")
+    try:
+        redis = Redis.from_url(server.url)
+        assert queued_batch_check(redis), (tmp_path / "cron.log").read_text()
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        # Down longer than cron ever sleeps (its batch check runs every 30 s), so it meets the
+        # dead Redis instead of sleeping through the outage.
+        time.sleep(BATCH_CHECK_EVERY_SECONDS + 2)
+        server.restart()
+        redis = Redis.from_url(server.url)
+        redis.flushall()  # what cron queued before is gone: only what it queues now counts
+        assert cron.poll() is None, "cron exited with Redis"
+        assert queued_batch_check(redis), (tmp_path / "cron.log").read_text()
+        assert cron.poll() is None
+        assert "cron lost Redis" in (tmp_path / "cron.log").read_text()
+    finally:
+        cron.terminate()
+        cron.wait(timeout=30)
+        server.stop()
+    assert cron.returncode == 0
+
+
+def test_the_cron_loop_starts_the_same_scheduler_again_after_a_redis_error(monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from bot.cli import processes
+
+    class Scheduler:
+        starts = 0
+
+        def start(self):
+            self.starts += 1
+            if self.starts < 3:
+                raise RedisConnectionError("Redis went away")
+
+    pauses: list[float] = []
+    monkeypatch.setattr("time.sleep", pauses.append)
+    scheduler = Scheduler()
+    assert processes.run_cron_until_stopped(scheduler) == 3
+    assert scheduler.starts == 3 and pauses == [1.0, 2.0]

@@ -155,7 +155,35 @@ def cron_command() -> None:
     _check_redis(settings, connection, "cron")
     scheduler = CronScheduler(connection=connection, name="surveybot")
     scheduler.load_config_from_file("workers.cron_config")
-    scheduler.start()
+    run_cron_until_stopped(scheduler)
+
+
+def run_cron_until_stopped(scheduler) -> int:  # noqa: ANN001
+    """Run RQ's cron scheduler until it is asked to stop. Its loop ends with an exception when
+    Redis goes away (a restart, a network cut); the same scheduler, with its jobs' timings,
+    starts again after a pause (1 s doubling to 30 s) instead of the process exiting and no
+    batch, release or weekly email being queued until something restarted it. Returns how
+    many times it started."""
+    import logging
+    import signal
+    import time
+
+    from redis.exceptions import RedisError
+
+    log = logging.getLogger("surveybot.cron")
+    pause, runs = 1.0, 0
+    while True:
+        runs += 1
+        try:
+            scheduler.start()  # returns on SIGTERM or Ctrl-C
+            return runs
+        except RedisError as exc:
+            log.warning("cron lost Redis (%s); again in %.0f s", exc.__class__.__name__, pause)
+        # Until it runs again, SIGTERM and Ctrl-C simply end the process.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        time.sleep(pause)
+        pause = min(pause * 2, 30.0)
 
 
 @click.group("db")
