@@ -62,7 +62,6 @@ def run_until_stopped(make_worker, *, burst: bool, logging_level: str) -> int:  
     done: a new one starts after a pause (1 s, doubling to 30 s) instead of the process
     exiting with nothing left to store the answers. Returns how many workers ran."""
     import logging
-    import time
 
     from redis.exceptions import RedisError
 
@@ -80,10 +79,9 @@ def run_until_stopped(make_worker, *, burst: bool, logging_level: str) -> int:  
         asked_to_stop = getattr(worker, "_shutdown_requested_date", None) is not None
         if worker is not None and (burst or asked_to_stop):
             return runs
-        _end(worker)
-        log.warning("the worker stopped on an error (is Redis reachable?); again in %.0f s", pause)
-        time.sleep(pause)
-        pause = 1.0 if worked else min(pause * 2, 30.0)
+        _stop_scheduler(worker)
+        next_pause = _wait_before_retry(log, "the worker", pause)
+        pause = 1.0 if worked else next_pause
 
 
 def _check_redis(settings, connection, process: str) -> None:  # noqa: ANN001
@@ -100,19 +98,28 @@ def _check_redis(settings, connection, process: str) -> None:  # noqa: ANN001
         raise click.ClickException(str(exc)) from exc
 
 
-def _end(worker) -> None:  # noqa: ANN001
-    """What a worker that returned on an error leaves behind, put away before the next one:
-    its scheduler process (which would outlive this one), and its signal handlers (which talk
-    to Redis): until the next worker runs, SIGTERM and Ctrl-C simply end this process."""
-    import signal
-
+def _stop_scheduler(worker) -> None:  # noqa: ANN001
+    """The scheduler process of a worker that returned on an error: it would outlive it."""
     if worker is not None and getattr(worker, "scheduler", None) is not None:
         try:
             worker.stop_scheduler()
         except Exception:  # noqa: BLE001 - best effort: the process may be gone already
             pass
+
+
+def _wait_before_retry(log, what: str, pause: float) -> float:  # noqa: ANN001
+    """The pause between a process's RQ loop ending on a Redis error and its next start; the
+    next pause (doubling, at most 30 s). RQ's signal handlers, which talk to Redis, are put
+    back to the defaults first: until the loop runs again, SIGTERM and Ctrl-C end the
+    process."""
+    import signal
+    import time
+
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    log.warning("%s stopped on a Redis error (is Redis reachable?); again in %.0f s", what, pause)
+    time.sleep(pause)
+    return min(pause * 2, 30.0)
 
 
 def _sync_waves(settings, connection) -> None:  # noqa: ANN001
@@ -165,8 +172,6 @@ def run_cron_until_stopped(scheduler) -> int:  # noqa: ANN001
     batch, release or weekly email being queued until something restarted it. Returns how
     many times it started."""
     import logging
-    import signal
-    import time
 
     from redis.exceptions import RedisError
 
@@ -178,12 +183,8 @@ def run_cron_until_stopped(scheduler) -> int:  # noqa: ANN001
             scheduler.start()  # returns on SIGTERM or Ctrl-C
             return runs
         except RedisError as exc:
-            log.warning("cron lost Redis (%s); again in %.0f s", exc.__class__.__name__, pause)
-        # Until it runs again, SIGTERM and Ctrl-C simply end the process.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        time.sleep(pause)
-        pause = min(pause * 2, 30.0)
+            log.warning("cron lost Redis (%s)", exc.__class__.__name__)
+        pause = _wait_before_retry(log, "cron", pause)
 
 
 @click.group("db")
