@@ -630,17 +630,18 @@ def start_gunicorn(
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn ({label}) exited: {tail(log)}")
+        conn = http.client.HTTPConnection(HOST, port, timeout=2)
         try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
             conn.request("GET", "/")
             conn.getresponse().read()
-            conn.close()
             return process, port, log
         except OSError:
             if time.monotonic() > deadline:
                 stop_process(process)
                 raise RuntimeError(f"gunicorn ({label}) did not answer in time") from None
             time.sleep(0.1)
+        finally:
+            conn.close()
 
 
 def app_environment(redis_url: str, workdir: Path, secrets_: dict[str, str]) -> dict[str, str]:
