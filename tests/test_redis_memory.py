@@ -275,3 +275,38 @@ def test_worker_and_cron_refuse_an_evicting_redis_in_production(tmp_path, monkey
             assert client.dbsize() == 0  # refused before any work
         finally:
             client.close()
+
+
+def test_healthz_says_down_while_redis_is_full_and_ok_once_memory_frees(
+    small_redis, settings_overrides
+):
+    """A full Redis still answers PING and reads: /healthz looks at its memory, so that a load
+    balancer or monitor sees what Twilio sees (every text refused with 503)."""
+    app = app_on(small_redis, settings_overrides)
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["redis"] == "ok"
+    fillers = full(small_redis.url)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"redis": "full", "database": "ok", "status": "down"}
+    free(small_redis.url, fillers)
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json()["status"] == "ok"
+
+
+def test_healthz_warns_while_redis_is_nearly_full(small_redis, settings_overrides):
+    app = app_on(small_redis, settings_overrides)
+    direct = Redis.from_url(small_redis.url)
+    try:
+        used = direct.info("memory")["used_memory"]
+        direct.config_set("maxmemory", int(used / 0.95))  # 95% in use
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 200
+        assert response.get_json() == {
+            "redis": "nearly full",
+            "database": "ok",
+            "status": "degraded",
+        }
+    finally:
+        direct.config_set("maxmemory", "8mb")
+        direct.close()

@@ -1,11 +1,13 @@
-"""GET /healthz: is Redis reachable (required), is the database reachable (storage may lag)."""
+"""GET /healthz: is Redis reachable and taking writes (required), is the database reachable
+(storage may lag)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from flask import Blueprint, jsonify
-from redis.exceptions import RedisError
+from redis import Redis
+from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,17 +22,38 @@ class HealthStatus(StrEnum):
 
     OK = "ok"
     DEGRADED = "degraded"  # the database is down: texts are still answered, storage waits
-    DOWN = "down"  # Redis is down: nothing is answered (503)
+    DOWN = "down"  # Redis is down or full: nothing is answered (503)
+
+
+# Redis's memory in use, as a share of `maxmemory`, from which /healthz warns (still 200).
+NEARLY_FULL = 0.9
+
+
+def redis_memory(redis: Redis) -> str:
+    """ "ok", "nearly full" or "full" (under `noeviction`, Redis then refuses every write, so
+    no text can be answered). Without `maxmemory`, or where INFO is refused: "ok"."""
+    try:
+        memory = redis.info("memory")
+    except ResponseError:  # a managed Redis may hide INFO
+        return "ok"
+    limit = int(memory.get("maxmemory") or 0)
+    if limit <= 0:
+        return "ok"
+    used = int(memory.get("used_memory") or 0)
+    if used >= limit:
+        return "full"
+    return "nearly full" if used >= NEARLY_FULL * limit else "ok"
 
 
 @bp.get("/healthz")
 def healthz():
-    """200 when the bot can answer texts ("ok", or "degraded" with the database down); 503
-    ("down") when Redis, which every reply needs, is down."""
+    """200 when the bot can answer texts ("ok", or "degraded" with the database down or Redis
+    nearly full); 503 ("down") when Redis, which every reply needs, is down or full."""
     app_state = state()
     report = {"redis": "ok", "database": "ok"}
     try:
         app_state.redis.ping()
+        report["redis"] = redis_memory(app_state.redis)
     except RedisError:
         report["redis"] = "unreachable"
     try:
@@ -39,9 +62,9 @@ def healthz():
     except (SQLAlchemyError, ValueError):
         # Responses wait in the queue until the database is back; replies still work.
         report["database"] = "unreachable"
-    if report["redis"] != "ok":
+    if report["redis"] in ("unreachable", "full"):
         report["status"] = HealthStatus.DOWN  # no text can be answered
-    elif report["database"] != "ok":
+    elif report["database"] != "ok" or report["redis"] != "ok":
         report["status"] = HealthStatus.DEGRADED
     else:
         report["status"] = HealthStatus.OK
