@@ -19,3 +19,12 @@ def database_session_of_this_process() -> tuple[int, int]:
 def where_am_i() -> int:
     """The process id of the work horse that ran this job."""
     return os.getpid()
+
+
+def fail_naming_a_key_and_a_number() -> None:
+    """Fails as a Redis error and a Twilio error would: naming a key and a phone number."""
+    raise RuntimeError(
+        "Command # 1 (SET sb:{v1:" + "ab" * 32 + "}:session b'x') of pipeline caused error; "
+        "WRONGTYPE at sb:{v1:" + "cd" * 32 + "}:seen; "
+        "The 'To' number +1 305-555-0142 is not a valid phone number"
+    )

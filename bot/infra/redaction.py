@@ -6,7 +6,9 @@ some errors quote a key. A key holds a respondent's pseudonym, and a command hol
 written (encrypted, but still nobody's business in a log). Every log record of the process
 passes through `scrub` (`install_log_scrubber`): the message, its arguments, and the Redis
 errors attached to it, whatever logged it (Flask's "Exception on /twilio/sms", gunicorn, RQ's
-"Traceback ..." of a failed job, the bot's own lines).
+"Traceback ..." of a failed job, the bot's own lines). The traceback RQ keeps with a failed
+job in Redis (its `exc_info`, in the append-only file) goes through `scrub` too
+(workers/worker.py).
 """
 
 from __future__ import annotations
@@ -23,12 +25,19 @@ _PIPELINE_COMMAND = re.compile(r"(Command # \d+ \()(\S+)[^)]*(\) of pipeline)", 
 _KEY = re.compile(r"\bsb:[^\s'\",)\]]+")
 # A pseudonym anywhere else ("v1:" + 64 hex digits; bot/infra/privacy.py).
 _PSEUDONYM = re.compile(r"\bv\d+:[0-9a-f]{32,}\b")
+# A phone number in E.164 (Twilio's error texts quote the number they refused: "The 'To'
+# number +1305... is not a valid phone number"), possibly written with spaces or dashes.
+_NUMBER = re.compile(r"\+\d(?:[\d \-.()]{5,20})\d")
 KEY_PLACEHOLDER = "sb:<key>"
 PSEUDONYM_PLACEHOLDER = "<pseudonym>"
+NUMBER_PLACEHOLDER = "<number>"
 
 
 def scrub(text: str) -> str:
-    """`text` with every Redis key name, pseudonym and pipeline command argument replaced."""
+    """`text` with every Redis key name, pseudonym, phone number and pipeline command argument
+    replaced."""
+    if "+" in text:
+        text = _NUMBER.sub(NUMBER_PLACEHOLDER, text)
     if ":" not in text:  # no key, pseudonym or pipeline error: the common case, at once
         return text
     text = _PIPELINE_COMMAND.sub(r"\1\2 ...\3", text)
