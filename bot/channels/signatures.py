@@ -32,8 +32,18 @@ def signed_url(settings) -> str:  # noqa: ANN001
     return f"{public_base(settings)}{request.path}" + (f"?{query}" if query else "")
 
 
-def is_signed(auth_token: str, url: str) -> bool:
-    """Whether the current request carries a valid X-Twilio-Signature for `url`."""
+def with_overrides(settings, url: str) -> str:  # noqa: ANN001
+    """`url` with Twilio's connection overrides (TWILIO_CONNECTION_OVERRIDES) as its fragment:
+    Twilio retries a request to it that fails, and never sends the fragment itself."""
+    overrides = settings.TWILIO_CONNECTION_OVERRIDES.strip().lstrip("#")
+    return f"{url}#{overrides}" if overrides else url
+
+
+def is_signed(auth_token: str, url: str, *, fragment: str = "") -> bool:
+    """Whether the current request carries a valid X-Twilio-Signature for `url`, or for `url`
+    with the connection overrides' `fragment`. A request never carries its URL's fragment, and
+    Twilio's documents do not say whether the URL it signs keeps it: both are our own URL, so
+    accepting either lets nobody sign for anything else."""
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not auth_token:
         return False
@@ -42,7 +52,10 @@ def is_signed(auth_token: str, url: str) -> bool:
     # mismatch let the validator also try the URL with and without an explicit port.
     if hmac.compare_digest(validator.compute_signature(url, request.form), signature):
         return True
-    return validator.validate(url, request.form, signature)
+    if validator.validate(url, request.form, signature):
+        return True
+    fragment = fragment.strip().lstrip("#")
+    return bool(fragment) and validator.validate(f"{url}#{fragment}", request.form, signature)
 
 
 def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,7 +67,8 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
 
         settings = state().settings
         url = signed_url(settings)
-        if not is_signed(settings.TWILIO_AUTH_TOKEN, url):
+        fragment = settings.TWILIO_CONNECTION_OVERRIDES
+        if not is_signed(settings.TWILIO_AUTH_TOKEN, url, fragment=fragment):
             log.warning("rejected a webhook request with a missing or wrong signature")
             abort(403)
         return view(*args, **kwargs)

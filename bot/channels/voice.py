@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, abort, request, send_from_directory
 
-from bot.channels.signatures import public_base, twilio_webhook
+from bot.channels.signatures import public_base, twilio_webhook, with_overrides
 from bot.channels.twilio_form import Hook
 from bot.core.engine import Channel, EventType, Signal, Stage, Step
 from bot.core.questionnaire import Questionnaire, QuestionType
@@ -244,7 +244,8 @@ def _step(call_sid: str, n: int, render: Render, **inbound) -> str:
 
 
 def _renderer(n: int) -> Render:
-    action = f"{public_base(state().settings)}/twilio/voice/gather?n={n + 1}"
+    settings = state().settings
+    action = with_overrides(settings, f"{public_base(settings)}/twilio/voice/gather?n={n + 1}")
     return lambda result, q: (call_twiml(q, result, action),)
 
 

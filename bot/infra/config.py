@@ -70,6 +70,9 @@ class Settings:
     TWILIO_FROM_NUMBER: str = ""
     TWILIO_API_BASE_URL: str = ""
     TWILIO_DELETE_MESSAGES: bool = False
+    # The fragment the README's webhook URLs carry ("" for none): added to the action URLs of
+    # a call's <Gather>, and a signature over the URL with it is accepted too.
+    TWILIO_CONNECTION_OVERRIDES: str = defaults.TWILIO_CONNECTION_OVERRIDES
     PUBLIC_BASE_URL: str = ""
     TRUST_PROXY: int = 0  # reverse proxies in front that append to X-Forwarded-For (1, 2...)
     SMTP_URL: str = ""

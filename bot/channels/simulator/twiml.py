@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urldefrag, urljoin
 
 # Twilio's defaults for attributes a TwiML document leaves out.
 DEFAULT_SAY_LANGUAGE = "en-US"
@@ -52,14 +52,15 @@ def parse_voice_twiml(xml: bytes | str, *, base_url: str | None = None) -> dict[
     <Gather> or not), gather: {action, method, input, numDigits, finishOnKey, timeout, language,
     hints, actionOnEmptyResult} or None, hangup: bool, redirect: URL or None}. Relative URLs
     are resolved against `base_url` (the document's own URL), as Twilio resolves them; a
-    <Gather> without an action posts back to that URL.
+    <Gather> without an action posts back to that URL. A URL's fragment (Twilio's connection
+    overrides) is dropped: it tells Twilio how to retry, and is never requested.
     """
     root = ET.fromstring(xml)
     if root.tag != "Response":
         raise ValueError(f"not a TwiML <Response>: <{root.tag}>")
 
     def absolute(url: str) -> str:
-        return urljoin(base_url, url) if base_url else url
+        return urldefrag(urljoin(base_url, url) if base_url else url).url
 
     prompts: list[dict[str, Any]] = []
     gather: dict[str, Any] | None = None
