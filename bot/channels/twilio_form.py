@@ -22,6 +22,11 @@ CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 PARAM_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 COUNT = re.compile(r"[0-9]{1,3}")
+# A sender Twilio can text back: a phone number in E.164 ("+" and 7 to 15 digits; the shortest
+# numbers in service, e.g. Saint Helena's, have 7), optionally behind a channel prefix
+# ("whatsapp:+1..."). Short codes ("12345", 3 to 6 digits) and alphanumeric sender IDs
+# ("MYBANK") are not: Twilio refuses to send to them (errors 21265 and 21612).
+REPLYABLE_SENDER = re.compile(r"(?:[a-z]+:)?\+[1-9][0-9]{6,14}")
 
 # Which values must have which shape when present.
 SHAPES: Mapping[str, re.Pattern[str]] = {
