@@ -34,6 +34,7 @@ PHONE = "+13055550166"
         "MYBANK",  # an alphanumeric sender ID
         "Coalition",
         "+1 305",  # too few digits for any phone number in service
+        "ABC1234567",  # a sender ID with digits in it is still a name
     ],
 )
 def test_a_sender_twilio_cannot_reply_to_gets_no_reply_and_leaves_nothing(
@@ -51,8 +52,11 @@ def test_a_sender_twilio_cannot_reply_to_gets_no_reply_and_leaves_nothing(
     assert "cannot reply to" in caplog.text
 
 
-def test_a_phone_number_is_still_answered(client, redis):
-    assert replies_of(sms(client, PHONE, "SURVEY")) != []
+@pytest.mark.parametrize(
+    "sender", [PHONE, "+509 3412 5678", "+1 (954) 555-0147", "whatsapp:+13055550168"]
+)
+def test_a_phone_number_is_still_answered(client, redis, sender):
+    assert replies_of(sms(client, sender, "SURVEY")) != []
     assert redis.keys("*") != []
 
 

@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape, quoteattr
 from flask import Blueprint, Response, request
 
 from bot.channels.signatures import public_base, twilio_webhook
-from bot.channels.twilio_form import REPLYABLE_SENDER, Hook
+from bot.channels.twilio_form import Hook, replyable
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.rotation import carry_over
@@ -62,7 +62,7 @@ def inbound_sms() -> Response | tuple[str, int]:
     message_sid = request.form["MessageSid"]  # well-formed and equal to SmsSid (twilio_form)
     if not sender:
         return "a Twilio message webhook needs From", 400
-    if not REPLYABLE_SENDER.fullmatch(sender):
+    if not replyable(sender):
         # A short code or an alphanumeric sender ID (a carrier's or a business's text): no
         # person to survey, and any reply would fail at Twilio. Nothing is kept, not even
         # the message's SID; an empty <Response/> tells Twilio to send nothing.
