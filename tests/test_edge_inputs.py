@@ -213,3 +213,14 @@ def test_survey_check_flags_recording_names_that_need_encoding(tmp_path):
     # The shipped file's names are plain ASCII: nothing to flag there.
     shipped = check_file(DEFAULT_SURVEY_PATH, audio_base_url="https://cdn.example/audio")
     assert not [f for f in shipped if "must encode" in f.message]
+
+
+def test_the_simulator_says_why_a_short_code_gets_no_answer(client, redis):
+    answer = client.post("/simulator/api/send", json={"from": "+22395", "body": "SURVEY"})
+    assert answer.status_code == 200
+    got = answer.get_json()
+    assert got["replies"] == [] and got["events"] == []
+    assert len(got["notices"]) == 1 and "short code" in got["notices"][0]
+    assert redis.keys("*") == []
+    answer = client.post("/simulator/api/send", json={"from": PHONE, "body": "SURVEY"})
+    assert answer.get_json()["replies"] and answer.get_json()["notices"] == []
