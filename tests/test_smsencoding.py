@@ -139,3 +139,62 @@ def test_summary_names_encoding_segments_units_and_culprits():
     assert summary(describe("¿Qué tal? Sí.")) == (
         "UCS-2, 1 segment (13 UTF-16 units); UCS-2 because of í"
     )
+
+
+# ------------------------------------------------- grapheme clusters at a segment boundary
+# Vectors from Twilio's own segment calculator (TwilioDevEd/message-segment-calculator, its
+# SegmentedMessage run on each text): it never splits a grapheme cluster between segments.
+# Each text is `pad` letters, the cluster, then letters up to 134 UTF-16 units: two full UCS-2
+# segments of 67 by arithmetic, three when the cluster would straddle unit 67.
+CLUSTERS = {
+    "flag of Mexico": ("\U0001f1f2\U0001f1fd", {64, 65, 66}),
+    "flag of Haiti": ("\U0001f1ed\U0001f1f9", {64, 65, 66}),
+    "thumbs up, medium skin tone": ("\U0001f44d\U0001f3fd", {64, 65, 66}),
+    "family (ZWJ sequence)": ("\U0001f468\u200d\U0001f469\u200d\U0001f467", set(range(60, 67))),
+    "e and a combining acute": ("e\u0301", {66}),
+    "o and a combining grave (Kreyol ò, decomposed)": ("o\u0300", {66}),
+    "red heart and its emoji selector": ("\u2764\ufe0f", {66}),
+    "grinning face (one surrogate pair)": ("\U0001f600", {66}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLUSTERS))
+@pytest.mark.parametrize("pad", range(58, 68))
+def test_a_cluster_at_a_segment_boundary_counts_as_twilio_counts_it(name, pad):
+    cluster, three_at = CLUSTERS[name]
+    units = len(cluster.encode("utf-16-le")) // 2
+    text = "a" * pad + cluster + "b" * (134 - pad - units)
+    info = describe(text)
+    assert (info.encoding, info.length) == (UCS2, 134)
+    assert info.segments == (3 if pad in three_at else 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "pad", "total", "expected"),
+    [
+        ("flag of Mexico", 64, 133, 3),  # Twilio: the flag moves whole, 2 units are wasted
+        ("flag of Mexico", 64, 201, 4),
+        ("family (ZWJ sequence)", 60, 133, 3),
+        ("family (ZWJ sequence)", 60, 201, 4),
+        ("e and a combining acute", 66, 201, 4),
+        ("e and a combining acute", 66, 133, 2),
+        ("thumbs up, medium skin tone", 66, 133, 2),
+    ],
+)
+def test_more_boundary_vectors_from_twilios_calculator(name, pad, total, expected):
+    cluster, _ = CLUSTERS[name]
+    units = len(cluster.encode("utf-16-le")) // 2
+    assert segments("a" * pad + cluster + "b" * (total - pad - units)) == expected
+
+
+def test_a_cluster_that_fits_one_segment_is_one_segment():
+    flag = CLUSTERS["flag of Haiti"][0]
+    assert segments("a" * 66 + flag) == 1  # 70 units exactly
+    assert segments("a" * 67 + flag) == 2
+
+
+def test_crlf_is_two_characters_as_twilio_counts_it():
+    # The calculator cuts the CR LF cluster in two: a boundary may fall between them.
+    assert segments("ê" * 66 + "\r\n" + "b" * 66) == 2  # ê: not in GSM-7, so UCS-2
+    assert segments("ê" * 67 + "\r\n" + "b" * 65) == 2
+    assert describe("ê\r\n").length == 3

@@ -45,7 +45,9 @@ def is_signed(auth_token: str, url: str, *, fragment: str = "") -> bool:
     Twilio's documents do not say whether the URL it signs keeps it: both are our own URL, so
     accepting either lets nobody sign for anything else."""
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not auth_token:
+    # Twilio's signature is base64: ASCII. A header of other bytes (Werkzeug reads headers as
+    # Latin-1) is simply wrong, and hmac.compare_digest would raise on it (a 500, not a 403).
+    if not signature or not auth_token or not signature.isascii():
         return False
     validator = RequestValidator(auth_token)
     # The URL exactly as configured matches almost always: check it once, and only on a
@@ -76,10 +78,19 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# The bodies Twilio posts to Messaging and Voice webhooks: a form. Twilio also signs JSON
+# bodies (for other products), with the body's SHA-256 in a `bodySHA256` query parameter and
+# the signature over the URL alone; no route here reads a JSON body, and the form every route
+# reads would be empty, so such a request is refused with 415 before its signature is even
+# looked at: a URL signed for one JSON body can never carry another body into a route.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def twilio_webhook(hook: Hook) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A Twilio webhook route: a form Twilio never sends is refused with 400 before anything
-    else (signed or not: a re-cut signed form is still malformed); then the signature (403);
-    then the parameters this webhook always carries (400). Nothing is applied on a refusal."""
+    """A Twilio webhook route: a body that is not a form is refused with 415, and a form
+    Twilio never sends with 400, before anything else (signed or not: a re-cut signed form is
+    still malformed); then the signature (403); then the parameters this webhook always
+    carries (400). Nothing is applied on a refusal."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -93,6 +104,9 @@ def twilio_webhook(hook: Hook) -> Callable[[Callable[..., Any]], Callable[..., A
 
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if request.mimetype and request.mimetype not in FORM_TYPES:
+                log.warning("refused a webhook request whose body is not a form")
+                return "a Twilio webhook body is a form (application/x-www-form-urlencoded)", 415
             why = malformed(request.form)
             if why is not None:
                 log.warning("refused a webhook request Twilio would never send: %s", why)

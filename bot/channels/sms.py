@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from xml.sax.saxutils import escape, quoteattr
 
 from flask import Blueprint, Response, request
 
 from bot.channels.signatures import public_base, twilio_webhook
-from bot.channels.twilio_form import Hook
+from bot.channels.twilio_form import Hook, replyable
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.rotation import carry_over
@@ -20,6 +21,7 @@ from bot.records.sessions import handle_message
 from bot.web.state import state
 
 bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
+log = logging.getLogger("surveybot.webhooks")
 
 # Message statuses Twilio reports; anything else is counted as "other".
 KNOWN_STATUSES = frozenset(
@@ -60,6 +62,12 @@ def inbound_sms() -> Response | tuple[str, int]:
     message_sid = request.form["MessageSid"]  # well-formed and equal to SmsSid (twilio_form)
     if not sender:
         return "a Twilio message webhook needs From", 400
+    if not replyable(sender):
+        # A short code or an alphanumeric sender ID (a carrier's or a business's text): no
+        # person to survey, and any reply would fail at Twilio. Nothing is kept, not even
+        # the message's SID; an empty <Response/> tells Twilio to send nothing.
+        log.info("a text from a sender Twilio cannot reply to (short code or name): ignored")
+        return twiml(())
     settings = state().settings
     key = settings.PSEUDONYM_KEY
     num_media = int(request.form.get("NumMedia") or 0)  # ASCII digits only (twilio_form)

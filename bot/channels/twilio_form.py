@@ -22,6 +22,22 @@ CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 PARAM_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 COUNT = re.compile(r"[0-9]{1,3}")
+# A sender Twilio can text back: a phone number in E.164 ("+" and 7 to 15 digits; the shortest
+# numbers in service, e.g. Saint Helena's, have 7), optionally behind a channel prefix
+# ("whatsapp:+1...") and with the spaces and dashes people type in the simulator. Short codes
+# ("12345", 3 to 6 digits) and alphanumeric sender IDs ("MYBANK") are not: Twilio refuses to
+# send to them (errors 21265 and 21612).
+_PHONE_SENDER = re.compile(r"(?:[a-z]+:)?\+[0-9 ().\-]+")
+_E164_DIGITS = re.compile(r"[1-9][0-9]{6,14}")
+
+
+def replyable(sender: str) -> bool:
+    """Whether Twilio can deliver a reply to this `From`."""
+    text = sender.strip()
+    if not _PHONE_SENDER.fullmatch(text):
+        return False
+    return bool(_E164_DIGITS.fullmatch(re.sub(r"[^0-9]", "", text)))
+
 
 # Which values must have which shape when present.
 SHAPES: Mapping[str, re.Pattern[str]] = {

@@ -32,6 +32,7 @@ from bot.core.voice_prompts import (
     Speech,
     memo,
     recording_path,
+    recording_url_path,
     speak,
     speech_for,
     speech_hints,
@@ -87,11 +88,12 @@ _STEP = re.compile(r"[0-9]{1,4}")  # ASCII digits only, matched whole
 
 
 def audio_url(filename: str) -> str:
-    """Where Twilio fetches a recording: VOICE_AUDIO_BASE_URL, else this app's audio route."""
+    """Where Twilio fetches a recording: VOICE_AUDIO_BASE_URL, else this app's audio route;
+    the file name percent-encoded (a Kreyòl name may hold ò or a space)."""
     settings = state().settings
     base = settings.VOICE_AUDIO_BASE_URL.rstrip("/")
     base = base or f"{public_base(settings)}/twilio/voice/audio"
-    return f"{base}/{filename}"
+    return f"{base}/{recording_url_path(filename)}"
 
 
 def audio_dir() -> Path:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import regex
+
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"
 
@@ -51,14 +53,35 @@ def encoding_of(text: str) -> str:
     return UCS2 if ucs2_chars(text) else GSM7
 
 
+# One user-perceived character (an extended grapheme cluster, Unicode UAX #29): a flag (two
+# regional indicators), an emoji with its skin tone or a ZWJ family, a letter with its
+# combining accents.
+_GRAPHEME = regex.compile(r"\X")
+
+
+def graphemes(text: str) -> list[str]:
+    """The user-perceived characters of a text, as Twilio's segment calculator splits them:
+    extended grapheme clusters, except that CR LF counts as two (it cuts "\r\n" in two)."""
+    return [part for cluster in _GRAPHEME.findall(text) for part in _split_crlf(cluster)]
+
+
+def _split_crlf(cluster: str) -> tuple[str, ...]:
+    return ("\r", "\n") if cluster == "\r\n" else (cluster,)
+
+
 def _unit_costs(text: str, encoding: str) -> list[int]:
-    # Cost of each character in the units of its encoding. Each cost is indivisible: a segment
-    # boundary never falls inside an escape sequence (GSM-7) or a surrogate pair (UCS-2).
+    # Cost of each user-perceived character in the units of its encoding. Each cost is
+    # indivisible, as Twilio's segment calculator (TwilioDevEd/message-segment-calculator)
+    # counts: a segment boundary never falls inside an escape sequence (GSM-7) nor inside a
+    # grapheme cluster (UCS-2): not between the two halves of a surrogate pair, the two
+    # regional indicators of a flag, an emoji and its skin tone or the parts of a ZWJ
+    # sequence, nor between a letter and its combining accent. Counting code points instead
+    # would put a boundary there and undercount by a segment.
     if encoding == GSM7:
         return [2 if ch in GSM7_EXTENSION else 1 for ch in text]
     # UCS-2 on the wire is really UTF-16: characters beyond the BMP (most emoji) take two
     # code units, a surrogate pair.
-    return [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+    return [sum(2 if ord(ch) > 0xFFFF else 1 for ch in cluster) for cluster in graphemes(text)]
 
 
 def _count_segments(costs: list[int], single: int, multi: int) -> int:
@@ -68,7 +91,8 @@ def _count_segments(costs: list[int], single: int, multi: int) -> int:
     if total <= single:
         return 1
     # Fill each segment greedily; a character that does not fit whole starts the next segment,
-    # which is why 153 septets of text with an escape at the edge can need one more segment.
+    # which is why 153 septets of text with an escape at the edge can need one more segment
+    # (and 67 UTF-16 units with a flag or an accented letter at the edge).
     segments, used = 1, 0
     for cost in costs:
         if used + cost > multi:

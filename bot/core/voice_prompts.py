@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 from bot.core.engine import Reply
 from bot.core.questionnaire import Keyword, Question, Questionnaire, QuestionType
@@ -117,6 +118,13 @@ def prompt_speech(q: Questionnaire, prompt: str, lang: str) -> str:
 def recording(q: Questionnaire, prompt: str, lang: str) -> str | None:
     """The audio file the questionnaire names for a prompt in a language, if any."""
     return q.voice.recordings.get(lang, {}).get(prompt)
+
+
+def recording_url_path(filename: str) -> str:
+    """A recording's name as it goes into a URL: percent-encoded UTF-8 ("ht/konsantman ò.mp3"
+    -> "ht/konsantman%20%C3%B2.mp3"), its folders kept. A space or an ò left bare in a <Play>
+    URL is not a valid URL: Twilio may fetch another name, or none."""
+    return quote(filename, safe="/")
 
 
 def recording_path(folder: Path, filename: str) -> Path | None:

@@ -47,13 +47,14 @@ ASKED_PREFIX = "asked:"
 
 # Removes each record of a committed batch from the inbox and, for a counter record that was
 # still there, applies its increment: exactly once however often a batch is re-run.
-# KEYS[1]: the inbox; ARGV: quadruples (sealed record, hash key or "", field, record key):
-# the record key is summed beside the counter (inbox.key_field), for the cell-key method.
+# KEYS[1]: the inbox; ARGV: quintuples (sealed record, hash key or "", field, record key,
+# increment: 1, or -1 for one taken back): the record key is summed beside the counter
+# (inbox.key_field), for the cell-key method.
 _APPLY = """
 local applied = 0
-for i = 1, #ARGV, 4 do
+for i = 1, #ARGV, 5 do
   if redis.call('SREM', KEYS[1], ARGV[i]) == 1 and ARGV[i + 1] ~= '' then
-    redis.call('HINCRBY', ARGV[i + 1], ARGV[i + 2], 1)
+    redis.call('HINCRBY', ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 4]))
     redis.call('HINCRBY', ARGV[i + 1], ARGV[i + 2] .. '#key', tonumber(ARGV[i + 3]))
     applied = applied + 1
   end
@@ -176,7 +177,8 @@ def _apply_args(opened: Iterable[tuple[bytes, dict]]) -> list[bytes | str]:
     for raw, record in opened:
         if record.get("kind") == inbox.COUNT:
             hash_key, field_name = counter_target(record["wave"], record["field"])
-            args.extend((raw, hash_key, field_name, int(record.get("k", 0))))
+            step = -1 if record.get("n") == -1 else 1
+            args.extend((raw, hash_key, field_name, int(record.get("k", 0)), step))
         else:
-            args.extend((raw, "", "", 0))
+            args.extend((raw, "", "", 0, 0))
     return args

@@ -10,8 +10,9 @@ shuffles them and writes a whole batch in one database transaction.
 
 Record kinds:
 - ``response``: a completed response (the storage payload: answers, language, wave, day).
-- ``count``: ``{"wave", "field"}``, one increment of a wave's counter (`keys.wave_stats`) or,
-  for ``field`` = ``asked:<question>``, of its drop-off counter (`keys.asked_stats`).
+- ``count``: ``{"wave", "field", "k"}``, one increment of a wave's counter (`keys.wave_stats`)
+  or, for ``field`` = ``asked:<question>``, of its drop-off counter (`keys.asked_stats`);
+  with ``"n": -1``, one increment taken back (a person counted once moves to another counter).
 """
 
 from __future__ import annotations
@@ -36,12 +37,28 @@ def put(pipe: Pipeline | Redis, public_key: str, kind: str, record: dict[str, An
     pipe.sadd(keys.STORAGE_INBOX, seal(public_key, plain.encode()))
 
 
-def put_count(pipe: Pipeline | Redis, public_key: str, wave: str, field: str) -> None:
+def put_count(
+    pipe: Pipeline | Redis,
+    public_key: str,
+    wave: str,
+    field: str,
+    *,
+    key: int | None = None,
+    undo: bool = False,
+) -> int:
     """One increment of a wave counter, sealed: who it is about stays out of the counter. It
-    carries a random record key, summed beside the counter (`key_field`), so a release
-    perturbs the counter like any count (bot/releases/cellkey.py)."""
-    record = {"wave": wave, "field": field, "k": cellkey.new_record_key()}
+    carries a random record key (or `key`), summed beside the counter (`key_field`), so a
+    release perturbs the counter like any count (bot/releases/cellkey.py); returns it.
+
+    `undo` takes back an earlier increment made with `key`: the counter goes down by one and
+    its key sum loses that key, as if that increment had never been made (a person who moves
+    from one counter to another, bot/records/counted.py)."""
+    record_key = cellkey.new_record_key() if key is None else key
+    record: dict = {"wave": wave, "field": field, "k": record_key}
+    if undo:
+        record.update(n=-1, k=-record_key % cellkey.RECORD_KEY_SPACE)
     put(pipe, public_key, COUNT, record)
+    return record_key
 
 
 def key_field(field: str) -> str:

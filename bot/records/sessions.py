@@ -52,6 +52,7 @@ from bot.infra.sealing import ConversationCipher, SealError
 from bot.infra.weeks import iso_week
 from bot.outreach.waves import OpenWave, Registry, RegistryCache
 from bot.records import inbox, snapshots
+from bot.records.counted import count_started, settle_language
 
 log = logging.getLogger(__name__)
 _signals = Namespace()
@@ -91,7 +92,9 @@ def _apply_event(
     event: Event,
     today: dt.date,
     done: set[bytes],
-) -> None:
+    counted: dict,
+) -> dict:
+    """Queue what an event changes; returns the conversation's counted markers after it."""
     if event.type is EventType.OPTED_OUT:
         pipe.set(keys.opted_out(pseudonym), "1")
         pipe.delete(keys.invited(pseudonym))
@@ -100,13 +103,14 @@ def _apply_event(
         pipe.delete(keys.opted_out(pseudonym))
         enqueue_opt_out(conv.queue, pseudonym, today.isoformat(), opted_out=False, pipeline=pipe)
     if wave is None:
-        return
+        return counted
     seal_key = conv.storage_public_key
+    if event.type is EventType.STARTED:  # once per conversation (bot/records/counted.py)
+        lang = event.lang or ""
+        return count_started(pipe, seal_key, wave.name, lang, iso_week(today), counted)
     inbox.put_count(pipe, seal_key, wave.name, event.type.value)
-    if event.type is EventType.STARTED:
-        inbox.put_count(pipe, seal_key, wave.name, f"started:{event.lang}")
-        inbox.put_count(pipe, seal_key, wave.name, f"started:{iso_week(today)}")
-    elif event.type is EventType.COMPLETED:
+    if event.type is EventType.COMPLETED:
+        settle_language(pipe, seal_key, wave.name, event.lang, counted)
         if not pseudonym.startswith(ONE_CALL_PREFIX):  # a caller never recognised again
             # The key is WATCHed, so `done` is still what it holds.
             names = sorted({d.decode() for d in done} | {wave.name})
@@ -122,6 +126,7 @@ def _apply_event(
             "answers": event.answers,
         }
         inbox.put(pipe, seal_key, inbox.RESPONSE, payload)
+    return counted
 
 
 def _written(cipher: ConversationCipher, value: object) -> bytes:
@@ -289,6 +294,9 @@ def handle_message(
                     # question reveals the answer before it): drop them with the answers.
                     pipe.delete(*(keys.message_seen(pseudonym, d) for d in earlier_seen))
                     earlier_seen = []
+                counted = dict(envelope.get("counted") or {})
+                for event in result.events:
+                    counted = _apply_event(conv, pipe, wave, pseudonym, event, today, done, counted)
                 if result.session is not None and wave is not None:
                     pending = result.session.question
                     if pending and pending not in reached:
@@ -301,6 +309,7 @@ def handle_message(
                         "session": result.session.to_dict(),
                         "seen": [*earlier_seen, message_digest][-MAX_TRACKED_MESSAGES:],
                         "reached": reached,
+                        "counted": counted,
                         "survey": wave.questionnaire.digest,
                     }
                     pipe.set(session_key, _written(cipher, envelope), ex=conv.session_ttl)
@@ -309,8 +318,6 @@ def handle_message(
                 else:
                     pipe.delete(session_key)
                 pipe.set(seen_key, _written(cipher, replies), ex=defaults.MESSAGE_DEDUP_TTL_SECONDS)
-                for event in result.events:
-                    _apply_event(conv, pipe, wave, pseudonym, event, today, done)
                 results = pipe.execute()
                 if kept and not results[0]:
                     snapshots.restore(conv.redis, wave.questionnaire, conv.session_ttl)

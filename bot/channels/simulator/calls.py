@@ -6,7 +6,7 @@ import uuid
 from email.utils import formatdate
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask
 
@@ -158,7 +158,8 @@ def is_voice_url(app: Flask, url: str, prefix: str = VOICE_PATH) -> bool:
 
 def recording_name(url: str) -> str:
     """A short name for a <Play>ed recording: its path under the voice audio route, if it is
-    one of ours, else its last path segment."""
-    path = urlsplit(url).path
+    one of ours, else its last path segment; as the questionnaire names it (URLs carry it
+    percent-encoded)."""
+    path = unquote(urlsplit(url).path)
     _, marker, rest = path.partition(VOICE_AUDIO_PATH)
     return rest if marker and rest else path.rsplit("/", 1)[-1] or url

@@ -14,6 +14,7 @@ from bot.channels.simulator.signing import (
     webhook_base,
 )
 from bot.channels.simulator.twiml import parse_twiml
+from bot.channels.twilio_form import replyable
 from bot.core.engine import EventType
 from bot.infra.privacy import pseudonym_for
 from bot.records.sessions import message_applied
@@ -51,9 +52,13 @@ class Delivery:
     replies: list[str]
     events: tuple[EventType, ...] = ()
     was_opted_out: bool = False
+    replyable: bool = True
 
     def notices(self) -> list[str]:
-        """What a real phone would see that the bot does not send (Twilio's opt-out handling)."""
+        """What a real phone would see that the bot does not send (Twilio's opt-out handling),
+        or why the bot stayed silent."""
+        if not self.replyable:
+            return [NOT_REPLYABLE_NOTICE]
         if EventType.OPTED_OUT in self.events:
             return [OPTED_OUT_NOTICE]
         if EventType.OPTED_IN in self.events:
@@ -73,6 +78,10 @@ OPTED_OUT_NOTICE = (
 OPTED_IN_NOTICE = (
     "This number is opted back in (START): the bot answers its texts again. In production "
     "Twilio also confirms the opt-in itself (Advanced Opt-Out)."
+)
+NOT_REPLYABLE_NOTICE = (
+    "Not answered: this is no phone number Twilio can text back (a short code or a sender "
+    "name), so the bot replies nothing and keeps nothing. Use a full number, e.g. +1 305 555 0100."
 )
 IGNORED_NOTICE = (
     "Ignored: this number is opted out (STOP), so the bot does not answer. "
@@ -95,5 +104,7 @@ def deliver(app: Flask, sender: str, body: str, *, media: bool = False) -> Deliv
         status, data, _mimetype = signed_request(app, webhook_base(app) + "/twilio/sms", params)
     if status != 200:
         return Delivery(status, [])
+    if not replyable(sender):
+        return Delivery(200, parse_twiml(data), replyable=False)
     events = tuple(e for step_events, _ in applied for e in step_events)
     return Delivery(200, parse_twiml(data), events, any(out for _, out in applied))

@@ -14,6 +14,7 @@ from bot.core.voice_prompts import (
     SAY_VOICES,
     all_prompts,
     recording_path,
+    recording_url_path,
 )
 
 # What a call says for a prompt with no playable recording
@@ -34,6 +35,21 @@ def _audio_name_problem(name: str) -> str | None:
     if not name.endswith(AUDIO_SUFFIXES):
         return f"{name} is not a .mp3 or .wav file: the app serves only those"
     return None
+
+
+def _url_name_problem(name: str) -> str | None:
+    """Why a file name is fragile in a URL (a space, an ò...), if it is: calls ask for it
+    percent-encoded, and a host or a copy that spells ò another way (macOS decomposes it into
+    o and a combining accent) no longer matches it."""
+    encoded = recording_url_path(name)
+    if encoded == name:
+        return None
+    odd = sorted({ch for ch in name if recording_url_path(ch) != ch and ch != "/"})
+    shown = " ".join("space" if ch == " " else repr(ch)[1:-1] for ch in odd)
+    return (
+        f"{name} has characters a URL must encode ({shown}): calls fetch it as {encoded}; "
+        "rename it with ASCII letters, digits, - and _ so every host and copy serves it"
+    )
 
 
 def _unknown_prompt(prompt: str, prompts: list[str]) -> str:
@@ -73,7 +89,11 @@ def check_recordings(q: Questionnaire, audio_dir: Path | None) -> Iterator[Findi
             problem = _audio_name_problem(name)
             if problem is not None:
                 yield Finding("warning", where, problem)
-            elif audio_dir is not None and recording_path(audio_dir, name) is None:
+                continue
+            fragile = _url_name_problem(name)
+            if fragile is not None:
+                yield Finding("warning", where, fragile)
+            if audio_dir is not None and recording_path(audio_dir, name) is None:
                 yield Finding(
                     "warning",
                     where,
