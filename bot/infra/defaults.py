@@ -13,6 +13,9 @@ RELEASE_MIN_NEW = 20
 # adds few responses to the one before would let a viewer subtract one from the other.
 RELEASE_MIN_NEW_FACTOR = 2
 DEFAULT_WAVE = "default"  # the one wave that is always open until waves exist
+# A text this many clock hours after a conversation's last step (so more than an hour later)
+# is greeted with "welcome back" when it answers nothing (bot/records/sessions.py).
+WELCOME_BACK_AFTER_HOURS = 2
 MESSAGE_DEDUP_TTL_SECONDS = 6 * 3600  # Twilio retries within minutes; hours is generous
 STATS_TTL_DAYS = 400
 STORE_RETRY_INTERVALS = (10, 30, 60, 300, 900, 1800, 3600, 3600, 3600, 3600)
