@@ -107,6 +107,14 @@ def test_a_wrong_reply_at_consent_gets_one_line(lang):
     assert len(Q.message("consent_hint", lang)) < len(Q.message("consent", lang)) / 4
 
 
+def test_a_call_hears_the_consent_again_after_silence_and_one_line_after_a_wrong_key():
+    consent = Session(stage=Stage.CONSENT, lang="es")
+    silent = step(Q, consent, Inbound(text="", keys="", channel=Channel.VOICE))
+    assert [r.prompt for r in silent.replies] == ["message.consent"]
+    wrong = step(Q, consent, Inbound(text="", keys="5", channel=Channel.VOICE))
+    assert [r.prompt for r in wrong.replies] == ["message.consent_hint"]
+
+
 @pytest.mark.parametrize(
     "lang, word", [("es", "COMENZAR"), ("es", "empezar"), ("ht", "KÒMANSE"), ("ht", "komanse")]
 )

@@ -192,7 +192,7 @@ def _consent_step(q: Questionnaire, session: Session, norm: str, inbound: Inboun
     if consent is None and inbound.returning:
         return _welcome_back(q, session)
     if consent is None:
-        return miss(q, session, inbound.channel)
+        return miss(q, session, inbound.channel, near=bool(norm))
     if not consent:
         return Step(None, (message(q, "declined", lang),), (Event(EventType.DECLINED),))
     first = next_question(q, None, session.answers)

@@ -75,9 +75,10 @@ def miss(
 ) -> Step:
     """A reply that answers nothing: hint, offer to skip, or pause a call.
 
-    A near miss (`near`: numbers, but none that answers, like 6 for five options) shows the
-    respondent is looking at the question: a text gets the one-line hint ("Reply 1 to 5")
-    without the question again. A call always says the question again.
+    A near miss (`near`: numbers, but none that answers, like 6 for five options; at consent,
+    any reply at all) shows the respondent is looking at the question: a text gets the
+    one-line hint ("Reply 1 to 5") without the question again. A call always says the
+    question again.
     """
     session.misses += 1
     lang = session.lang
@@ -85,8 +86,9 @@ def miss(
     if voice and session.misses >= VOICE_MISSES_BEFORE_PAUSE:
         session.misses = 0
         return Step(session, (), (Event(EventType.PAUSED, lang=lang),))
-    if session.stage is Stage.CONSENT and lang is not None:
-        # They read the consent a moment ago: one line on how to answer, not all of it again.
+    if session.stage is Stage.CONSENT and lang is not None and (near or not voice):
+        # They read the consent a moment ago: one line on how to answer, not all of it again
+        # (silence on a call may mean they did not hear it: then it is said again).
         return Step(session, (message(q, "consent_hint", lang),))
     if session.stage is not Stage.QUESTION or lang is None:
         return Step(session, (pending_prompt(q, session),))
