@@ -118,10 +118,11 @@ def test_consent_no_ends_politely_and_keeps_nothing(lang):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_unclear_consent_repeats_the_consent(lang):
+def test_unclear_consent_gets_a_one_line_hint_not_the_consent_again(lang):
     result = say(Session(stage=Stage.CONSENT, lang=lang), "maybe later")
     assert result.session.stage is Stage.CONSENT
-    assert texts(result) == [Q.message("consent", lang)]
+    assert texts(result) == [Q.message("consent_hint", lang)]
+    assert "\n" not in texts(result)[0] and result.replies[0].lang == lang
 
 
 def test_start_at_consent_means_yes():
@@ -265,7 +266,7 @@ def test_invalid_reply_reasks_with_a_hint_in_the_language(lang, question):
         assert session.misses == miss
         hint, prompt = result.replies
         assert prompt.text == render_question(question, lang)
-        assert hint.text.startswith(Q.message(hint_key, lang))
+        assert hint.text.startswith(Q.message(hint_key, lang, last=len(question.options)))
         offers_skip = Q.message("skip_offer", lang) in hint.text
         assert offers_skip == (miss >= MISSES_BEFORE_SKIP_OFFER)
         assert {hint.lang, prompt.lang} == {lang}
@@ -301,7 +302,7 @@ def test_a_picture_without_text_is_explained():
     first = say(None, "", has_media=True)
     assert Q.message("text_only", "en") in first.replies[0].text
     at_consent = say(Session(stage=Stage.CONSENT, lang="es"), "", has_media=True)
-    assert texts(at_consent) == [Q.message("text_only", "es"), Q.message("consent", "es")]
+    assert texts(at_consent) == [Q.message("text_only", "es"), Q.message("consent_hint", "es")]
     at_menu = say(Session(), "", has_media=True)
     assert Q.message("text_only", "ht") in at_menu.replies[0].text
     assert at_menu.replies[1].text == language_prompt(Q).text
@@ -339,8 +340,12 @@ def test_opted_out_respondents_get_nothing_until_start():
 def test_start_opts_back_in(lang, word):
     result = say(None, word, opted_out=True)
     assert events(result) == [EventType.OPTED_IN]
-    assert result.session.stage is Stage.LANGUAGE
-    assert texts(result)[-1] == language_prompt(Q).text
+    if lang == "en":  # Twilio's own START and UNSTOP name no language: the menu, all three
+        assert result.session.stage is Stage.LANGUAGE
+        assert texts(result)[-1] == language_prompt(Q).text
+    else:  # COMENZAR, KOMANSE: that language only, straight to its consent
+        assert result.session.stage is Stage.CONSENT and result.session.lang == lang
+        assert texts(result) == [Q.message("opted_in", lang), Q.message("consent", lang)]
 
 
 @pytest.mark.parametrize("lang, word", _all_keyword_words(Keyword.HELP))

@@ -27,9 +27,12 @@ def _known_texts(lang: str) -> frozenset[str]:
     texts = {Q.message(key, lang) for key in Q.messages}
     texts |= {render_question(question, lang) for question in Q.questions}
     skip_offer = Q.message("skip_offer", lang)
-    texts |= {
-        f"{Q.message(k, lang)} {skip_offer}" for k in ("invalid", "invalid_multi", "invalid_number")
+    hints = {
+        Q.message(k, lang, last=len(question.options))
+        for k in ("invalid", "invalid_multi", "invalid_number")
+        for question in Q.questions
     }
+    texts |= hints | {f"{hint} {skip_offer}" for hint in hints}
     return frozenset(texts)
 
 

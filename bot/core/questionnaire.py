@@ -66,7 +66,12 @@ REQUIRED_MESSAGES = (
     "text_only",
     "no_wave_open",
     "wave_closed",
+    "consent_hint",
 )
+# Values the engine fills into messages besides the file's resources: `keyword`, the wave's
+# own start word in the message's language (what DECLINED and OPTED_IN tell a person to text),
+# and `last`, the number of the last option of the question at hand (the hint "Reply 1 to 5").
+ENGINE_FIELDS = ("keyword", "last")
 
 Text = dict[str, str]  # language code -> string
 
@@ -194,16 +199,35 @@ class Questionnaire:
                 return i
         raise KeyError(question_id)
 
-    def message(self, key: str, lang: str) -> str:
-        """A message in one language with the file's resources filled in."""
-        return self.messages[key][lang].strip().format(**self.resources)
+    def start_word(self, lang: str) -> str:
+        """The word that starts this questionnaire's survey in a language, as a text names it:
+        the first start keyword of the language, else of any language, else Twilio's START."""
+        for words in (self.start_keywords.get(lang, ()), *self.start_keywords.values()):
+            if words:
+                return words[0].upper()
+        return TWILIO_START_WORDS[0].upper()
+
+    def _fields(self, lang: str, values: dict[str, Any]) -> dict[str, Any]:
+        """What a message's placeholders are filled with: resources, then ENGINE_FIELDS
+        (`last` defaults to the longest option list, so `survey check` measures the worst)."""
+        longest = max((len(question.options) for question in self.questions), default=0)
+        return {
+            **self.resources,
+            "keyword": self.start_word(lang),
+            "last": longest,
+            **values,
+        }
+
+    def message(self, key: str, lang: str, **values: Any) -> str:
+        """A message in one language with the file's resources (and `values`) filled in."""
+        return self.messages[key][lang].strip().format(**self._fields(lang, values))
 
     def voice_message(self, key: str, lang: str, **values: Any) -> str:
         """A message as spoken by phone: its `voice` text if any, else its SMS text."""
         text = self.voice.messages.get(key, {}).get(lang)
         if text is None:
             text = self.messages[key][lang]
-        return " ".join(text.split()).format(**self.resources, **values)
+        return " ".join(text.split()).format(**self._fields(lang, values))
 
 
 def _text(raw: Any, where: str) -> Text:

@@ -11,6 +11,23 @@ _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 # Words that join the numbers of a multi answer: "1 y 3", "1 and 3", "1 ak 3", "1 et 3".
 CONJUNCTIONS = frozenset({"and", "y", "e", "ak", "et", "epi", "or", "o", "ou"})
+# Numbers written as words, normalized, by language: "two", "dos", "de" (Kreyol) read as 2.
+# Each language's own, plus English; Kreyol "de" is not Spanish "de" ("of").
+NUMBER_WORDS = {
+    "en": ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    "es": ("uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez"),
+    "ht": ("en", "de", "twa", "kat", "senk", "sis", "set", "uit", "nef", "dis"),
+}
+_NUMBER_TABLES = {
+    lang: {**{w: n for n, w in enumerate(NUMBER_WORDS["en"], 1)}, **dict(extra)}
+    for lang, extra in {
+        "en": {},
+        "es": {**{w: n for n, w in enumerate(NUMBER_WORDS["es"], 1)}, "una": 1},
+        "ht": {w: n for n, w in enumerate(NUMBER_WORDS["ht"], 1)},
+    }.items()
+}
+# A dot between single letters is an abbreviation: "U.S." reads as "us", not "u s".
+_ABBREVIATION_DOT = re.compile(r"(?<=\b[^\W\d_])\.(?=[^\W\d_]\b)")
 
 
 def clean_body(body: str | None) -> str:
@@ -38,6 +55,11 @@ def read_number(word: str, max_digits: int = 9) -> int | None:
     return int(word) if is_number(word) and len(word) <= max_digits else None
 
 
+def number_word(word: str, lang: str) -> int | None:
+    """The number a normalized word spells in a language (or in English), else None."""
+    return _NUMBER_TABLES.get(lang, _NUMBER_TABLES["en"]).get(word)
+
+
 def _ascii_digit(ch: str) -> str:
     """A decimal digit of any script (Unicode Nd: Arabic-Indic '٣', Devanagari '३', fullwidth
     '３') as its ASCII digit; any other character unchanged."""
@@ -48,7 +70,7 @@ def _ascii_digit(ch: str) -> str:
 def normalize(text: str) -> str:
     """Lowercase, strip accents and punctuation, collapse spaces, read the decimal digits of
     every script as ASCII ones: 'Sí!' -> 'si', '٣' -> '3'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", _ABBREVIATION_DOT.sub("", text.casefold()))
     no_marks = "".join(_ascii_digit(ch) for ch in decomposed if not unicodedata.combining(ch))
     no_punct = _PUNCT.sub(" ", no_marks).replace("_", " ")
     return _SPACES.sub(" ", no_punct).strip()

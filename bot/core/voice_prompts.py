@@ -10,6 +10,7 @@ output into TwiML, `bot.core.checks` lints it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,13 +185,26 @@ def hint_phrases(q: Questionnaire, question: Question, lang: str) -> list[str]:
     synonyms, SKIP and BACK. Phrases longer than MAX_HINT_CHARS are kept for the checker."""
     words: list[str] = []
     for option in question.options:
-        words.append(option.label.get(lang, ""))
+        words.extend((option.label.get(lang, ""), option.voice.get(lang, "")))
         words.extend(option.synonyms.get(lang, ()))
     for keyword in (Keyword.SKIP, Keyword.BACK):
         words.extend(q.keywords.get(keyword, {}).get(lang, ()))
-    # A comma separates Twilio's hints, so it cannot be inside one.
-    phrases = (" ".join(word.replace(",", " ").split()) for word in words)
+    phrases = (hint_phrase(word) for word in words)
     return list(dict.fromkeys(phrase for phrase in phrases if phrase))
+
+
+# Twilio's <Gather> hints are phrases of words separated by spaces, the phrases separated by
+# commas (warning 13330 otherwise), and a word starting with $ is a class token: so a hint
+# keeps letters, digits and an apostrophe inside a word ("don't"), and nothing else.
+_HINT_DROPPED = re.compile(r"[^\w\s']|_|(?<!\w)'|'(?!\w)")
+_ABBREVIATION_DOT = re.compile(r"(?<=\b[^\W\d_])\.(?=[^\W\d_]\b)")
+
+
+def hint_phrase(text: str) -> str:
+    """A label or word as a hint Twilio accepts: "Ciudadano/a de EE.UU." -> "Ciudadano a de
+    EEUU", "Other (visa, TPS...)" -> "Other visa TPS"."""
+    text = _ABBREVIATION_DOT.sub("", text)
+    return " ".join(_HINT_DROPPED.sub(" ", text).split())
 
 
 def speech_hints(q: Questionnaire, question: Question, lang: str) -> str:

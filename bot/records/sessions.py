@@ -215,6 +215,22 @@ def _started_with(conv: Conversation, wave: OpenWave | None, envelope: dict) -> 
     return replace(wave, questionnaire=kept)
 
 
+def _hour() -> int:
+    """The current clock hour, counted from the epoch: the only time a conversation keeps of
+    its last step (sealed inside it, gone with it), enough to tell a pause from a reply."""
+    return int(clock.now().timestamp()) // 3600
+
+
+def _returning(envelope: dict, channel: Channel, hour: int) -> bool:
+    """Whether a text comes after a pause (WELCOME_BACK_AFTER_HOURS) or after a call."""
+    if not envelope or channel is not Channel.SMS:
+        return False  # a call greets a caller who comes back on its own (Signal.CALL_START)
+    if envelope.get("via") == Channel.VOICE.value:
+        return True
+    last = envelope.get("hour")
+    return isinstance(last, int) and hour - last >= defaults.WELCOME_BACK_AFTER_HOURS
+
+
 def _transition(
     conv: Conversation, wave: OpenWave | None, session: Session | None, inbound: Inbound
 ) -> Step:
@@ -246,6 +262,7 @@ def handle_message(
     the respondent's own key (bot/infra/sealing.py): Redis's files hold them as noise.
     """
     today = clock.today()
+    hour = _hour()
     session_key = keys.session(pseudonym)
     seen_key = keys.message_seen(pseudonym, message_digest)
     optout_key = keys.opted_out(pseudonym)
@@ -277,6 +294,7 @@ def handle_message(
                     channel=channel,
                     signal=signal,
                     keys=keys_pressed,
+                    returning=_returning(envelope, channel, hour),
                 )
                 result = _transition(conv, wave, session, inbound)
                 replies = render(result, wave.questionnaire if wave else conv.questionnaire)
@@ -311,6 +329,8 @@ def handle_message(
                         "reached": reached,
                         "counted": counted,
                         "survey": wave.questionnaire.digest,
+                        "hour": hour,
+                        "via": channel.value,
                     }
                     pipe.set(session_key, _written(cipher, envelope), ex=conv.session_ttl)
                     if invited_lang:

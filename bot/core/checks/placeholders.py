@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.core.checks.findings import Finding, Level
 from bot.core.checks.translations import respondent_texts
 from bot.core.placeholders import describe_placeholder, find_placeholders
-from bot.core.questionnaire import Questionnaire
+from bot.core.questionnaire import ENGINE_FIELDS, Questionnaire
 
 
 def check_resources(q: Questionnaire, allow: bool, path: str | Path) -> Iterator[Finding]:
@@ -57,7 +57,8 @@ def check_placeholders(q: Questionnaire) -> Iterator[Finding]:
     """Each message's placeholders known; braces elsewhere are sent as typed."""
     for key, texts in q.messages.items():
         for lang, text in texts.items():
-            yield from placeholder_findings(q, f"messages.{key}[{lang}]", text)
+            where = f"messages.{key}[{lang}]"
+            yield from placeholder_findings(q, where, text, ENGINE_FIELDS)
     # Only messages are formatted: braces anywhere else reach the phone as typed.
     for where, texts in respondent_texts(q):
         if where.startswith("messages."):

@@ -9,7 +9,7 @@ from bot.core.checks.findings import WITH_OPTIONS, Finding, Level
 from bot.core.checks.placeholders import placeholder_fields, placeholder_findings
 from bot.core.checks.recordings import check_recordings
 from bot.core.engine import KEY_BACK, KEY_SKIP
-from bot.core.questionnaire import Questionnaire, QuestionType
+from bot.core.questionnaire import ENGINE_FIELDS, Questionnaire, QuestionType
 from bot.core.voice_prompts import (
     MAX_HINT_CHARS,
     PHONE_ONLY_FALLBACKS,
@@ -98,7 +98,7 @@ def _check_phone_messages(q: Questionnaire) -> Iterator[Finding]:
         values = ("label", "number") if key == "option" else ()
         for lang, text in texts.items():
             where = f"voice.messages.{key}[{lang}]"
-            findings = list(placeholder_findings(q, where, text, values))
+            findings = list(placeholder_findings(q, where, text, (*values, *ENGINE_FIELDS)))
             yield from findings
             if values and not findings:
                 for name in values:

@@ -6,7 +6,13 @@ from bot.core.engine.keys import read_keys
 from bot.core.engine.keywords import keyword_and_language, keyword_of, keyword_step, start_language
 from bot.core.engine.prompts import all_languages, language_prompt, message, pending_prompt
 from bot.core.engine.reconcile import finish_if_done, reconcile
-from bot.core.engine.replies import chosen_language, consent_answer, named_language, parse_answer
+from bot.core.engine.replies import (
+    chosen_language,
+    consent_answer,
+    named_language,
+    near_miss,
+    parse_answer,
+)
 from bot.core.engine.states import (
     Channel,
     Event,
@@ -23,10 +29,16 @@ from bot.core.questionnaire import Keyword, Questionnaire
 from bot.core.text import MAX_BODY_CHARS, clean_body, normalize
 
 
+def text_language(q: Questionnaire, norm: str) -> str | None:
+    """The language a text is in, when it says so: a start keyword, a keyword of one language
+    (COMENZAR, AYUDA, KANPE; not Twilio's own English words) or a language's name."""
+    return start_language(q, norm) or keyword_and_language(q, norm)[1] or named_language(q, norm)
+
+
 def begin(q: Questionnaire, inbound: Inbound, norm: str) -> Step:
     """A text from someone with no conversation in flight."""
     known = inbound.language if inbound.language in q.languages else None
-    lang = start_language(q, norm) or named_language(q, norm) or known
+    lang = text_language(q, norm) or known
     keyword = keyword_of(q, norm)
     if inbound.completed:
         reply = (
@@ -76,7 +88,7 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     keyword = inbound.keyword or keyword_of(q, norm)
 
     if inbound.opted_out or keyword is Keyword.STOP:
-        return _stop_step(q, session, inbound, keyword)
+        return _stop_step(q, session, inbound, keyword, norm)
     finished = finish_if_done(q, session) if session is not None else None
     if finished is not None:
         return finished
@@ -109,19 +121,25 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     if session.stage is Stage.LANGUAGE:
         return _language_step(q, session, norm, inbound.channel)
     if session.stage is Stage.CONSENT:
-        return _consent_step(q, session, norm, inbound.channel)
-    return _answer_step(q, session, text, inbound.channel)
+        return _consent_step(q, session, norm, inbound)
+    return _answer_step(q, session, text, inbound)
 
 
 def _stop_step(
-    q: Questionnaire, session: Session | None, inbound: Inbound, keyword: Keyword | None
+    q: Questionnaire,
+    session: Session | None,
+    inbound: Inbound,
+    keyword: Keyword | None,
+    norm: str,
 ) -> Step:
     """A text from a number that opted out (only START is heard), or STOP."""
     lang = session.lang if session else None
     if inbound.opted_out:
         if keyword is not Keyword.START:
             return Step(None)  # opted out: send nothing, keep nothing
-        began = begin(q, Inbound(text=""), "")
+        # COMENZAR or KOMANSE says the language: the reply and the survey speak it alone.
+        lang = lang or text_language(q, norm) or inbound.language
+        began = begin(q, Inbound(text="", language=lang), "")
         opted_in = message(q, "opted_in", lang) if lang else all_languages(q, "opted_in")
         return Step(began.session, (opted_in, *began.replies), (Event(EventType.OPTED_IN),))
     if inbound.channel is Channel.VOICE:
@@ -159,13 +177,22 @@ def _language_step(q: Questionnaire, session: Session, norm: str, channel: Chann
     return Step(session, (pending_prompt(q, session),))
 
 
-def _consent_step(q: Questionnaire, session: Session, norm: str, channel: Channel) -> Step:
+def _welcome_back(q: Questionnaire, session: Session) -> Step:
+    """Someone back after a pause, or texting after a call, whose text answers nothing: greet
+    them and ask what is pending, rather than tell them off for a wrong reply."""
+    session.misses = 0
+    return Step(session, (message(q, "resumed", session.lang), pending_prompt(q, session)))  # type: ignore[arg-type]
+
+
+def _consent_step(q: Questionnaire, session: Session, norm: str, inbound: Inbound) -> Step:
     """A reply to the consent message: the first question, or a goodbye."""
     lang = session.lang
     assert lang is not None
     consent = consent_answer(norm, lang)
+    if consent is None and inbound.returning:
+        return _welcome_back(q, session)
     if consent is None:
-        return miss(q, session, channel)
+        return miss(q, session, inbound.channel, near=bool(norm))
     if not consent:
         return Step(None, (message(q, "declined", lang),), (Event(EventType.DECLINED),))
     first = next_question(q, None, session.answers)
@@ -174,14 +201,16 @@ def _consent_step(q: Questionnaire, session: Session, norm: str, channel: Channe
     return Step(began.session, began.replies, (Event(EventType.STARTED, lang=lang),))
 
 
-def _answer_step(q: Questionnaire, session: Session, text: str, channel: Channel) -> Step:
+def _answer_step(q: Questionnaire, session: Session, text: str, inbound: Inbound) -> Step:
     """A reply to the pending question: the next question, or a hint and the question again."""
     lang = session.lang
     assert lang is not None
     question = q.question(session.question)  # type: ignore[arg-type]
     value = parse_answer(q, question, text, lang)
+    if value is None and inbound.returning:
+        return _welcome_back(q, session)
     if value is None:
-        return miss(q, session, channel)
+        return miss(q, session, inbound.channel, near=near_miss(normalize(text)))
     return advance(q, session, value)
 
 

@@ -5,16 +5,23 @@ from __future__ import annotations
 from bot.core.engine.prompts import all_languages, language_prompt, message, pending_prompt
 from bot.core.engine.states import Event, EventType, Session, Stage, Step
 from bot.core.engine.walk import advance, ask, next_question
-from bot.core.questionnaire import TWILIO_START_WORDS, TWILIO_STOP_WORDS, Keyword, Questionnaire
+from bot.core.questionnaire import (
+    TWILIO_HELP_WORDS,
+    TWILIO_START_WORDS,
+    TWILIO_STOP_WORDS,
+    Keyword,
+    Questionnaire,
+)
 
 
 def keyword_and_language(q: Questionnaire, norm: str) -> tuple[Keyword | None, str | None]:
-    """The keyword a text is, and the language of the word (None for Twilio's own words)."""
+    """The keyword a text is, and the language of the word (None for Twilio's own words,
+    which people text whatever their language)."""
     found = q.keyword_index.get(norm)
     if found is None:
         return None, None
     keyword, lang = found
-    universal = norm in TWILIO_START_WORDS or norm in TWILIO_STOP_WORDS
+    universal = norm in (*TWILIO_START_WORDS, *TWILIO_STOP_WORDS, *TWILIO_HELP_WORDS)
     return keyword, None if universal else lang
 
 

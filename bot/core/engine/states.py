@@ -79,6 +79,9 @@ class Inbound:
     signal: Signal | None = None
     keyword: Keyword | None = None  # a command given without words (keypad 0 skips, 9 goes back)
     keys: str | None = None  # keys pressed on a phone's keypad, read by `read_keys`
+    # Back after a pause, or texting after a call (the edge knows when the last step was):
+    # a text that answers nothing is greeted with "welcome back" and the pending question.
+    returning: bool = False
 
 
 @dataclass

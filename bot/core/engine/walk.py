@@ -70,14 +70,26 @@ def advance(q: Questionnaire, session: Session, value: Any) -> Step:
     )
 
 
-def miss(q: Questionnaire, session: Session, channel: Channel = Channel.SMS) -> Step:
-    """A reply that answers nothing: hint, offer to skip, or pause a call."""
+def miss(
+    q: Questionnaire, session: Session, channel: Channel = Channel.SMS, *, near: bool = False
+) -> Step:
+    """A reply that answers nothing: hint, offer to skip, or pause a call.
+
+    A near miss (`near`: numbers, but none that answers, like 6 for five options; at consent,
+    any reply at all) shows the respondent is looking at the question: a text gets the
+    one-line hint ("Reply 1 to 5") without the question again. A call always says the
+    question again.
+    """
     session.misses += 1
     lang = session.lang
     voice = channel is Channel.VOICE
     if voice and session.misses >= VOICE_MISSES_BEFORE_PAUSE:
         session.misses = 0
         return Step(session, (), (Event(EventType.PAUSED, lang=lang),))
+    if session.stage is Stage.CONSENT and lang is not None and (near or not voice):
+        # They read the consent a moment ago: one line on how to answer, not all of it again
+        # (silence on a call may mean they did not hear it: then it is said again).
+        return Step(session, (message(q, "consent_hint", lang),))
     if session.stage is not Stage.QUESTION or lang is None:
         return Step(session, (pending_prompt(q, session),))
     question = q.question(session.question)  # type: ignore[arg-type]
@@ -85,10 +97,12 @@ def miss(q: Questionnaire, session: Session, channel: Channel = Channel.SMS) -> 
         QuestionType.MULTI: "invalid_multi",
         QuestionType.NUMBER: "invalid_number",
     }.get(question.type, "invalid")
-    hint = q.message(hint_key, lang)
+    hint = q.message(hint_key, lang, last=len(question.options))
     prompt = f"message.{hint_key}"
     offer_after = VOICE_MISSES_BEFORE_SKIP_OFFER if voice else MISSES_BEFORE_SKIP_OFFER
     if session.misses >= offer_after and question.skippable:
         hint = f"{hint} {q.message('skip_offer', lang)}"
         prompt = f"{prompt} message.skip_offer"  # one SMS, two spoken prompts
+    if near and not voice:
+        return Step(session, (Reply(hint, lang, prompt),))
     return Step(session, (Reply(hint, lang, prompt), pending_prompt(q, session)))
