@@ -22,6 +22,9 @@ CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 PARAM_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 COUNT = re.compile(r"[0-9]{1,3}")
+# Advanced Opt-Out's OptOutType is STOP, START or HELP; letters only, so no re-cut form can
+# move a SID's digits into it (an unknown word is ignored by the webhook, not refused).
+OPT_OUT_TYPE = re.compile(r"[A-Za-z]{1,16}")
 
 # Which values must have which shape when present.
 SHAPES: Mapping[str, re.Pattern[str]] = {
@@ -32,6 +35,7 @@ SHAPES: Mapping[str, re.Pattern[str]] = {
     "AccountSid": ACCOUNT_SID,
     "NumMedia": COUNT,
     "NumSegments": COUNT,
+    "OptOutType": OPT_OUT_TYPE,
 }
 # Names that carry the same message SID: when several are present, they agree.
 MESSAGE_SID_NAMES = ("MessageSid", "SmsSid", "SmsMessageSid")

@@ -42,6 +42,7 @@ from bot.core.engine import (
     outside_wave,
     step,
 )
+from bot.core.optout import OptOutType
 from bot.core.questionnaire import Questionnaire
 from bot.core.text import clean_body, normalize
 from bot.infra import clock, defaults, keys
@@ -230,6 +231,7 @@ def handle_message(
     keys_pressed: str | None = None,
     render: Render = sms_texts,
     cipher: ConversationCipher,
+    opt_out_type: OptOutType | None = None,
 ) -> tuple[str, ...]:
     """Advance the respondent's conversation by one message, exactly once per message.
 
@@ -272,6 +274,7 @@ def handle_message(
                     channel=channel,
                     signal=signal,
                     keys=keys_pressed,
+                    opt_out_type=opt_out_type,
                 )
                 result = _transition(conv, wave, session, inbound)
                 replies = render(result, wave.questionnaire if wave else conv.questionnaire)

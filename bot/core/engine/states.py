@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from bot.core.optout import OptOutType
 from bot.core.questionnaire import Keyword
 
 
@@ -79,6 +80,7 @@ class Inbound:
     signal: Signal | None = None
     keyword: Keyword | None = None  # a command given without words (keypad 0 skips, 9 goes back)
     keys: str | None = None  # keys pressed on a phone's keypad, read by `read_keys`
+    opt_out_type: OptOutType | None = None  # what Twilio's Advanced Opt-Out made of the text
 
 
 @dataclass
