@@ -4,6 +4,9 @@ window. Every text goes through the signed webhook, as Twilio posts it."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pytest
 
 from bot.channels.simulator import twilio_params
@@ -12,8 +15,9 @@ from bot.core.optout import format_twilio_keywords, revocation_language, twilio_
 from bot.core.questionnaire import Questionnaire, load_questionnaire
 from bot.core.render import render_question
 from bot.core.voice_prompts import prompt_speech
-from bot.infra import keys
+from bot.infra import defaults, keys
 from bot.infra.privacy import pseudonym
+from tests.test_rotation import rotated
 from tests.utils import new_sid, replies_of, sign
 from tests.voice_utils import Call
 
@@ -268,3 +272,106 @@ def test_a_spoken_bare_stop_still_only_ends_the_call(client, app, redis):
     call.press("1")
     assert call.say("stop").hung_up
     assert not opted_out(redis, app)
+
+
+# ------------------------------------------------------------ 3. replays beyond the window
+
+
+def reply_caches_expire(redis, app) -> None:
+    """What Redis does once MESSAGE_DEDUP_TTL_SECONDS have passed: the cached replies go."""
+    cached = list(redis.scan_iter(match=f"{keys.PREFIX}:{{{me(app)}}}:msg:*"))
+    assert cached
+    for key in cached:
+        assert 0 < redis.ttl(key) <= defaults.MESSAGE_DEDUP_TTL_SECONDS
+    redis.delete(*cached)
+
+
+def later(clock, hours: int = 7) -> None:
+    clock.set(clock.moment + dt.timedelta(hours=hours))
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "ht"])
+def test_a_stop_replayed_after_the_window_does_not_opt_out_again(client, app, redis, clock, lang):
+    at_first_question(client, lang)
+    captured = signed(client, STOP[lang])
+    post(client, captured)
+    assert opted_out(redis, app)
+    say(client, OPT_IN[lang])
+    assert not opted_out(redis, app)
+    later(clock)
+    reply_caches_expire(redis, app)
+    assert replies_of(post(client, captured)) == []
+    assert not opted_out(redis, app)
+
+
+@pytest.mark.parametrize(("lang", "sentence"), REVOCATIONS[1::3])
+def test_a_revocation_replayed_after_the_window_does_not_opt_out_again(
+    client, app, redis, clock, lang, sentence
+):
+    captured = signed(client, sentence)
+    assert replies_of(post(client, captured))
+    say(client, OPT_IN[lang])
+    later(clock, hours=30)
+    reply_caches_expire(redis, app)
+    assert replies_of(post(client, captured)) == []
+    assert not opted_out(redis, app)
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "ht"])
+def test_an_opt_in_replayed_after_the_window_does_not_opt_back_in(client, app, redis, clock, lang):
+    say(client, STOP[lang])
+    captured = signed(client, OPT_IN[lang])
+    post(client, captured)
+    say(client, STOP[lang])
+    assert opted_out(redis, app)
+    later(clock)
+    reply_caches_expire(redis, app)
+    assert replies_of(post(client, captured)) == []
+    assert opted_out(redis, app)
+
+
+def test_a_consent_yes_replayed_after_a_stop_does_not_opt_back_in(client, app, redis, clock):
+    say(client, "ENCUESTA")
+    captured = signed(client, "sí")
+    post(client, captured)
+    yes = signed(client, "yes")  # an answer to the next question, also a Twilio opt-in word
+    post(client, yes)
+    say(client, "PARAR")
+    later(clock)
+    reply_caches_expire(redis, app)
+    assert replies_of(post(client, yes)) == []
+    assert opted_out(redis, app)
+
+
+def test_the_marks_are_short_keyed_digests_only(client, app, redis):
+    captured = signed(client, "STOP")
+    post(client, captured)
+    value = redis.get(keys.opt_messages(me(app)))
+    assert re.fullmatch(rb"(?:[0-9a-f]{16},)+", value)
+    assert captured["MessageSid"].encode() not in value
+    assert redis.ttl(keys.opt_messages(me(app))) == -1  # kept for good, like the opt-out
+
+
+def test_an_ordinary_answer_leaves_no_mark(client, app, redis):
+    at_first_question(client, "en")
+    say(client, "2")
+    assert not redis.exists(keys.opt_messages(me(app)))
+
+
+def test_a_replay_during_a_key_rotation_is_still_recognised(
+    client, app, redis, clock, settings_overrides
+):
+    """Marks made under the old key move to the new pseudonym and still match a replay."""
+    captured = signed(client, "PARAR")
+    post(client, captured)
+    new_app = rotated(settings_overrides)
+    new_client = new_app.test_client()
+    say(new_client, "COMENZAR")  # carried over, then opted back in under the new key
+    later(clock)
+    for key in redis.scan_iter(match=f"{keys.PREFIX}:*:msg:*"):
+        redis.delete(key)
+    assert replies_of(post(new_client, captured)) == []
+    new_me = pseudonym(new_app.extensions["surveybot"].settings.PSEUDONYM_KEY, PHONE, version="v2")
+    assert not redis.exists(keys.opted_out(new_me))
+    assert redis.exists(keys.opt_messages(new_me))
+    new_app.extensions["surveybot"].redis.close()

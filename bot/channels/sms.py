@@ -75,6 +75,7 @@ def inbound_sms() -> Response | tuple[str, int]:
         cipher=conversation_cipher(key, sender),
         # Advanced Opt-Out says which keyword list a text matched at Twilio: the bot follows.
         opt_out_type=OptOutType.read(request.form.get("OptOutType")),
+        old_digests=tuple(message_digest(k, message_sid) for _, k in settings.old_pseudonym_keys),
     )
     app_state = state()
     schedule_deletion(

@@ -23,6 +23,13 @@ def opted_out(pseudonym: str) -> str:
     return f"{PREFIX}:{{{pseudonym}}}:optout"
 
 
+def opt_messages(pseudonym: str) -> str:
+    """Keyed digests (16 hex, comma-terminated) of the messages that could change this
+    respondent's opt-out state, kept for good: a replay of one, however late, changes nothing.
+    A plain string so it is read in the same MGET as the rest of the conversation."""
+    return f"{PREFIX}:{{{pseudonym}}}:optmsgs"
+
+
 def wave_stats(wave: str) -> str:
     """Hash of counters for a wave (started, completed, declined, opted_out...)."""
     return f"{PREFIX}:stats:wave:{wave}"
