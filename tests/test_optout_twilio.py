@@ -18,7 +18,7 @@ from bot.core.voice_prompts import prompt_speech
 from bot.infra import defaults, keys
 from bot.infra.privacy import pseudonym
 from tests.test_rotation import rotated
-from tests.utils import new_sid, replies_of, sign
+from tests.utils import new_sid, replies_of, sign, sms_status
 from tests.voice_utils import Call
 
 PHONE = "+13055550177"
@@ -375,3 +375,16 @@ def test_a_replay_during_a_key_rotation_is_still_recognised(
     assert not redis.exists(keys.opted_out(new_me))
     assert redis.exists(keys.opt_messages(new_me))
     new_app.extensions["surveybot"].redis.close()
+
+
+def test_a_replayed_21610_callback_does_not_opt_out_again(client, app, redis):
+    """Twilio's 21610 status callback (the recipient is blocked) opts out once per message."""
+    blocked = new_sid()
+    sms_status(client, blocked, "failed", to=PHONE, code="21610")
+    assert opted_out(redis, app)
+    say(client, "START")
+    assert not opted_out(redis, app)
+    sms_status(client, blocked, "failed", to=PHONE, code="21610")  # the same signed callback
+    assert not opted_out(redis, app)
+    sms_status(client, new_sid(), "failed", to=PHONE, code="21610")  # a new one still counts
+    assert opted_out(redis, app)

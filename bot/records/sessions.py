@@ -65,8 +65,6 @@ message_applied = _signals.signal("message-applied")
 # Marks an encrypted conversation value (older releases wrote plain JSON).
 ENCRYPTED = b"e1:"
 
-# Length of the digest an opt-out mark keeps of a message (bot.infra.keys.opt_messages).
-OPT_MARK_CHARS = 16
 _OPT_EVENTS = (EventType.OPTED_OUT, EventType.OPTED_IN)
 
 # Reply caches a session remembers so it can delete them when it ends. Older ones expire on
@@ -162,12 +160,6 @@ def watch_and_read(pipe: Pipeline, names: list[str], reads: list[tuple]) -> list
     connection.send_packed_command(connection.pack_commands([("WATCH", *names), *reads]))
     connection.read_response()  # OK
     return [connection.read_response() for _ in reads]
-
-
-def _marked(marks: bytes, digests: tuple[str, ...]) -> bool:
-    """Whether the opt-out marks hold one of a message's digests."""
-    held = set(marks.split(b","))
-    return any(d[:OPT_MARK_CHARS].encode() in held for d in digests)
 
 
 def _registry(conv: Conversation, version: bytes | None) -> Registry:
@@ -266,7 +258,6 @@ def handle_message(
     invited_key = keys.invited(pseudonym)
     done_key = keys.completed_waves(pseudonym)
     marks_key = keys.opt_messages(pseudonym)
-    mark = message_digest[:OPT_MARK_CHARS].encode()
     watched = [session_key, seen_key, optout_key, invited_key, done_key, keys.WAVES_VERSION]
     watched.append(marks_key)
     reads = [("MGET", *watched)]
@@ -278,7 +269,7 @@ def handle_message(
                 done = set(done_raw.split(b",")) if done_raw else set()
                 if seen is not None:
                     return tuple(_read(cipher, seen) or ())  # handled before: the same answer
-                if marks and _marked(marks, (message_digest, *old_digests)):
+                if keys.opt_marked(marks, message_digest, *old_digests):
                     return ()  # an opt-out or opt-in replayed after its reply cache expired
                 envelope = _read(cipher, raw_session) or {}
                 session = Session.from_dict(envelope["session"]) if envelope else None
@@ -338,7 +329,7 @@ def handle_message(
                 if any(e.type in _OPT_EVENTS for e in result.events) or may_change_opt_state(
                     walked, text, opt_out_type
                 ):
-                    pipe.append(marks_key, mark + b",")
+                    pipe.append(marks_key, keys.opt_mark(message_digest))
                 for event in result.events:
                     _apply_event(conv, pipe, wave, pseudonym, event, today, done)
                 results = pipe.execute()
