@@ -388,3 +388,62 @@ def test_a_replayed_21610_callback_does_not_opt_out_again(client, app, redis):
     assert not opted_out(redis, app)
     sms_status(client, new_sid(), "failed", to=PHONE, code="21610")  # a new one still counts
     assert opted_out(redis, app)
+
+
+# ------------------------------------------------------------ outside any wave, and the checks
+
+
+def test_with_no_wave_open_revocations_and_yes_still_work(app, client, redis, db):
+    from sqlmodel import Session
+
+    from bot.infra.db import get_engine
+    from bot.outreach.waves import close_wave, create_wave, open_wave
+
+    with Session(get_engine(db)) as session:
+        create_wave(session, name="only")
+        open_wave(session, redis, "only", allow_placeholders=True)
+        close_wave(session, redis, "only")
+    q = q_of(app)
+    assert say(client, "no me manden más, por favor") == [q.message("opted_out", "es")]
+    assert opted_out(redis, app)
+    assert say(client, "hola") == []
+    assert say(client, "YES")  # Twilio re-subscribed the number
+    assert not opted_out(redis, app)
+    assert say(client, "ARRET") == []
+    assert opted_out(redis, app)
+    assert say(client, "VOLVER", opt_out_type="START")
+    assert not opted_out(redis, app)
+
+
+def _file_with(edit) -> Questionnaire:
+    import yaml
+
+    from bot.core.questionnaire import DEFAULT_SURVEY_PATH, parse_questionnaire
+
+    raw = yaml.safe_load(DEFAULT_SURVEY_PATH.read_text(encoding="utf-8"))
+    edit(raw)
+    return parse_questionnaire(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
+
+
+def test_survey_check_flags_a_missing_confirmation_and_an_answer_that_revokes():
+    from bot.core.checks.optout import check_opt_out
+
+    assert list(check_opt_out(load_questionnaire())) == []
+
+    def break_it(raw: dict) -> None:
+        del raw["opt_out"]["confirmation"]["ht"]
+        raw["questions"][0]["options"][0]["synonyms"] = {"en": ["stop texting me"]}
+        raw["opt_out"]["phrases"]["es"].append("basta")
+
+    findings = {(f.level, f.where) for f in check_opt_out(_file_with(break_it))}
+    assert ("error", "opt_out.confirmation[ht]") in findings
+    assert ("error", "question status.option citizen") in findings
+    assert ("warning", "opt_out.phrases[es] 'basta'") in findings
+
+
+def test_a_file_without_an_opt_out_group_revokes_by_keyword_only():
+    q = _file_with(lambda raw: raw.pop("opt_out"))
+    assert revocation_language(q, "stop texting me") is None
+    assert revocation_language(q, "stop please") is None  # no courtesy words either
+    assert revocation_language(q, "parar") == "es"  # a keyword (the engine reads it first)
+    assert "opted_out" not in q.messages
