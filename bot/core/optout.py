@@ -44,11 +44,13 @@ def words_of(text: str) -> tuple[str, ...]:
     return tuple(normalize(text.translate(_APOSTROPHES)).split())
 
 
-_indexes: dict[tuple[str, bool], tuple[dict[tuple[str, ...], str], frozenset]] = {}
+_Index = tuple[dict[tuple[str, ...], str], frozenset, int]
+_indexes: dict[tuple[str, bool], _Index] = {}
 
 
-def _index(q: Questionnaire, with_keywords: bool) -> tuple[dict[tuple[str, ...], str], frozenset]:
-    """(phrase words -> language, courtesy phrases as words), built once per questionnaire."""
+def _index(q: Questionnaire, with_keywords: bool) -> _Index:
+    """(phrase words -> language, courtesy phrases as words, most words in either), built once
+    per questionnaire."""
     key = (q.digest, with_keywords)
     found = _indexes.get(key)
     if found is not None:
@@ -65,7 +67,8 @@ def _index(q: Questionnaire, with_keywords: bool) -> tuple[dict[tuple[str, ...],
     courtesy = frozenset(words_of(w) for listed in q.courtesy.values() for w in listed) - {()}
     if len(_indexes) > 64:
         _indexes.clear()
-    found = _indexes[key] = (phrases, courtesy)
+    longest = max((len(p) for p in (*phrases, *courtesy)), default=0)
+    found = _indexes[key] = (phrases, courtesy, longest)
     return found
 
 
@@ -80,8 +83,7 @@ def revocation_language(q: Questionnaire, text: str, *, with_keywords: bool = Tr
     words = words_of(text)
     if not words or len(words) > MAX_REVOCATION_WORDS:
         return None
-    phrases, courtesy = _index(q, with_keywords)
-    longest = max((len(p) for p in (*phrases, *courtesy)), default=0)
+    phrases, courtesy, longest = _index(q, with_keywords)
     # reach[i]: the words before i are covered; its value is the first phrase's language, or
     # "" when only courtesy words cover them so far.
     reach: dict[int, str] = {0: ""}
