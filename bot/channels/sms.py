@@ -10,6 +10,7 @@ from flask import Blueprint, Response, request
 
 from bot.channels.signatures import public_base, twilio_webhook
 from bot.channels.twilio_form import Hook, replyable
+from bot.core.optout import OptOutType
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.rotation import carry_over
@@ -80,6 +81,9 @@ def inbound_sms() -> Response | tuple[str, int]:
         text=request.form.get("Body", ""),
         has_media=num_media > 0,
         cipher=conversation_cipher(key, sender),
+        # Advanced Opt-Out says which keyword list a text matched at Twilio: the bot follows.
+        opt_out_type=OptOutType.read(request.form.get("OptOutType")),
+        old_digests=tuple(message_digest(k, message_sid) for _, k in settings.old_pseudonym_keys),
     )
     app_state = state()
     schedule_deletion(

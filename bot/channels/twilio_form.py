@@ -39,6 +39,10 @@ def replyable(sender: str) -> bool:
     return bool(_E164_DIGITS.fullmatch(re.sub(r"[^0-9]", "", text)))
 
 
+# Advanced Opt-Out's OptOutType is STOP, START or HELP; letters only, so no re-cut form can
+# move a SID's digits into it (an unknown word is ignored by the webhook, not refused).
+OPT_OUT_TYPE = re.compile(r"[A-Za-z]{1,16}")
+
 # Which values must have which shape when present.
 SHAPES: Mapping[str, re.Pattern[str]] = {
     "MessageSid": MESSAGE_SID,
@@ -48,6 +52,7 @@ SHAPES: Mapping[str, re.Pattern[str]] = {
     "AccountSid": ACCOUNT_SID,
     "NumMedia": COUNT,
     "NumSegments": COUNT,
+    "OptOutType": OPT_OUT_TYPE,
 }
 # Names that carry the same message SID: when several are present, they agree.
 MESSAGE_SID_NAMES = ("MessageSid", "SmsSid", "SmsMessageSid")

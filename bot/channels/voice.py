@@ -238,6 +238,9 @@ def _step(call_sid: str, n: int, render: Render, **inbound) -> str:
         pseudonym=pseudonym,
         cipher=cipher,
         message_digest=message_digest(settings.PSEUDONYM_KEY, f"call:{call_sid}:{n}"),
+        old_digests=tuple(
+            message_digest(k, f"call:{call_sid}:{n}") for _, k in settings.old_pseudonym_keys
+        ),
         channel=Channel.VOICE,
         render=render,
         **inbound,

@@ -42,6 +42,25 @@ def survey_check(file: str | None, audio_dir: str | None) -> None:
         allow_placeholders=settings.allows_placeholders,
     )
     click.echo(f"checking {path} for {settings.SURVEYBOT_ENV} (SURVEYBOT_ENV)")
-    click.echo(format_findings(findings))
+    _echo_twilio_keywords(path)
+    click.echo(format_findings(findings))  # its last line counts errors and warnings
     if any(f.level == "error" for f in findings):
         sys.exit(1)
+
+
+def _echo_twilio_keywords(path: str) -> None:
+    """The keyword lists to give Twilio's Advanced Opt-Out, so Twilio and the bot agree."""
+    from bot.core.optout import format_twilio_keywords
+    from bot.core.questionnaire import load_questionnaire
+    from bot.infra.exceptions import QuestionnaireError
+
+    try:
+        q = load_questionnaire(path)
+    except (QuestionnaireError, AttributeError, KeyError, TypeError, ValueError):
+        return  # the findings above already say why the file does not load
+    click.echo(
+        "At Twilio (Messaging Service > Opt-Out Management, Advanced Opt-Out), give each list"
+        " exactly these words (README: Connecting a real Twilio number):"
+    )
+    click.echo(format_twilio_keywords(q))
+    click.echo()

@@ -20,11 +20,18 @@ from bot.infra.exceptions import QuestionnaireError
 
 DEFAULT_SURVEY_PATH = Path(__file__).parent.parent / "surveys" / "community_safety.yaml"
 
-# Keywords every questionnaire understands even if its file forgets them. Twilio's own
-# opt-out, opt-in and help words are here so STOP always works.
-TWILIO_STOP_WORDS = ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke")
+# Keywords every questionnaire understands even if its file forgets them: Twilio's default
+# opt-out, opt-in and help words (its Advanced Opt-Out tutorial and its Proxy keyword page list
+# the French ARRET forms among the opt-out words), so STOP always works.
+TWILIO_STOP_WORDS = (
+    "stop", "stopall", "stop all", "unsubscribe", "cancel", "end", "quit", "optout", "revoke",
+    "arret", "arrete", "arrett",
+)  # fmt: skip
 TWILIO_START_WORDS = ("start", "unstop")
 TWILIO_HELP_WORDS = ("help", "info")
+# Twilio's opt-in words that are also everyday answers: YES re-subscribes a number at Twilio,
+# so the bot hears it as START only from someone who opted out (elsewhere it is consent).
+TWILIO_RESUBSCRIBE_WORDS = ("yes",)
 
 
 class QuestionType(StrEnum):
@@ -159,6 +166,10 @@ class Questionnaire:
     # Resource name -> the value the file shipped with, which an organizer must replace
     # (see bot.core.placeholders); a resource that still holds it is unfinished.
     placeholders: dict[str, str] = field(default_factory=dict)
+    # Revocation of consent in a sentence (the file's `opt_out` group, bot.core.optout):
+    # language -> phrases, and language -> courtesy words allowed around them.
+    revocation: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    courtesy: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The YAML text it was read from (`digest` is of it): what a snapshot of it keeps.
     source: str = field(default="", repr=False, compare=False)
 
@@ -336,6 +347,12 @@ def parse_questionnaire(source: str) -> Questionnaire:
     if not languages:
         raise QuestionnaireError("languages: at least one language is required")
     messages = {str(k): _text(v, f"messages.{k}") for k, v in (raw.get("messages") or {}).items()}
+    opt_out = raw.get("opt_out") or {}
+    if not isinstance(opt_out, dict):
+        raise QuestionnaireError("opt_out: expected phrases, courtesy and confirmation")
+    if opt_out.get("confirmation") is not None:
+        # Said like any message (and checked like one): `messages.opted_out`.
+        messages["opted_out"] = _text(opt_out["confirmation"], "opt_out.confirmation")
     keywords: dict[Keyword, dict[str, tuple[str, ...]]] = {}
     for name, words in (raw.get("keywords") or {}).items():
         try:
@@ -375,6 +392,8 @@ def parse_questionnaire(source: str) -> Questionnaire:
         digest=hashlib.sha256(source.encode()).hexdigest()[:16],
         voice=_voice(raw.get("voice")),
         placeholders=_resources(raw.get("placeholders"), "placeholders"),
+        revocation=_words(opt_out.get("phrases"), "opt_out.phrases"),
+        courtesy=_words(opt_out.get("courtesy"), "opt_out.courtesy"),
         source=source,
     )
 

@@ -23,6 +23,27 @@ def opted_out(pseudonym: str) -> str:
     return f"{PREFIX}:{{{pseudonym}}}:optout"
 
 
+def opt_messages(pseudonym: str) -> str:
+    """Keyed digests (16 hex, comma-terminated) of the messages that could change this
+    respondent's opt-out state, kept for good: a replay of one, however late, changes nothing.
+    A plain string so it is read in the same MGET as the rest of the conversation."""
+    return f"{PREFIX}:{{{pseudonym}}}:optmsgs"
+
+
+OPT_MARK_CHARS = 16  # of a message digest, in `opt_messages`
+
+
+def opt_mark(message_digest: str) -> bytes:
+    """What `opt_messages` keeps of a message: the start of its keyed digest, and a comma."""
+    return message_digest[:OPT_MARK_CHARS].encode() + b","
+
+
+def opt_marked(marks: bytes | None, *message_digests: str) -> bool:
+    """Whether an `opt_messages` value holds one of a message's digests."""
+    held = set((marks or b"").split(b","))
+    return any(opt_mark(d)[:-1] in held for d in message_digests)
+
+
 def wave_stats(wave: str) -> str:
     """Hash of counters for a wave (started, completed, declined, opted_out...)."""
     return f"{PREFIX}:stats:wave:{wave}"

@@ -25,7 +25,9 @@ from bot.infra.sealing import SealError, conversation_cipher
 
 # What a number's conversation keeps under its pseudonym, beyond per-message caches (which
 # expire within a day and are only read for retries of the same message).
-MARKERS = (keys.opted_out, keys.completed_waves, keys.invited)
+MARKERS = (keys.opted_out, keys.completed_waves, keys.invited, keys.opt_messages)
+# Markers whose old and new values are merged, not kept whichever came first.
+_MERGED = (keys.completed_waves, keys.opt_messages)
 ENCRYPTED = b"e1:"  # as bot/records/sessions.py writes conversation values
 
 
@@ -58,8 +60,11 @@ def _move_marker(redis: Redis, marker, old: str, new: str) -> int:  # noqa: ANN0
         # Waves completed under either pseudonym: both lists count.
         mine = set((redis.get(marker(new)) or b"").split(b",")) | set(value.split(b","))
         value = b",".join(sorted(w for w in mine if w))
+    elif marker is keys.opt_messages:
+        # Marks of messages digested under either key (the webhook checks both in a rotation).
+        value = (redis.get(marker(new)) or b"") + value
     with redis.pipeline() as pipe:
-        pipe.set(marker(new), value, nx=marker is not keys.completed_waves)
+        pipe.set(marker(new), value, nx=marker not in _MERGED)
         pipe.delete(marker(old))
         pipe.execute()
     return 1

@@ -29,13 +29,14 @@ from bot.core.questionnaire import Questionnaire, parse_questionnaire
 from bot.core.smsencoding import SmsInfo, summary
 from bot.core.smsencoding import describe as describe_sms
 from bot.core.text import is_number
-from bot.infra import clock, keys
+from bot.infra import keys
 from bot.infra.config import Settings
 from bot.infra.exceptions import SurveybotError
 from bot.infra.privacy import message_digest, pseudonym_for
-from bot.infra.queues import SEND_INVITATION_JOB, enqueue_opt_out
+from bot.infra.queues import SEND_INVITATION_JOB
 from bot.infra.sealing import seal_text
 from bot.infra.stats import count
+from bot.outreach.optouts import opted_out_once
 from bot.outreach.phone_numbers import (
     InvalidNumber,
     decode_upload,
@@ -315,18 +316,6 @@ def invitation_progress(redis: Redis, wave: str) -> InvitationProgress:
     )
 
 
-def mark_opted_out(redis: Redis, queue: Queue, pseudonym_: str, *, pipeline=None) -> None:  # noqa: ANN001
-    """Twilio says this respondent opted out (error 21610): never text them again."""
-    pipe = pipeline if pipeline is not None else redis.pipeline()
-    if not pipe.explicit_transaction:
-        pipe.multi()  # RQ enqueues into a MULTI only (before any other command)
-    pipe.set(keys.opted_out(pseudonym_), "1")
-    pipe.delete(keys.invited(pseudonym_))
-    enqueue_opt_out(queue, pseudonym_, clock.today().isoformat(), opted_out=True, pipeline=pipe)
-    if pipeline is None:
-        pipe.execute()
-
-
 def record_invitation_status(
     settings: Settings,
     redis: Redis,
@@ -344,8 +333,7 @@ def record_invitation_status(
     `to` is used for the pseudonym and dropped.
     """
     if error_code == str(UNSUBSCRIBED) and to:
-        p = pseudonym_for(settings, to)
-        mark_opted_out(redis, queue, p)
+        opted_out_once(settings, redis, queue, pseudonym_for(settings, to), message_sid)
     if status not in FINAL_STATUSES or not message_sid:
         return None
     key = keys.invite_message(message_digest(settings.PSEUDONYM_KEY, message_sid))

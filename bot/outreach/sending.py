@@ -45,8 +45,8 @@ from bot.outreach.invitations import (
     SEND_RETRY_INTERVALS,
     UNSUBSCRIBED,
     InviteCount,
-    mark_opted_out,
 )
+from bot.outreach.optouts import mark_opted_out
 
 log = logging.getLogger(__name__)
 

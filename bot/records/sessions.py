@@ -42,6 +42,7 @@ from bot.core.engine import (
     outside_wave,
     step,
 )
+from bot.core.optout import OptOutType, may_change_opt_state
 from bot.core.questionnaire import Questionnaire
 from bot.core.text import clean_body, normalize
 from bot.infra import clock, defaults, keys
@@ -64,6 +65,8 @@ message_applied = _signals.signal("message-applied")
 
 # Marks an encrypted conversation value (older releases wrote plain JSON).
 ENCRYPTED = b"e1:"
+
+_OPT_EVENTS = (EventType.OPTED_OUT, EventType.OPTED_IN)
 
 # Reply caches a session remembers so it can delete them when it ends. Older ones expire on
 # their own long before the session does (MESSAGE_DEDUP_TTL_SECONDS < SESSION_TTL_HOURS).
@@ -251,6 +254,8 @@ def handle_message(
     keys_pressed: str | None = None,
     render: Render = sms_texts,
     cipher: ConversationCipher,
+    opt_out_type: OptOutType | None = None,
+    old_digests: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
     """Advance the respondent's conversation by one message, exactly once per message.
 
@@ -260,6 +265,12 @@ def handle_message(
 
     `cipher` encrypts what the conversation keeps (the session and the cached replies) under
     the respondent's own key (bot/infra/sealing.py): Redis's files hold them as noise.
+
+    A message that could change the opt-out state (STOP, START, YES, a revocation, any text
+    Twilio marks with `opt_out_type`) leaves a lasting mark, a short keyed digest under the
+    pseudonym: replayed after its reply cache expired, it is still never applied twice.
+    `old_digests`: the message's digests under the keys of a rotation under way, whose marks
+    count too.
     """
     today = clock.today()
     hour = _hour()
@@ -268,16 +279,20 @@ def handle_message(
     optout_key = keys.opted_out(pseudonym)
     invited_key = keys.invited(pseudonym)
     done_key = keys.completed_waves(pseudonym)
+    marks_key = keys.opt_messages(pseudonym)
     watched = [session_key, seen_key, optout_key, invited_key, done_key, keys.WAVES_VERSION]
+    watched.append(marks_key)
     reads = [("MGET", *watched)]
     for _ in range(defaults.TRANSITION_MAX_ATTEMPTS):
         with conv.redis.pipeline() as pipe:
             try:
                 [values] = watch_and_read(pipe, watched, reads)
-                raw_session, seen, optout, invited_raw, done_raw, version = values
+                raw_session, seen, optout, invited_raw, done_raw, version, marks = values
                 done = set(done_raw.split(b",")) if done_raw else set()
                 if seen is not None:
                     return tuple(_read(cipher, seen) or ())  # handled before: the same answer
+                if keys.opt_marked(marks, message_digest, *old_digests):
+                    return ()  # an opt-out or opt-in replayed after its reply cache expired
                 envelope = _read(cipher, raw_session) or {}
                 session = Session.from_dict(envelope["session"]) if envelope else None
                 earlier_seen: list[str] = envelope.get("seen", [])
@@ -295,9 +310,11 @@ def handle_message(
                     signal=signal,
                     keys=keys_pressed,
                     returning=_returning(envelope, channel, hour),
+                    opt_out_type=opt_out_type,
                 )
                 result = _transition(conv, wave, session, inbound)
-                replies = render(result, wave.questionnaire if wave else conv.questionnaire)
+                walked = wave.questionnaire if wave else conv.questionnaire
+                replies = render(result, walked)
 
                 pipe.multi()
                 # The implicit wave's questionnaire is kept while a conversation walks it.
@@ -338,6 +355,10 @@ def handle_message(
                 else:
                     pipe.delete(session_key)
                 pipe.set(seen_key, _written(cipher, replies), ex=defaults.MESSAGE_DEDUP_TTL_SECONDS)
+                if any(e.type in _OPT_EVENTS for e in result.events) or may_change_opt_state(
+                    walked, text, opt_out_type
+                ):
+                    pipe.append(marks_key, keys.opt_mark(message_digest))
                 results = pipe.execute()
                 if kept and not results[0]:
                     snapshots.restore(conv.redis, wave.questionnaire, conv.session_ttl)

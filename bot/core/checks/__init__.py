@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.core.checks.contract import CONTRACT, CONTRACT_WHEN, check_contract
 from bot.core.checks.findings import Finding, Level, format_findings
+from bot.core.checks.optout import check_opt_out
 from bot.core.checks.placeholders import check_placeholders, check_resources
 from bot.core.checks.recordings import needs_recordings
 from bot.core.checks.segments import (
@@ -114,6 +115,7 @@ def check_questionnaire(
         *check_resources(q, allow_placeholders, path or "the questionnaire file"),
         *check_placeholders(q),
         *check_words(q),
+        *check_opt_out(q),
         *check_review(q),
         *check_segments(q),
         *check_voice(q, Path(audio_dir) if audio_dir else None),

@@ -25,6 +25,7 @@ from bot.core.engine.states import (
     Step,
 )
 from bot.core.engine.walk import advance, ask, miss, next_question
+from bot.core.optout import OptOutType, is_resubscribe, revocation_language
 from bot.core.questionnaire import Keyword, Questionnaire
 from bot.core.text import MAX_BODY_CHARS, clean_body, normalize
 
@@ -85,10 +86,10 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     if len(text) > MAX_BODY_CHARS:
         text = ""  # longer than any SMS Twilio delivers: not an answer to anything
     norm = normalize(text)
-    keyword = inbound.keyword or keyword_of(q, norm)
+    keyword, revoked = _opt_keyword(q, inbound, text, inbound.keyword or keyword_of(q, norm))
 
-    if inbound.opted_out or keyword is Keyword.STOP:
-        return _stop_step(q, session, inbound, keyword, norm)
+    if inbound.opted_out or keyword is Keyword.STOP or revoked:
+        return _stop_step(q, session, inbound, keyword, norm, revoked)
     finished = finish_if_done(q, session) if session is not None else None
     if finished is not None:
         return finished
@@ -125,28 +126,53 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
     return _answer_step(q, session, text, inbound)
 
 
+def _opt_keyword(
+    q: Questionnaire, inbound: Inbound, text: str, keyword: Keyword | None
+) -> tuple[Keyword | None, str | None]:
+    """The keyword a text is once Twilio's `OptOutType` is heard (Twilio opted the number out,
+    so the bot does too, whatever the words), and the language of the revocation it is, if any
+    (a call's bare "stop" ends the call only: there, the file's phrases alone revoke)."""
+    if inbound.opt_out_type is OptOutType.STOP:
+        return Keyword.STOP, None
+    if inbound.opt_out_type is OptOutType.HELP and keyword is None:
+        keyword = Keyword.HELP
+    if keyword is Keyword.STOP or inbound.opted_out or not text:
+        return keyword, None
+    sms = inbound.channel is Channel.SMS
+    return keyword, revocation_language(q, text, with_keywords=sms)
+
+
 def _stop_step(
     q: Questionnaire,
     session: Session | None,
     inbound: Inbound,
     keyword: Keyword | None,
     norm: str,
+    revoked: str | None,
 ) -> Step:
-    """A text from a number that opted out (only START is heard), or STOP."""
+    """A text from a number that opted out (only an opt-in is heard), STOP, or a revocation."""
     lang = session.lang if session else None
     if inbound.opted_out:
-        if keyword is not Keyword.START:
+        if keyword is not Keyword.START and not is_resubscribe(q, norm, inbound.opt_out_type):
             return Step(None)  # opted out: send nothing, keep nothing
         # COMENZAR or KOMANSE says the language: the reply and the survey speak it alone.
         lang = lang or text_language(q, norm) or inbound.language
         began = begin(q, Inbound(text="", language=lang), "")
         opted_in = message(q, "opted_in", lang) if lang else all_languages(q, "opted_in")
         return Step(began.session, (opted_in, *began.replies), (Event(EventType.OPTED_IN),))
+    if revoked is not None:
+        # Twilio neither blocks nor answers a sentence: the bot confirms, in their language.
+        return Step(None, _revoked_replies(q, lang or revoked), (Event(EventType.OPTED_OUT),))
     if inbound.channel is Channel.VOICE:
         # "Stop" said on a call ends the survey and the call; texts are not opted out.
         goodbye = message(q, "declined", lang) if lang else all_languages(q, "declined")
         return Step(None, (goodbye,), (Event(EventType.DECLINED),))
     return Step(None, (), (Event(EventType.OPTED_OUT),))
+
+
+def _revoked_replies(q: Questionnaire, lang: str) -> tuple[Reply, ...]:
+    """The confirmation of a revocation (none if the file has no `opt_out.confirmation`)."""
+    return (message(q, "opted_out", lang),) if lang in q.messages.get("opted_out", {}) else ()
 
 
 def _start_step(q: Questionnaire, session: Session, start_lang: str | None) -> Step:
@@ -218,8 +244,10 @@ def outside_wave(q: Questionnaire, session: Session | None, inbound: Inbound) ->
     """A text that no open wave can take: no wave is open, or the respondent's wave closed
     before they finished (their partial answers go). STOP, START and HELP still work."""
     text = clean_body(inbound.text)
-    norm = normalize(text) if len(text) <= MAX_BODY_CHARS else ""
+    text = text if len(text) <= MAX_BODY_CHARS else ""
+    norm = normalize(text)
     keyword, keyword_lang = keyword_and_language(q, norm)
+    keyword, revoked = _opt_keyword(q, inbound, text, keyword)
     lang = (session.lang if session else None) or keyword_lang
     lang = lang or start_language(q, norm) or named_language(q, norm)
 
@@ -227,9 +255,11 @@ def outside_wave(q: Questionnaire, session: Session | None, inbound: Inbound) ->
         return message(q, key, lang) if lang else all_languages(q, key)
 
     if inbound.opted_out:
-        if keyword is not Keyword.START:
+        if keyword is not Keyword.START and not is_resubscribe(q, norm, inbound.opt_out_type):
             return Step(None)
         return Step(None, (say("opted_in"),), (Event(EventType.OPTED_IN),))
+    if revoked is not None:
+        return Step(None, _revoked_replies(q, lang or revoked), (Event(EventType.OPTED_OUT),))
     if keyword is Keyword.STOP and inbound.channel is Channel.SMS:
         return Step(None, (), (Event(EventType.OPTED_OUT),))
     closed = session is not None

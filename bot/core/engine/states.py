@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from bot.core.optout import OptOutType
 from bot.core.questionnaire import Keyword
 
 
@@ -82,6 +83,7 @@ class Inbound:
     # Back after a pause, or texting after a call (the edge knows when the last step was):
     # a text that answers nothing is greeted with "welcome back" and the pending question.
     returning: bool = False
+    opt_out_type: OptOutType | None = None  # what Twilio's Advanced Opt-Out made of the text
 
 
 @dataclass
