@@ -228,6 +228,7 @@ def handle_message(
     channel: Channel = Channel.SMS,
     signal: Signal | None = None,
     keys_pressed: str | None = None,
+    choice: str | None = None,
     render: Render = sms_texts,
     cipher: ConversationCipher,
 ) -> tuple[str, ...]:
@@ -272,6 +273,7 @@ def handle_message(
                     channel=channel,
                     signal=signal,
                     keys=keys_pressed,
+                    choice=choice,
                 )
                 result = _transition(conv, wave, session, inbound)
                 replies = render(result, wave.questionnaire if wave else conv.questionnaire)
