@@ -18,6 +18,11 @@ DEFAULT_WAVE = "default"  # the one wave that is always open until waves exist
 TWILIO_CONNECTION_OVERRIDES = "rc=5&rp=5xx,ct,rt"
 MESSAGE_DEDUP_TTL_SECONDS = 6 * 3600  # Twilio retries within minutes; hours is generous
 STATS_TTL_DAYS = 400
+# WhatsApp's customer service window: free-form text may go out until 24 hours after the
+# person's last message; later, only an approved template. The bot's record of it ends on the
+# hour before (never later than WhatsApp's), so Redis's files date a message to the hour only.
+WHATSAPP_WINDOW_SECONDS = 24 * 3600
+WHATSAPP_WINDOW_ROUNDING_SECONDS = 3600
 STORE_RETRY_INTERVALS = (10, 30, 60, 300, 900, 1800, 3600, 3600, 3600, 3600)
 REQUEUE_FAILED_EVERY_SECONDS = 3600
 # How often Redis's append-only file is rewritten: the longest any ended conversation's steps
