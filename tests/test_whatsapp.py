@@ -156,6 +156,27 @@ def test_a_whatsapp_user_id_gets_a_pseudonym_of_the_whole_id(client, app):
     assert not redis.exists(keys.session(pseudonym(key, digits)))
 
 
+def test_every_field_twilio_sends_for_whatsapp_is_accepted(client, app):
+    q = q_of(app)
+    extra = {
+        "ProfileName": "Ti Jàn 🌺 (manman)",
+        "Forwarded": "true",
+        "FrequentlyForwarded": "true",
+        "ReferralBody": "Take the survey",
+        "ReferralHeadline": "Community safety",
+        "ReferralSourceId": "120209876543210",
+        "ReferralSourceType": "ad",
+        "ReferralSourceUrl": "https://fb.me/abc",
+        "ReferralCtwaClid": "ARAkLkA8rmlFeiCktEJQ",
+        "ReferralNumMedia": "0",
+        "MessagingServiceSid": "MG" + "2" * 32,
+        "ChannelMetadata": '{"type":"whatsapp","data":{"context":{"ProfileName":"Ti Jan"}}}',
+    }
+    assert wa_text(client, PHONE, "ENCUESTA", **extra) == [q.message("consent", "es")]
+    replies = wa_text(client, PHONE, "", button=("not/an:option", "Sí"), **extra)
+    assert replies == [render_question(q.question("status"), "es")]
+
+
 # --------------------------------------------------------------------------------- buttons
 
 
