@@ -190,6 +190,16 @@ def test_a_button_payload_naming_an_option_answers_with_it(client, app, db):
     assert pending(app)["answers"] == {"status": "undocumented"}
 
 
+def test_a_button_answers_a_question_that_takes_several_options(client, app):
+    q = q_of(app)
+    for body in ("SURVEY", "1", "1", "1", "1"):  # consent, status, years, afraid: yes
+        replies = wa_text(client, PHONE, body)
+    assert replies == [render_question(q.question("fear_reasons"), "en")]
+    replies = wa_text(client, PHONE, "", button=("deportation", "👉"))
+    assert replies == [render_question(q.question("knows_deported"), "en")]
+    assert pending(app)["answers"]["fear_reasons"] == ["deportation"]
+
+
 def test_a_payload_that_names_no_option_falls_back_to_the_button_text(client, app):
     q = q_of(app)
     wa_text(client, PHONE, "SURVEY")
