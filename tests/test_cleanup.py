@@ -40,7 +40,16 @@ from tests.fake_twilio import (
     FakeTwilio,
 )
 from tests.test_privacy import assert_clean, database_dump, redis_dump, sealed_arguments
-from tests.utils import new_sid, no_jobs_left, replies_of, run_queued, sign, sms, sms_status
+from tests.utils import (
+    new_sid,
+    no_jobs_left,
+    replies_of,
+    run_queued,
+    sign,
+    sms,
+    sms_status,
+    whatsapp,
+)
 from workers import context
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
@@ -184,6 +193,29 @@ def test_an_inbound_text_is_deleted_at_twilio_a_little_later(app, redis, fake):
     assert request["path"] == f"/2010-04-01/Accounts/{ACCOUNT}/Messages/{sid}.json"
     assert request["auth"].startswith("Basic ")
     assert counts(redis) == {"message:scheduled": 1, "message:deleted": 1}
+    no_jobs_left(redis)
+
+
+def test_whatsapp_message_records_are_deleted_at_twilio_like_texts(app, redis, fake):
+    # WhatsApp messages are Messages API records too (SM, or MM with media): a message, the
+    # bot's replies to it (their final status) and a voice note are deleted the same way.
+    client = app.test_client()
+    text_sid, voice_sid, reply_sid = new_sid(), "MM" + new_sid()[2:], new_sid()
+    response = whatsapp(client, PHONE, "SURVEY", sid=text_sid)
+    messages = list(ET.fromstring(response.data).iter("Message"))
+    assert messages and all(m.attrib == {"action": STATUS_URL} for m in messages)
+    replies_of(whatsapp(client, PHONE, "", sid=voice_sid, media="audio"))
+    status_callback(client, reply_sid, "read", to="whatsapp:" + PHONE)
+    assert not fake.requests, "no Twilio REST call on the request path"
+    run_all(redis, settings_of(app))
+    assert sorted(fake.deletions) == sorted(
+        [("Messages", sid, 204) for sid in (text_sid, voice_sid, reply_sid)]
+    )
+    paths = {r["path"] for r in fake.requests}
+    assert paths == {
+        f"/2010-04-01/Accounts/{ACCOUNT}/Messages/{sid}.json"
+        for sid in (text_sid, voice_sid, reply_sid)
+    }
     no_jobs_left(redis)
 
 

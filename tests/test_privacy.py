@@ -1,10 +1,10 @@
 """The privacy model, proven by scanning everything at rest after real conversations.
 
-After complete (and stopped, and declined) conversations from known numbers, by text and by
-phone, no database table, no Redis key or value (RQ's job data included, decompressed) and no
-captured log line holds any of the numbers in any common format, any MessageSid or CallSid, a
-recording URL or a speech result; no pseudonym sits next to an answer; and no stored response
-has a time finer than a day.
+After complete (and stopped, and declined) conversations from known numbers, by text, by
+phone and on WhatsApp, no database table, no Redis key or value (RQ's job data included,
+decompressed) and no captured log line holds any of the numbers in any common format, any
+MessageSid or CallSid, a recording URL, a speech result or a WhatsApp ProfileName; no
+pseudonym sits next to an answer; and no stored response has a time finer than a day.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bot.infra.privacy import pseudonym
 from bot.infra.sealing import conversation_cipher, open_text
 from bot.records import inbox
 from bot.records.sessions import ENCRYPTED
-from tests.utils import inbox_records, new_sid, replies_of, run_jobs, sms
+from tests.utils import PROFILE_NAME, inbox_records, new_sid, replies_of, run_jobs, sms, whatsapp
 from tests.voice_utils import Call
 
 NUMBERS = ["+13055550123", "+17865550188", "+509 3412 5678", "+1 (954) 555-0147"]
@@ -35,6 +35,9 @@ CALLERS = ["+13055550144", "+1 786 555 0166", "+15095550199"]
 # A speech result as Twilio hands it over (capitalized, with a period: not a string of the
 # questionnaire, which the open-wave registry holds): read into an option id, never kept.
 SPOKEN = "Sin papeles."
+# On WhatsApp (ProfileName: tests/utils.py PROFILE_NAME; WaId: the number's digits), with a
+# voice note and a tapped button on the way; and one who started by text and stops on WhatsApp.
+WHATSAPP = ["+13055550155", "+17865550177"]
 
 
 def formats(number: str) -> set[str]:
@@ -107,6 +110,23 @@ def converse(client, number, bodies):
     return sids
 
 
+def converse_whatsapp(client, number, bodies):
+    """WhatsApp messages: a body "audio" or "image" sends that media, "button:<id>" taps a
+    quick reply whose payload is that option id."""
+    sids = []
+    for body in bodies:
+        sid = new_sid()
+        sids.append(sid)
+        if body in ("audio", "image"):
+            response = whatsapp(client, number, "", sid=sid, media=body)
+        elif body.startswith("button:"):
+            response = whatsapp(client, number, "", sid=sid, button=(body[7:], "Non"))
+        else:
+            response = whatsapp(client, number, body, sid=sid)
+        replies_of(response)
+    return sids
+
+
 @pytest.fixture
 def conversations(client, app, caplog):
     """Real conversations from known numbers: complete ones, a stop, a decline."""
@@ -119,6 +139,10 @@ def conversations(client, app, caplog):
     sids += converse(client, NUMBERS[2], ["2", "1", "1", "1 5", "2", "3", "SONDAJ"])
     sids += converse(client, NUMBERS[3], ["SURVEY", "1", "1", "STOP"])
     sids += converse(client, "+13055550999", ["SURVEY", "2"])
+    sids += converse_whatsapp(client, WHATSAPP[0], ["ENCUESTA", "1", "audio", "2", "2", "2"])
+    sids += converse_whatsapp(client, WHATSAPP[0], ["button:none", "image", "2"])
+    sids += converse(client, WHATSAPP[1], ["SONDAJ", "1"])
+    sids += converse_whatsapp(client, WHATSAPP[1], ["3", "KANPE"])
 
     call = Call(client, CALLERS[0])
     call.start()
@@ -157,6 +181,7 @@ def assert_clean(blobs, numbers, sids, where):
                 assert shape not in as_text, f"{shape!r} found in {where}: {as_text[:200]!r}"
         for sid in sids:
             assert sid not in as_text, f"a MessageSid or CallSid found in {where}"
+        assert PROFILE_NAME not in as_text, f"a WhatsApp ProfileName found in {where}"
         for trace in ("RecordingUrl", "/Recordings/"):  # the bot never records a call
             assert trace not in as_text, f"{trace!r} found in {where}"
 
@@ -199,13 +224,15 @@ def assert_pseudonyms_only_in_markers(dump, pseudonyms, harmless_replies):
         elif key.decode().endswith(":optmsgs"):
             # Marks against late replays of STOP/START: short keyed digests, nothing else.
             assert re.fullmatch(rb"(?:[0-9a-f]{16},)+", value), value
+        elif key.decode().endswith(":wa-window"):
+            assert value == b"1"  # WhatsApp's 24-hour window is open: nothing more
         else:
             assert key.decode().endswith(":optout"), key
             assert value == b"1"
 
 
 def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, caplog):
-    numbers = [*NUMBERS, "+13055550999", *CALLERS]
+    numbers = [*NUMBERS, "+13055550999", *CALLERS, *WHATSAPP]
     sids = conversations
     settings = app.extensions["surveybot"].settings
     key = settings.PSEUDONYM_KEY
@@ -214,7 +241,7 @@ def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, 
     # Before the batch: the responses and every counter about a respondent wait sealed in the
     # storage inbox; no job carries answers, and no counter has moved while people texted.
     before = redis_dump(redis)
-    assert len(inbox_records(redis, settings, inbox.RESPONSE)) == 6
+    assert len(inbox_records(redis, settings, inbox.RESPONSE)) == 7
     assert not any(b"store_response" in value for _, value in before)
     assert not redis.keys("sb:stats:wave:*") and not redis.keys("sb:stats:asked:*")
     assert_clean([k for k, _ in before] + [v for _, v in before], numbers, sids, "Redis")
@@ -223,7 +250,7 @@ def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, 
     after = redis_dump(redis)
     assert_clean([k for k, _ in after] + [v for _, v in after], numbers, sids, "Redis")
     tables = database_dump(db)
-    assert len(tables["response"]) == 6  # 3 by text, 3 by phone
+    assert len(tables["response"]) == 7  # 3 by text, 3 by phone, 1 on WhatsApp
     for table, rows in tables.items():
         assert_clean([value for row in rows for value in row], numbers, sids, f"table {table}")
     # The conversations ran while the fixture was set up: scan that phase's records too.
@@ -258,11 +285,14 @@ def test_nothing_at_rest_identifies_a_respondent(app, db, redis, conversations, 
         for value in row:
             assert not isinstance(value, dt.datetime)
             assert not (isinstance(value, str) and re.search(r"\d{2}:\d{2}", value))
-    # The only pseudonym in the database is the one that opted out, in its own table.
-    assert [row[0] for row in tables["opt_out"]] == [pseudonym(settings.PSEUDONYM_KEY, NUMBERS[3])]
+    # The only pseudonyms in the database are those that opted out (by text, on WhatsApp), in
+    # their own table.
+    assert sorted(row[0] for row in tables["opt_out"]) == sorted(
+        pseudonym(settings.PSEUDONYM_KEY, n) for n in (NUMBERS[3], WHATSAPP[1])
+    )
 
 
 def test_in_flight_state_is_deleted_on_completion_stop_and_decline(app, redis, conversations):
     settings = app.extensions["surveybot"].settings
-    for number in (*NUMBERS, "+13055550999", *CALLERS):
+    for number in (*NUMBERS, "+13055550999", *CALLERS, *WHATSAPP):
         assert not redis.exists(keys.session(pseudonym(settings.PSEUDONYM_KEY, number)))

@@ -1,10 +1,10 @@
 """The privacy promise, tested where it can break: the files a seized server holds.
 
 Redis runs as the README asks production to run it (`appendonly yes`, its own server), the
-database is the test database (PostgreSQL in CI). After real conversations by text and by
-phone (finished, restarted, stopped, declined, abandoned), invitations and scheduled deletions
-at Twilio, the tests read Redis's append-only files command by command, its snapshot, the
-database's files and the logs, as the issue's attacker would:
+database is the test database (PostgreSQL in CI). After real conversations by text, on
+WhatsApp and by phone (finished, restarted, stopped, declined, abandoned), invitations and
+scheduled deletions at Twilio, the tests read Redis's append-only files command by command,
+its snapshot, the database's files and the logs, as the issue's attacker would:
 
 - with the files alone: no phone number, no Twilio SID, no answer in clear anywhere; no write
   (one command, or one MULTI/EXEC) that names a respondent's pseudonym carries an answer or a
@@ -33,8 +33,16 @@ from bot.outreach.waves import create_wave, open_wave
 from bot.records.compaction import rewrite_history
 from bot.records.sessions import ENCRYPTED
 from tests.redis_server import redis_server
-from tests.test_privacy import CALLERS, NUMBERS, SPOKEN, conversations, converse, formats
-from tests.utils import run_jobs
+from tests.test_privacy import (
+    CALLERS,
+    NUMBERS,
+    SPOKEN,
+    WHATSAPP,
+    conversations,
+    converse,
+    formats,
+)
+from tests.utils import PROFILE_NAME, run_jobs
 from workers import context
 
 __all__ = ["conversations"]  # the fixture of tests/test_privacy.py, used here as it is
@@ -141,6 +149,7 @@ def assert_no_identifier(blob: bytes, numbers, sids, where: str) -> None:  # noq
     for sid in sids:
         assert sid not in as_text, f"a Twilio SID in {where}"
     assert SPOKEN not in as_text, f"a spoken answer in {where}"
+    assert PROFILE_NAME not in as_text, f"a WhatsApp ProfileName in {where}"
 
 
 @pytest.fixture
@@ -167,7 +176,7 @@ def everything(app, persistent, db, caplog):  # noqa: ANN001
 def test_the_files_alone_hold_no_identifier_and_no_answer_in_clear(
     app, persistent, conversations, everything
 ):
-    numbers = [*NUMBERS, *CALLERS, ABANDONED, "+13055550999", *INVITED]
+    numbers = [*NUMBERS, *CALLERS, ABANDONED, "+13055550999", *INVITED, *WHATSAPP]
     sids = [*conversations, *everything]
     settings = app.extensions["surveybot"].settings
     pseudonyms = [pseudonym(settings.PSEUDONYM_KEY, n).encode() for n in numbers]
@@ -197,7 +206,7 @@ def test_the_files_alone_hold_no_identifier_and_no_answer_in_clear(
 def test_with_every_secret_the_rewritten_files_link_no_number_to_an_answer(
     app, persistent, db, conversations, everything
 ):
-    numbers = [*NUMBERS, *CALLERS, "+13055550999", *INVITED]
+    numbers = [*NUMBERS, *CALLERS, "+13055550999", *INVITED, *WHATSAPP]
     settings = app.extensions["surveybot"].settings
     context.configure(settings)
     # The storage batch drains the inbox into the database (deletions at Twilio stay scheduled).

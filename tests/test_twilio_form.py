@@ -106,6 +106,8 @@ def test_a_recut_call_step_is_refused(client, app, redis):
         {"NumMedia": "0NumSegments1"},
         {"body": "1"},  # a parameter name Twilio never sends
         {"Num-Media": "0"},
+        {"ReferralNumMedia": "0MessageType"},  # WhatsApp's counts have a shape too
+        {"OriginalRepliedMessageSid": "SM" + "0" * 31},
     ],
 )
 @pytest.mark.parametrize("signed", [True, False])

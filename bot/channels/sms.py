@@ -10,6 +10,7 @@ from flask import Blueprint, Response, request
 
 from bot.channels.signatures import public_base, twilio_webhook
 from bot.channels.twilio_form import Hook, replyable
+from bot.channels.whatsapp import note_status, read_message, renew_window
 from bot.core.optout import OptOutType
 from bot.infra import clock, keys
 from bot.infra.privacy import message_digest, pseudonym_for
@@ -71,21 +72,23 @@ def inbound_sms() -> Response | tuple[str, int]:
         return twiml(())
     settings = state().settings
     key = settings.PSEUDONYM_KEY
-    num_media = int(request.form.get("NumMedia") or 0)  # ASCII digits only (twilio_form)
+    message = read_message(request.form)  # a text's, or a WhatsApp message's (whatsapp.py)
     if settings.PSEUDONYM_OLD_KEYS:  # a key rotation is under way: carry this number over
         carry_over(state().redis, settings, sender)
     replies = handle_message(
         state().conversation,
         pseudonym=pseudonym_for(settings, sender),
         message_digest=message_digest(key, message_sid),
-        text=request.form.get("Body", ""),
-        has_media=num_media > 0,
+        text=message.text,
+        has_media=message.has_media,
+        choice=message.choice,
         cipher=conversation_cipher(key, sender),
         # Advanced Opt-Out says which keyword list a text matched at Twilio: the bot follows.
         opt_out_type=OptOutType.read(request.form.get("OptOutType")),
         old_digests=tuple(message_digest(k, message_sid) for _, k in settings.old_pseudonym_keys),
     )
     app_state = state()
+    renew_window(settings, app_state.redis, sender)
     schedule_deletion(
         settings,
         app_state.redis,
@@ -118,6 +121,7 @@ def sms_status() -> tuple[str, int]:
     with redis.pipeline() as pipe:
         count(pipe, keys.delivery_stats(day), status, *([f"error:{code}"] if code else []))
         pipe.execute()
+    note_status(state().settings, redis, to=request.form.get("To") or "", error_code=code)
     # An invitation's outcome also counts in its wave's progress, and error 21610 (the
     # recipient texted STOP to our sender) marks them opted out. `To` goes no further.
     app_state = state()

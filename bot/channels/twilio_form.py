@@ -53,6 +53,10 @@ SHAPES: Mapping[str, re.Pattern[str]] = {
     "NumMedia": COUNT,
     "NumSegments": COUNT,
     "OptOutType": OPT_OUT_TYPE,
+    # WhatsApp's own (bot/channels/whatsapp.py); its free-text ones (ProfileName, WaId,
+    # ButtonPayload ...) have no fixed shape and are accepted as they come.
+    "ReferralNumMedia": COUNT,
+    "OriginalRepliedMessageSid": MESSAGE_SID,
 }
 # Names that carry the same message SID: when several are present, they agree.
 MESSAGE_SID_NAMES = ("MessageSid", "SmsSid", "SmsMessageSid")

@@ -21,6 +21,11 @@ TWILIO_CONNECTION_OVERRIDES = "rc=5&rp=5xx,ct,rt"
 WELCOME_BACK_AFTER_HOURS = 2
 MESSAGE_DEDUP_TTL_SECONDS = 6 * 3600  # Twilio retries within minutes; hours is generous
 STATS_TTL_DAYS = 400
+# WhatsApp's customer service window: free-form text may go out until 24 hours after the
+# person's last message; later, only an approved template. The bot's record of it ends on the
+# hour before (never later than WhatsApp's), so Redis's files date a message to the hour only.
+WHATSAPP_WINDOW_SECONDS = 24 * 3600
+WHATSAPP_WINDOW_ROUNDING_SECONDS = 3600
 STORE_RETRY_INTERVALS = (10, 30, 60, 300, 900, 1800, 3600, 3600, 3600, 3600)
 REQUEUE_FAILED_EVERY_SECONDS = 3600
 # How often Redis's append-only file is rewritten: the longest any ended conversation's steps

@@ -21,6 +21,11 @@ class SessionConflict(SurveybotError):
     """A conversation transition kept losing the race for its Redis keys."""
 
 
+class OutsideWhatsAppWindow(SurveybotError):
+    """Free-form text to a WhatsApp user more than 24 hours after their last message: WhatsApp
+    refuses it (Twilio error 63016); only an approved template may go out."""
+
+
 class StorageError(SurveybotError):
     """A completed response could not be written to the database (the job will retry)."""
 

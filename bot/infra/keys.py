@@ -64,6 +64,12 @@ def simulator_outbox(pseudonym: str) -> str:
     return f"{PREFIX}:sim:outbox:{pseudonym}"
 
 
+def whatsapp_window(pseudonym: str) -> str:
+    """Present ("1") while WhatsApp lets the bot send this respondent free-form text: it expires
+    within 24 hours of their last WhatsApp message (bot/channels/whatsapp.py)."""
+    return f"{PREFIX}:{{{pseudonym}}}:wa-window"
+
+
 def completed_waves(pseudonym: str) -> str:
     """The waves this respondent completed, comma-separated (no link to the answers); a wave's
     name is removed when the wave closes. A plain string so it is read in the same MGET as the

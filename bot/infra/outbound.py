@@ -17,6 +17,7 @@ from bot.infra import keys
 from bot.infra.config import Settings
 from bot.infra.exceptions import ConfigError
 from bot.infra.privacy import pseudonym_for
+from bot.infra.whatsapp_window import is_whatsapp, require_open
 
 SIMULATOR_OUTBOX_LIMIT = 200
 
@@ -71,7 +72,10 @@ def twilio_sender(settings: Settings, *, timeout: float | None = None):
 
 
 def send_sms(settings: Settings, redis: Redis, to: str, body: str) -> str | None:
-    """Send one text; returns Twilio's SID (None when it went to the simulator)."""
+    """Send one text; returns Twilio's SID (None when it went to the simulator). Free-form
+    text to a WhatsApp address outside its 24-hour window raises OutsideWhatsAppWindow."""
+    if is_whatsapp(to):
+        require_open(redis, pseudonym_for(settings, to))
     if settings.twilio_configured:
         return twilio_sender(settings)(to, body)
     if not settings.simulator_on:

@@ -11,15 +11,28 @@ import hashlib
 import hmac
 import re
 
-_CHANNEL_PREFIX = re.compile(r"^[a-z]+:")  # "whatsapp:+1305..." -> "+1305..."
-_NOT_DIGITS = re.compile(r"\D")
+_CHANNEL_PREFIX = re.compile(r"^([A-Za-z]+):")  # "whatsapp:+1305..." -> "+1305..."
+# A phone number as Twilio or a person writes it: digits, with an optional "+" and separators.
+_PHONE_NUMBER = re.compile(r"\+?[0-9][0-9 ().\-]*")
+_NOT_DIGITS = re.compile(r"[^0-9]")
 
 
 def e164(number: str) -> str:
-    """Twilio's From value reduced to E.164 ('+' and digits), for a stable pseudonym."""
-    number = _CHANNEL_PREFIX.sub("", number.strip().lower())
-    digits = _NOT_DIGITS.sub("", number)
-    return f"+{digits}" if digits else number
+    """Twilio's From value as the identity a pseudonym is made of.
+
+    A phone number is reduced to E.164 ('+' and digits) whatever its channel, so one number
+    has one pseudonym by text, by phone and on WhatsApp. Any other sender id (a WhatsApp user
+    id, an alphanumeric sender) is kept whole, channel included: reducing it to its digits
+    would give two people one pseudonym, and one person's conversation to another.
+    """
+    number = number.strip()
+    prefix = _CHANNEL_PREFIX.match(number)
+    bare = number[prefix.end() :] if prefix else number
+    if _PHONE_NUMBER.fullmatch(bare):
+        return "+" + _NOT_DIGITS.sub("", bare)
+    if not bare:
+        return ""
+    return f"{prefix.group(1).lower()}:{bare}" if prefix else bare
 
 
 def pseudonym(key: str, number: str, *, version: str = "v1") -> str:

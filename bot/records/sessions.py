@@ -252,6 +252,7 @@ def handle_message(
     channel: Channel = Channel.SMS,
     signal: Signal | None = None,
     keys_pressed: str | None = None,
+    choice: str | None = None,
     render: Render = sms_texts,
     cipher: ConversationCipher,
     opt_out_type: OptOutType | None = None,
@@ -262,6 +263,8 @@ def handle_message(
     A call's steps come here too (`channel=VOICE`): a call answered (`signal`), keys pressed
     or a speech result, each deduplicated by a digest of the CallSid and the step number.
     STOP is about texts, so an opted-out respondent who calls can still answer by phone.
+    A WhatsApp message comes as a text (same rules, STOP included); `choice` is the payload of
+    a button it tapped, read by the engine as the option it names (bot/core/engine/buttons.py).
 
     `cipher` encrypts what the conversation keeps (the session and the cached replies) under
     the respondent's own key (bot/infra/sealing.py): Redis's files hold them as noise.
@@ -311,6 +314,7 @@ def handle_message(
                     keys=keys_pressed,
                     returning=_returning(envelope, channel, hour),
                     opt_out_type=opt_out_type,
+                    choice=choice,
                 )
                 result = _transition(conv, wave, session, inbound)
                 walked = wave.questionnaire if wave else conv.questionnaire

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.engine.buttons import read_choice
 from bot.core.engine.keys import read_keys
 from bot.core.engine.keywords import keyword_and_language, keyword_of, keyword_step, start_language
 from bot.core.engine.prompts import all_languages, language_prompt, message, pending_prompt
@@ -82,6 +83,8 @@ def step(q: Questionnaire, session: Session | None, inbound: Inbound) -> Step:
         session, moved = reconcile(q, session)
     if inbound.keys is not None:
         inbound = read_keys(q, session, inbound)
+    if inbound.choice is not None:
+        inbound = read_choice(q, session, inbound)
     text = clean_body(inbound.text)
     if len(text) > MAX_BODY_CHARS:
         text = ""  # longer than any SMS Twilio delivers: not an answer to anything

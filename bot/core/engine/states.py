@@ -84,6 +84,7 @@ class Inbound:
     # a text that answers nothing is greeted with "welcome back" and the pending question.
     returning: bool = False
     opt_out_type: OptOutType | None = None  # what Twilio's Advanced Opt-Out made of the text
+    choice: str | None = None  # a tapped button's payload (an option id), read by `read_choice`
 
 
 @dataclass
