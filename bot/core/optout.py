@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.core.questionnaire import TWILIO_RESUBSCRIBE_WORDS, Keyword, Questionnaire
+from bot.core.questionnaire import Keyword, Questionnaire
 from bot.core.text import normalize
+from bot.core.twilio_words import TWILIO_RESUBSCRIBE_WORDS
 
 # Apostrophes people type inside words ("don't", "m'"): dropped, so "don't" reads as "dont".
 _APOSTROPHES = str.maketrans("", "", "'’ʼ`´")

@@ -5,13 +5,8 @@ from __future__ import annotations
 from bot.core.engine.prompts import all_languages, language_prompt, message, pending_prompt
 from bot.core.engine.states import Event, EventType, Session, Stage, Step
 from bot.core.engine.walk import advance, ask, next_question
-from bot.core.questionnaire import (
-    TWILIO_HELP_WORDS,
-    TWILIO_START_WORDS,
-    TWILIO_STOP_WORDS,
-    Keyword,
-    Questionnaire,
-)
+from bot.core.questionnaire import Keyword, Questionnaire
+from bot.core.twilio_words import TWILIO_HELP_WORDS, TWILIO_START_WORDS, TWILIO_STOP_WORDS
 
 
 def keyword_and_language(q: Questionnaire, norm: str) -> tuple[Keyword | None, str | None]:
