@@ -53,7 +53,14 @@ def test_a_sender_twilio_cannot_reply_to_gets_no_reply_and_leaves_nothing(
 
 
 @pytest.mark.parametrize(
-    "sender", [PHONE, "+509 3412 5678", "+1 (954) 555-0147", "whatsapp:+13055550168"]
+    "sender",
+    [
+        PHONE,
+        "+509 3412 5678",
+        "+1 (954) 555-0147",
+        "whatsapp:+13055550168",
+        "whatsapp:US.13491208655302741918",  # a WhatsApp user id: Twilio replies to it too
+    ],
 )
 def test_a_phone_number_is_still_answered(client, redis, sender):
     assert replies_of(sms(client, sender, "SURVEY")) != []

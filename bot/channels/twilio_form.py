@@ -31,9 +31,16 @@ _PHONE_SENDER = re.compile(r"(?:[a-z]+:)?\+[0-9 ().\-]+")
 _E164_DIGITS = re.compile(r"[1-9][0-9]{6,14}")
 
 
+# A WhatsApp sender known by a user id instead of a number ("whatsapp:US.1349..."): Twilio
+# replies to it as to a number.
+_WHATSAPP_USER_ID = re.compile(r"whatsapp:[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
 def replyable(sender: str) -> bool:
     """Whether Twilio can deliver a reply to this `From`."""
     text = sender.strip()
+    if _WHATSAPP_USER_ID.fullmatch(text):
+        return True
     if not _PHONE_SENDER.fullmatch(text):
         return False
     return bool(_E164_DIGITS.fullmatch(re.sub(r"[^0-9]", "", text)))
