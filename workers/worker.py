@@ -1,16 +1,85 @@
-"""The project's RQ workers: RQ's own, except that a failing job's arguments are never logged.
+"""The project's RQ workers: RQ's own, except that a failing job's arguments are never logged,
+and that a dead worker's work does not wait on RQ's long timers.
 
 When a job raises, RQ logs the error with the job's arguments attached to the log record
 (`extra`), where any structured log handler writes them out. Our jobs' arguments are a phone
 number (an invitation), a Twilio SID (a clean-up) or a completed response's answers (storage,
 where the record's time would sit next to them): the record names the job instead.
+
+After a worker dies (README: workers): every worker runs maintenance every
+WORKER_MAINTENANCE_SECONDS even while idle (RQ blocks an idle worker on the queue for up to
+405 s and runs maintenance only between jobs); a job a dead worker had taken off the queue but
+never started is queued again (RQ would fail it); and a work horse dies with its worker, so a
+job RQ runs again once its heartbeat lapses is never still running in an orphaned horse.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
+from datetime import timedelta
+
 from rq import SimpleWorker, Worker
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.job_lifecycle import call_exception_handlers, format_exc_info
+from rq.queue import Queue
+from rq.utils import now
+
+# Moves a job id from the intermediate list back to the head of its queue, once, however many
+# workers run maintenance at the same moment. KEYS: intermediate list, queue list.
+_REQUEUE_STUCK = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+  redis.call('LPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+class _Maintained:
+    """Maintenance on time whether busy or idle, and no job stuck between queue and start."""
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """How long an idle worker waits on the queue before looking up again: at most one
+        maintenance interval, so its maintenance runs on time."""
+        longest = super().dequeue_timeout  # type: ignore[misc]
+        return max(1, min(longest, int(self.maintenance_interval)))  # type: ignore[attr-defined]
+
+    def clean_registries(self) -> None:
+        for queue in self.queues:  # type: ignore[attr-defined]
+            self._queue_stuck_jobs(queue)
+        super().clean_registries()  # type: ignore[misc]
+
+    def _queue_stuck_jobs(self, queue: Queue) -> None:
+        """Queue again each job that sits in `queue`'s intermediate list, unstarted, since a
+        maintenance at least one interval ago: RQ moves a job there as a worker takes it and
+        out as its horse starts it, so it was left by a worker that died or lost Redis in
+        between. It never ran: running it now runs it once (RQ's own clean-up, a minute
+        later, would fail it, and a job without retries would never run)."""
+        intermediate = queue.intermediate_queue
+        grace = timedelta(seconds=self.maintenance_interval)  # type: ignore[attr-defined]
+        requeue = queue.connection.register_script(_REQUEUE_STUCK)
+        for job_id in intermediate.get_job_ids():
+            first_seen = intermediate.get_first_seen(job_id)  # noted by RQ's clean-up
+            if first_seen is None or now() - first_seen < grace:
+                continue
+            if job_id in queue.started_job_registry:
+                continue
+            job = queue.fetch_job(job_id)
+            if job is None or job.get_status() != JobStatus.QUEUED:
+                continue
+            if requeue(keys=[intermediate.key, queue.key], args=[job_id]):
+                queue.connection.delete(intermediate.get_first_seen_key(job_id))
+                self.log.warning(  # type: ignore[attr-defined]
+                    "Worker %s: job %s was taken by a worker that stopped before starting it; "
+                    "queued again",
+                    self.name,  # type: ignore[attr-defined]
+                    job_id,
+                )
 
 
 class _NoArgumentsLogged:
@@ -28,9 +97,20 @@ class _NoArgumentsLogged:
         call_exception_handlers(self._exc_handlers, job, *exc_info)  # type: ignore[attr-defined]
 
 
-class ProjectWorker(_NoArgumentsLogged, Worker):
+class ProjectWorker(_NoArgumentsLogged, _Maintained, Worker):
     """A forking worker (one work horse per job)."""
 
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        """The horse asks Linux to kill it when its worker dies (RQ puts it in a process group
+        of its own, so a kill of the worker's group would miss it): a horse left running
+        unwatched would run its job alongside the retry RQ makes once its heartbeat lapses."""
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != self.pid:  # the worker died before the request took effect
+                os._exit(1)
+        super().main_work_horse(job, queue)
 
-class ProjectSimpleWorker(_NoArgumentsLogged, SimpleWorker):
+
+class ProjectSimpleWorker(_NoArgumentsLogged, _Maintained, SimpleWorker):
     """A worker running jobs in its own process (faster, less isolated; used by tests)."""
