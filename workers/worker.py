@@ -9,7 +9,8 @@ where the record's time would sit next to them): the record names the job instea
 After a worker dies (README: workers): every worker runs maintenance every
 WORKER_MAINTENANCE_SECONDS even while idle (RQ blocks an idle worker on the queue for up to
 405 s and runs maintenance only between jobs); a job a dead worker had taken off the queue but
-never started is queued again (RQ would fail it); and a work horse dies with its worker, so a
+never started is queued again (RQ would fail it); a clean-up lock a killed worker left (RQ's
+lasts 15 minutes) is dropped after one interval; and a work horse dies with its worker, so a
 job RQ runs again once its heartbeat lapses is never still running in an orphaned horse.
 """
 
@@ -37,6 +38,18 @@ end
 return 0
 """
 _PR_SET_PDEATHSIG = 1  # prctl(2)
+# RQ's lock on a queue's clean-up (Queue.acquire_maintenance_lock) lasts this long and is
+# released as the clean-up ends, within moments.
+_RQ_CLEANING_LOCK_SECONDS = 899
+# Deletes the lock if it is older than ARGV[1] seconds of its life (a dead worker's), atomically.
+# KEYS: the lock.
+_DROP_STALE_LOCK = """
+local ttl = redis.call('TTL', KEYS[1])
+if ttl > 0 and ttl < tonumber(ARGV[1]) then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 class _Maintained:
@@ -51,8 +64,21 @@ class _Maintained:
 
     def clean_registries(self) -> None:
         for queue in self.queues:  # type: ignore[attr-defined]
+            self._drop_stale_cleaning_lock(queue)
             self._queue_stuck_jobs(queue)
         super().clean_registries()  # type: ignore[misc]
+
+    def _drop_stale_cleaning_lock(self, queue: Queue) -> None:
+        """A worker killed while cleaning `queue` leaves RQ's lock for 15 minutes, and no
+        worker cleans it (runs a dead worker's jobs again) meanwhile. A clean-up takes moments:
+        a lock held longer than one maintenance interval is such a leftover."""
+        interval = int(self.maintenance_interval)  # type: ignore[attr-defined]
+        drop = queue.connection.register_script(_DROP_STALE_LOCK)
+        if drop(keys=[queue.registry_cleaning_key], args=[_RQ_CLEANING_LOCK_SECONDS - interval]):
+            self.log.warning(  # type: ignore[attr-defined]
+                "Worker %s: dropped a clean-up lock a stopped worker left",
+                self.name,  # type: ignore[attr-defined]
+            )
 
     def _queue_stuck_jobs(self, queue: Queue) -> None:
         """Queue again each job that sits in `queue`'s intermediate list, unstarted, since a
