@@ -35,7 +35,8 @@ def counted_nap(key: str, first: float, again: float = 0.2) -> int:
 
 
 def nap_in_a_transaction(key: str, seconds: float) -> None:
-    """Note the work horse's pid (list `key`:pids), then hold a database transaction open: a
+    """Note the work horse's pid (list `key`:pids) and its database session's
+    (`key`:backends), then hold a database transaction open: a
     row written and a sleep inside one explicit transaction, as a storage batch would be when
     its horse is killed."""
     connection = get_current_job().connection
@@ -43,5 +44,7 @@ def nap_in_a_transaction(key: str, seconds: float) -> None:
         with db.begin():
             db.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS held (n int)"))
             db.execute(text("INSERT INTO held VALUES (1)"))
+            backend = db.execute(text("SELECT pg_backend_pid()")).scalar()
+            connection.rpush(f"{key}:backends", backend)
             connection.rpush(f"{key}:pids", os.getpid())
             db.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})

@@ -27,8 +27,10 @@ from redis import Redis
 from rq import Retry, Worker
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
+from sqlalchemy import text
 
 from bot.cli.processes import WORKER_INTERVALS
+from bot.infra.db import get_engine
 from bot.infra.queues import get_queue
 from tests.redis_server import redis_server
 
@@ -95,6 +97,12 @@ def alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+def session_exists(database_url: str, backend: int) -> bool:
+    with get_engine(database_url).connect() as db:
+        query = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p")
+        return bool(db.execute(query, {"p": backend}).scalar())
 
 
 def status(redis: Redis, job_id: str) -> JobStatus | None:
@@ -215,6 +223,8 @@ def test_a_job_left_in_the_intermediate_queue_is_run(tmp_path):
     with redis_server(tmp_path) as server:
         redis = Redis.from_url(server.url)
         queue = get_queue(redis)
+        # And a worker killed while it cleaned the queue: RQ's lock lives 899 s, here 99 s old.
+        redis.set(queue.registry_cleaning_key, 1, ex=800)
         job = queue.enqueue("tests.jobs.counted_nap", key, 0, result_ttl=600)
         assert redis.lmove(queue.key, queue.intermediate_queue_key) == job.id.encode()
         assert queue.count == 0
@@ -244,8 +254,12 @@ def test_the_next_jobs_after_a_horse_killed_mid_transaction_use_the_database(
             wait_for(lambda: status(redis, first.id) == JobStatus.FINISHED, "a first job", logs)
             held = queue.enqueue("tests.jobs.nap_in_a_transaction", key, 600, result_ttl=600)
             horse = wait_for(lambda: pids(redis, key), "the transaction is open", logs)[0]
+            backend = int(redis.lindex(f"{key}:backends", 0))
             kill_group(horse)
             wait_for(lambda: status(redis, held.id) == JobStatus.FAILED, "the horse died", logs)
+            # The server notices the client is gone mid-statement and ends its session: its
+            # transaction holds no locks for the rest of the 600 s sleep.
+            wait_for(lambda: not session_exists(database_url, backend), "its session ended", logs)
             after = [
                 queue.enqueue("tests.jobs.database_session_of_this_process", result_ttl=600)
                 for _ in range(6)
