@@ -278,3 +278,33 @@ def test_the_next_jobs_after_a_horse_killed_mid_transaction_use_the_database(
         horses = {job.return_value()[0] for job in results}
         assert horse not in horses and len(horses) == len(results)  # a horse per job
         assert "INTRANS" not in logs[0].read_text()
+
+
+def test_only_a_job_nobody_started_leaves_the_intermediate_queue_for_the_queue(redis):
+    from rq.executions import Execution
+
+    from workers.worker import ProjectSimpleWorker
+
+    queue = get_queue(redis)
+    workers = [ProjectSimpleWorker([queue], connection=redis, maintenance_interval=30)]
+    workers.append(ProjectSimpleWorker([queue], connection=redis, maintenance_interval=30))
+    never_started, running, being_started, fresh = (
+        queue.enqueue("tests.jobs.where_am_i") for _ in range(4)
+    )
+    for job in (never_started, running, being_started, fresh):
+        assert redis.lmove(queue.key, queue.intermediate_queue_key) == job.id.encode()
+    intermediate = queue.intermediate_queue
+    for job in (never_started, running, being_started):  # seen stuck 40 s ago by maintenance
+        redis.set(intermediate.get_first_seen_key(job.id), time.time() - 40)
+    redis.set(intermediate.get_first_seen_key(fresh.id), time.time() - 5)
+    running.set_status(JobStatus.STARTED)  # its horse started it: RQ's abandoned-job handling
+    with redis.pipeline() as pipeline:  # its worker registered it, its horse is starting
+        Execution.create(being_started, 60, pipeline=pipeline)
+        pipeline.execute()
+
+    for worker in workers:  # two workers' maintenance at once queue it once
+        worker._queue_stuck_jobs(queue)
+
+    assert queue.get_job_ids() == [never_started.id]
+    assert set(intermediate.get_job_ids()) == {running.id, being_started.id, fresh.id}
+    assert never_started.get_status() == JobStatus.QUEUED
