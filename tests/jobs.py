@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 
+from rq import get_current_job
 from sqlalchemy import text
 
 from bot.infra.db import get_engine
@@ -28,3 +30,30 @@ def fail_naming_a_key_and_a_number() -> None:
         "WRONGTYPE at sb:{v1:" + "cd" * 32 + "}:seen; "
         "The 'To' number +1 305-555-0142 is not a valid phone number"
     )
+
+
+def counted_nap(key: str, first: float, again: float = 0.2) -> int:
+    """Count this run in Redis (INCR `key`) and note the work horse's pid (list `key`:pids), then
+    sleep `first` seconds on the first run and `again` on any later one: a second run of the
+    same job shows in the count."""
+    connection = get_current_job().connection
+    connection.rpush(f"{key}:pids", os.getpid())
+    runs = connection.incr(key)
+    time.sleep(first if runs == 1 else again)
+    return runs
+
+
+def nap_in_a_transaction(key: str, seconds: float) -> None:
+    """Note the work horse's pid (list `key`:pids) and its database session's
+    (`key`:backends), then hold a database transaction open: a
+    row written and a sleep inside one explicit transaction, as a storage batch would be when
+    its horse is killed."""
+    connection = get_current_job().connection
+    with get_engine(context.settings().DATABASE_URL).connect() as db:
+        with db.begin():
+            db.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS held (n int)"))
+            db.execute(text("INSERT INTO held VALUES (1)"))
+            backend = db.execute(text("SELECT pg_backend_pid()")).scalar()
+            connection.rpush(f"{key}:backends", backend)
+            connection.rpush(f"{key}:pids", os.getpid())
+            db.execute(text("SELECT pg_sleep(:s)"), {"s": seconds})

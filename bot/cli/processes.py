@@ -8,12 +8,21 @@ from bot.cli.settings import command_settings
 from bot.infra import defaults
 
 # A killed worker's job runs again within about two minutes: its heartbeat lapses after
-# JOB_MONITORING + 60 s, and every worker's maintenance (every 30 s, not RQ's 10 minutes) moves
-# it on and takes over the scheduler a dead worker held. A live job's heartbeat never lapses.
+# JOB_MONITORING + 60 s, and every worker's maintenance (every 30 s, not RQ's 10 minutes, idle
+# or not: workers/worker.py) moves it on and takes over the scheduler a dead worker held. A
+# live job's heartbeat never lapses.
 WORKER_INTERVALS = {
     "maintenance_interval": defaults.WORKER_MAINTENANCE_SECONDS,
     "job_monitoring_interval": defaults.JOB_MONITORING_SECONDS,
 }
+
+
+def worker_intervals(settings) -> dict[str, int]:  # noqa: ANN001
+    """WORKER_INTERVALS as the settings have them (the defaults unless a test shortens them)."""
+    return {
+        "maintenance_interval": max(1, settings.WORKER_MAINTENANCE_SECONDS),
+        "job_monitoring_interval": max(1, settings.JOB_MONITORING_SECONDS),
+    }
 
 
 @click.command("worker")
@@ -49,8 +58,9 @@ def worker_command(burst: bool, simple: bool) -> None:
 
     dispose_engines()
     worker_class = ProjectSimpleWorker if simple else ProjectWorker
+    intervals = worker_intervals(settings)
     run_until_stopped(
-        lambda: worker_class([get_queue(connection)], connection=connection, **WORKER_INTERVALS),
+        lambda: worker_class([get_queue(connection)], connection=connection, **intervals),
         burst=burst,
         logging_level=settings.LOG_LEVEL,
     )

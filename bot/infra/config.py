@@ -97,6 +97,11 @@ class Settings:
     VOICE_AUDIO_BASE_URL: str = ""
     INSTANCE_PATH: str = defaults.INSTANCE_DIR
     LOG_LEVEL: str = "INFO"
+    # How often each worker runs RQ's maintenance and checks on its running job (seconds).
+    # Smaller in tests of killed workers only: the defaults keep a dead worker's jobs at most
+    # about two minutes from running again (README: workers).
+    WORKER_MAINTENANCE_SECONDS: int = defaults.WORKER_MAINTENANCE_SECONDS
+    JOB_MONITORING_SECONDS: int = defaults.JOB_MONITORING_SECONDS
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

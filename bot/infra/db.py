@@ -57,9 +57,27 @@ def _create_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url, hide_parameters=True, pool_pre_ping=True, connect_args={"connect_timeout": 5}
     )
+    if url.startswith("postgresql"):
+        event.listen(engine, "connect", _end_with_the_client)
+    return engine
+
+
+# How often (ms) PostgreSQL checks, during a query, that the client is still there.
+CLIENT_CHECK_INTERVAL_MS = 5000
+
+
+def _end_with_the_client(dbapi_connection, _record) -> None:  # noqa: ANN001
+    """Ask the server to notice a client that went away mid-query: a work horse killed
+    during a long statement would otherwise leave its transaction, and its locks, on the
+    server until the statement ended (PostgreSQL 14 and later; older servers skip it)."""
+    if dbapi_connection.info.server_version < 140000:
+        return
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET client_connection_check_interval = {CLIENT_CHECK_INTERVAL_MS}")
+    dbapi_connection.commit()
 
 
 def _forget_inherited_connections() -> None:
