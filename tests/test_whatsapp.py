@@ -334,11 +334,30 @@ def test_error_63016_is_counted_closes_the_window_and_is_not_retried(client, app
 # ------------------------------------------------------------------------------- opt-outs
 
 
+@pytest.mark.parametrize(("word", "lang"), [("PARAR", "es"), ("KANPE", "ht"), ("STOP", None)])
+def test_stop_on_whatsapp_is_confirmed_in_the_words_language(client, app, redis, word, lang):
+    q = q_of(app)
+    replies = wa_text(client, PHONE, word)  # no conversation yet: the word says the language
+    expected = q.message("opted_out", lang) if lang else None
+    if lang is None:  # STOP names no language: the confirmation in all three
+        assert len(replies) == 1 and all(
+            q.message("opted_out", x) in replies[0] for x in "en es ht".split()
+        )
+    else:
+        assert replies == [expected]
+    assert redis.get(keys.opted_out(p_of(app))) == b"1"
+    # By SMS, Twilio's Advanced Opt-Out confirms: the bot sends nothing.
+    assert text(client, "+13055550177", word) == []
+
+
 @pytest.mark.parametrize("word", ["STOP", "PARAR", "KANPE", "stop"])
 def test_stop_on_whatsapp_is_honoured_for_sms_invitations(client, app, db, redis, word):
     p = p_of(app)
     wa_text(client, PHONE, "SURVEY")
-    assert wa_text(client, PHONE, word) == []
+    q = q_of(app)
+    # Twilio confirms a STOP by SMS only: on WhatsApp the bot does, in the conversation's
+    # language (English here: SURVEY started it).
+    assert wa_text(client, PHONE, word) == [q.message("opted_out", "en")]
     assert redis.get(keys.opted_out(p)) == b"1"
     assert not redis.exists(keys.session(p))
     # Texts and WhatsApp messages alike get nothing until START.

@@ -82,6 +82,7 @@ def inbound_sms() -> Response | tuple[str, int]:
         text=message.text,
         has_media=message.has_media,
         choice=message.choice,
+        confirm_opt_out=message.on_whatsapp,  # Twilio confirms a STOP by SMS, not on WhatsApp
         cipher=conversation_cipher(key, sender),
         # Advanced Opt-Out says which keyword list a text matched at Twilio: the bot follows.
         opt_out_type=OptOutType.read(request.form.get("OptOutType")),

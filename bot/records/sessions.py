@@ -253,6 +253,7 @@ def handle_message(
     signal: Signal | None = None,
     keys_pressed: str | None = None,
     choice: str | None = None,
+    confirm_opt_out: bool = False,
     render: Render = sms_texts,
     cipher: ConversationCipher,
     opt_out_type: OptOutType | None = None,
@@ -315,6 +316,7 @@ def handle_message(
                     returning=_returning(envelope, channel, hour),
                     opt_out_type=opt_out_type,
                     choice=choice,
+                    confirm_opt_out=confirm_opt_out,
                 )
                 result = _transition(conv, wave, session, inbound)
                 walked = wave.questionnaire if wave else conv.questionnaire

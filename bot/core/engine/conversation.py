@@ -170,7 +170,16 @@ def _stop_step(
         # "Stop" said on a call ends the survey and the call; texts are not opted out.
         goodbye = message(q, "declined", lang) if lang else all_languages(q, "declined")
         return Step(None, (goodbye,), (Event(EventType.DECLINED),))
-    return Step(None, (), (Event(EventType.OPTED_OUT),))
+    confirmed: tuple[Reply, ...] = ()
+    if inbound.confirm_opt_out:  # on WhatsApp nobody else says it: the bot confirms
+        lang = lang or text_language(q, norm)
+        confirmed = _revoked_replies(q, lang) if lang else _all_confirmations(q)
+    return Step(None, confirmed, (Event(EventType.OPTED_OUT),))
+
+
+def _all_confirmations(q: Questionnaire) -> tuple[Reply, ...]:
+    """The opt-out confirmation in every language (a STOP that names none, with no session)."""
+    return (all_languages(q, "opted_out"),) if q.messages.get("opted_out") else ()
 
 
 def _revoked_replies(q: Questionnaire, lang: str) -> tuple[Reply, ...]:

@@ -85,6 +85,9 @@ class Inbound:
     returning: bool = False
     opt_out_type: OptOutType | None = None  # what Twilio's Advanced Opt-Out made of the text
     choice: str | None = None  # a tapped button's payload (an option id), read by `read_choice`
+    # No one else confirms an opt-out on this channel (WhatsApp: Twilio's Advanced Opt-Out
+    # answers SMS only): the bot confirms STOP itself, in the person's language.
+    confirm_opt_out: bool = False
 
 
 @dataclass
