@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
+from rq.job import Job
 from sqlmodel import Session, select
 
 from bot.cli import main
@@ -22,6 +23,7 @@ from bot.core.render import quick_replies, render_question
 from bot.infra import keys
 from bot.infra.db import get_engine
 from bot.infra.models import Answer
+from bot.infra.queues import SEND_WHATSAPP_TURN_JOB, get_queue
 from bot.records.quick_replies import quick_reply_for
 from tests.conftest import TEST_SECRETS
 from tests.fake_twilio import SERVER_ERROR, FakeTwilio
@@ -225,4 +227,160 @@ def test_a_whole_survey_with_buttons_and_typed_answers(app, fake, redis, db, mon
     assert answers["afraid_to_seek_help"] == "yes"
     assert answers["knows_deported"] == "several"
     assert answers["would_report_crime"] == "not_sure"
+    no_jobs_left(redis)
+
+
+def to_status(client) -> None:
+    """Consent given: the status question (five options: numbered text) waits; answering it
+    brings years_in_us, which has buttons."""
+    say(client, "SURVEY")
+    say(client, "1")
+
+
+def test_a_retried_webhook_sends_no_second_button_message(app, fake, redis, monkeypatch):
+    assert sync(app, monkeypatch).exit_code == 0
+    fake.clear()
+    client = app.test_client()
+    to_status(client)
+    sid = "SM" + "7" * 32
+    first = post(client, "1", sid=sid)
+    again = post(client, "1", sid=sid)  # Twilio retries the same message
+    assert replies_of(first) == replies_of(again) == []
+    assert get_queue(redis).count == 1
+    run_jobs(app)
+    assert len(fake.messages) == 1 and "ContentSid" in fake.messages[0]
+    assert replies_of(post(client, "1", sid=sid)) == []  # even after the job ran
+    run_jobs(app)
+    assert len(fake.messages) == 1
+    no_jobs_left(redis)
+
+
+def test_texts_before_the_question_go_first_in_the_same_job(app, fake, redis, monkeypatch):
+    q = q_of(app)
+    assert sync(app, monkeypatch).exit_code == 0
+    client = app.test_client()
+    to_status(client)
+    fake.clear()
+    # A reply that answers nothing: a hint, then the question again (with its buttons).
+    numbered = render_question(q.question("years_in_us"), "en")
+    assert say(client, "1") == []  # status answered: years_in_us, with buttons
+    run_jobs(app)
+    fake.clear()
+    assert say(client, "banana") == []
+    run_jobs(app)
+    bodies = [m.get("Body") or m.get("ContentSid") for m in fake.messages]
+    assert len(bodies) == 2
+    assert bodies[0] and bodies[0] != numbered and not bodies[0].startswith("HX")
+    assert bodies[1].startswith("HX")
+
+
+def test_without_a_content_the_question_goes_as_numbered_text(app, fake, redis):
+    q = q_of(app)
+    client = app.test_client()
+    say(client, "SURVEY")
+    assert say(client, "1") == [render_question(q.question("status"), "en")]
+    assert say(client, "1") == [render_question(q.question("years_in_us"), "en")]
+    assert get_queue(redis).count == 0 and fake.requests == []
+
+
+def test_a_content_twilio_refuses_falls_back_to_numbered_text(app, fake, redis, monkeypatch):
+    q = q_of(app)
+    assert sync(app, monkeypatch).exit_code == 0
+    client = app.test_client()
+    to_status(client)
+    fake.clear()
+    assert say(client, "1") == []
+    fake.fail_next((400, 21655, "The ContentSid is Invalid"))
+    run_jobs(app)
+    assert fake.messages == [
+        {
+            "To": "whatsapp:" + PHONE,
+            "From": WHATSAPP_BOT,
+            "Body": render_question(q.question("years_in_us"), "en"),
+            "StatusCallback": "https://bot.example.org/twilio/sms/status",
+        }
+    ]
+    no_jobs_left(redis)
+
+
+def test_a_temporary_error_is_retried_without_sending_anything_twice(app, fake, redis, monkeypatch):
+    assert sync(app, monkeypatch).exit_code == 0
+    client = app.test_client()
+    to_status(client)
+    fake.clear()
+    assert say(client, "1") == []  # status answered: years_in_us, with buttons
+    run_jobs(app)
+    fake.clear()
+    assert say(client, "banana") == []  # hint, then the question
+    fake.fail_next(None, SERVER_ERROR)  # the hint goes, the content fails once
+    run_jobs(app)
+    sent = fake.messages
+    assert len(sent) == 2 and "Body" in sent[0] and "ContentSid" in sent[1]
+    no_jobs_left(redis)
+
+
+def test_nothing_goes_once_the_window_has_closed(app, fake, redis, monkeypatch):
+    assert sync(app, monkeypatch).exit_code == 0
+    client = app.test_client()
+    to_status(client)
+    fake.clear()
+    assert say(client, "1") == []
+    settings = app.extensions["surveybot"].settings
+    from bot.infra.privacy import pseudonym_for
+
+    redis.delete(keys.whatsapp_window(pseudonym_for(settings, "whatsapp:" + PHONE)))
+    run_jobs(app)
+    assert fake.requests == []
+    no_jobs_left(redis)
+
+
+def test_with_a_messaging_service_it_sends_from_the_service(
+    settings_overrides, redis, fake, monkeypatch
+):
+    app = make_app(settings_overrides, fake, TWILIO_MESSAGING_SERVICE_SID=SERVICE)
+    try:
+        assert sync(app, monkeypatch).exit_code == 0
+        client = app.test_client()
+        to_status(client)
+        fake.clear()
+        assert say(client, "1") == []
+        run_jobs(app)
+        [message] = fake.messages
+        assert message["MessagingServiceSid"] == SERVICE and "From" not in message
+        assert message["To"] == "whatsapp:" + PHONE and message["ContentSid"].startswith("HX")
+    finally:
+        context.configure(None)
+        app.extensions["surveybot"].redis.close()
+
+
+def test_the_number_travels_only_sealed_and_is_never_logged(app, fake, redis, monkeypatch, caplog):
+    caplog.set_level("DEBUG")
+    assert sync(app, monkeypatch).exit_code == 0
+    client = app.test_client()
+    to_status(client)
+    assert say(client, "1") == []  # status answered: years_in_us, with buttons
+    run_jobs(app)
+    fake.clear()
+    assert say(client, "banana") == []
+    queue = get_queue(redis)
+    [job_id] = queue.get_job_ids()
+    job = Job.fetch(job_id, connection=redis)
+    assert job.func_name == SEND_WHATSAPP_TURN_JOB
+    [sealed] = job.args
+    assert sealed.startswith("sealed:") and not job.kwargs
+    raw = b"".join(v for v in redis.hgetall(Job.key_for(job_id)).values())
+    digits = PHONE[1:].encode()
+    assert digits not in raw and b"banana" not in raw
+    fake.error = SERVER_ERROR  # retried: the number waits, sealed, in the scheduled job
+    run_jobs(app, scheduled=False)
+    fake.error = None
+    run_jobs(app)
+    assert len(fake.messages) == 2
+    blobs = [k for k in redis.keys("*")] + [
+        v for k in redis.keys("*") if redis.type(k) == b"string" for v in [redis.get(k)]
+    ]
+    assert not any(digits in blob for blob in blobs if blob)
+    logs = [str(r.__dict__) for r in caplog.records]
+    assert logs, "the scan must see something"
+    assert not any(PHONE[1:] in line for line in logs)
     no_jobs_left(redis)
