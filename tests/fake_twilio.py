@@ -10,6 +10,10 @@ It also answers the deletion of a message or call record (`DELETE .../Messages/{
 `.../Calls/{SID}.json`) with 204, or 404 (error 20404) for a SID it deleted before, or an
 error chosen the same ways (`fail_for` by the record's SID). Like Twilio, its 404 text quotes
 the URL (SID included), so tests see whether that text leaks anywhere.
+
+And it answers the Content API (`POST /v1/Content`, JSON, on content.twilio.com: the client's
+requests reach it the same way) by recording the JSON body as `json` and answering 201 with
+a fresh ContentSid (HX...), or the error chosen for every request or the next ones.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ TOO_MANY_REQUESTS: Error = (429, 20429, "Too Many Requests")
 # code, not the HTTP status; 400 here makes the tests prove that the code decides.
 NOT_COMPLETE: Error = (400, 20009, "Cannot delete this resource before it is complete")
 UNAUTHORIZED: Error = (401, 20003, "Authenticate")
+CONTENT_PATH = "/v1/Content"
 RECORD_PATH = re.compile(r"^/2010-04-01/Accounts/(AC\w+)/(Messages|Calls)/(\w+)\.json$")
 
 
@@ -63,7 +68,15 @@ class FakeTwilio:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 arrived = fake.clock()
                 length = int(self.headers.get("Content-Length") or 0)
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                raw = self.rfile.read(length).decode()
+                if self.path == CONTENT_PATH:
+                    sent = json.loads(raw)
+                    status, body = fake._answer_content()
+                    self._record_and_reply(
+                        "POST", arrived, {}, status, body, sid=body.get("sid"), sent=sent
+                    )
+                    return
+                form = {k: v[0] for k, v in parse_qs(raw).items()}
                 status, body = fake._answer(form)
                 self._record_and_reply("POST", arrived, form, status, body, sid=body.get("sid"))
 
@@ -72,8 +85,11 @@ class FakeTwilio:
                 status, body = fake._answer_delete(self.path)
                 self._record_and_reply("DELETE", arrived, {}, status, body, sid=None)
 
-            def _record_and_reply(self, method, arrived, form, status, body, *, sid) -> None:  # noqa: ANN001
+            def _record_and_reply(
+                self, method, arrived, form, status, body, *, sid, sent=None
+            ) -> None:  # noqa: ANN001
                 record = {
+                    "json": sent,
                     "method": method,
                     "path": self.path,
                     "form": form,
@@ -141,6 +157,25 @@ class FakeTwilio:
             status, code, message = error
             return status, {"code": code, "message": message, "status": status}
         return 204, None
+
+    @property
+    def contents(self) -> list[dict]:
+        """The JSON bodies of the Content API requests it accepted, in order."""
+        return [r["json"] for r in self.requests if r["path"] == CONTENT_PATH and r["sid"]]
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The forms of the messages it accepted, in order."""
+        return [r["form"] for r in self.requests if r["sid"] and r["path"] != CONTENT_PATH]
+
+    def _answer_content(self) -> tuple[int, dict]:
+        with self._lock:
+            error = self._next.popleft() if self._next else None
+        error = error or self.error
+        if error:
+            status, code, message = error
+            return status, {"code": code, "message": message, "status": status}
+        return 201, {"sid": "HX" + uuid.uuid4().hex, "account_sid": "AC" + "0" * 32}
 
     def _answer(self, form: dict[str, str]) -> tuple[int, dict]:
         with self._lock:

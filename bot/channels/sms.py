@@ -19,7 +19,9 @@ from bot.infra.sealing import conversation_cipher
 from bot.infra.stats import count
 from bot.outreach.invitations import record_invitation_status
 from bot.records.cleanup import RecordKind, deletion_on, schedule_deletion
-from bot.records.sessions import handle_message
+from bot.records.quick_replies import content_sid, split_marker, whatsapp_texts
+from bot.records.sessions import handle_message, sms_texts
+from bot.records.whatsapp_turns import Turn, hand_over
 from bot.web.state import state
 
 bp = Blueprint("webhooks", __name__, url_prefix="/twilio")
@@ -75,10 +77,11 @@ def inbound_sms() -> Response | tuple[str, int]:
     message = read_message(request.form)  # a text's, or a WhatsApp message's (whatsapp.py)
     if settings.PSEUDONYM_OLD_KEYS:  # a key rotation is under way: carry this number over
         carry_over(state().redis, settings, sender)
+    pseudonym, digest = pseudonym_for(settings, sender), message_digest(key, message_sid)
     replies = handle_message(
         state().conversation,
-        pseudonym=pseudonym_for(settings, sender),
-        message_digest=message_digest(key, message_sid),
+        pseudonym=pseudonym,
+        message_digest=digest,
         text=message.text,
         has_media=message.has_media,
         choice=message.choice,
@@ -87,9 +90,13 @@ def inbound_sms() -> Response | tuple[str, int]:
         # Advanced Opt-Out says which keyword list a text matched at Twilio: the bot follows.
         opt_out_type=OptOutType.read(request.form.get("OptOutType")),
         old_digests=tuple(message_digest(k, message_sid) for _, k in settings.old_pseudonym_keys),
+        render=whatsapp_texts if message.on_whatsapp else sms_texts,
     )
     app_state = state()
     renew_window(settings, app_state.redis, sender)
+    replies, fingerprint = split_marker(replies)
+    if fingerprint and hand_over_with_buttons(sender, pseudonym, digest, replies, fingerprint):
+        replies = ()  # a job sends the whole turn, buttons last (bot/records/whatsapp_turns.py)
     schedule_deletion(
         settings,
         app_state.redis,
@@ -99,6 +106,27 @@ def inbound_sms() -> Response | tuple[str, int]:
         status="received",
     )
     return twiml(replies, action=_status_callback_url(settings))
+
+
+def hand_over_with_buttons(
+    sender: str, pseudonym: str, digest: str, replies: tuple[str, ...], fingerprint: str
+) -> bool:
+    """Whether a WhatsApp reply ending with a question that has quick-reply buttons goes
+    through the job (queued now, or by the first delivery of this message); False when no
+    content was made for that question or there is no Twilio to send it: numbered text, as
+    TwiML."""
+    app_state = state()
+    settings, redis = app_state.settings, app_state.redis
+    if not settings.twilio_configured:
+        return False
+    sid = content_sid(redis, fingerprint)
+    if sid is None:
+        return False
+    turn = Turn(to=sender, sender=request.form.get("To", ""), texts=replies, content_sid=sid)
+    hand_over(
+        settings, redis, app_state.queue, pseudonym=pseudonym, message_digest=digest, turn=turn
+    )
+    return True
 
 
 def _status_callback_url(settings) -> str | None:  # noqa: ANN001

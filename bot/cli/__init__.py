@@ -18,6 +18,7 @@ from bot.cli.sim import sim_command
 from bot.cli.survey import survey_group
 from bot.cli.users import user_group
 from bot.cli.waves import wave_group
+from bot.cli.whatsapp import whatsapp_group
 
 COMMANDS = (  # organizers' commands first, then the deployment's processes
     dev_command,
@@ -27,6 +28,7 @@ COMMANDS = (  # organizers' commands first, then the deployment's processes
     report_group,
     survey_group,
     sim_command,
+    whatsapp_group,
     cleanup_group,
     keys_group,
     worker_command,

@@ -70,6 +70,27 @@ def whatsapp_window(pseudonym: str) -> str:
     return f"{PREFIX}:{{{pseudonym}}}:wa-window"
 
 
+def whatsapp_turn_sent(pseudonym: str, message_digest: str) -> str:
+    """Present once the reply to one inbound WhatsApp message was handed to the job that sends
+    it with quick-reply buttons: a retried webhook queues no second one (with a TTL)."""
+    return f"{PREFIX}:{{{pseudonym}}}:wa-turn:{message_digest}"
+
+
+# ContentSids of the quick-reply contents made at Twilio (`surveybot whatsapp buttons sync`),
+# by fingerprint of what the content shows (bot/records/quick_replies.py): no respondent data.
+WHATSAPP_QUICK_REPLIES = f"{PREFIX}:wa-quick-replies"
+
+
+def whatsapp_turn_progress(job_id: str) -> str:
+    """How many messages of one WhatsApp turn its job has sent (so a retry sends none twice)."""
+    return f"{PREFIX}:wa-turn-progress:{job_id}"
+
+
+def whatsapp_turn_stats(day: str) -> str:
+    """Outcomes of the jobs sending WhatsApp turns with buttons, per day (counts only)."""
+    return f"{PREFIX}:stats:wa-turns:{day}"
+
+
 def completed_waves(pseudonym: str) -> str:
     """The waves this respondent completed, comma-separated (no link to the answers); a wave's
     name is removed when the wave closes. A plain string so it is read in the same MGET as the

@@ -25,6 +25,7 @@ REFRESH_AGGREGATES_JOB = "workers.aggregation.refresh_aggregates"
 SEND_INVITATION_JOB = "workers.invitations.send_invitation"
 DELETE_TWILIO_RECORD_JOB = "workers.cleanup.delete_twilio_record"
 RETRY_WEEKLY_REPORT_JOB = "workers.weekly.retry_weekly_report"
+SEND_WHATSAPP_TURN_JOB = "workers.whatsapp.send_whatsapp_turn"
 
 
 def get_queue(connection: Redis, name: str = defaults.QUEUE_NAME) -> Queue:
@@ -76,3 +77,20 @@ def enqueue_record_deletion(
         retry=Retry(max=len(intervals), interval=intervals),
     )
     return queue.schedule_job(job, datetime.now(UTC) + delay, pipeline=pipeline)
+
+
+def enqueue_whatsapp_turn(queue: Queue, sealed: str):  # noqa: ANN201
+    """Send one reply on WhatsApp whose last message has quick-reply buttons.
+
+    `sealed` (bot/infra/sealing.py `seal_text`) holds the number, the texts and the content:
+    nothing readable in RQ's records. The job leaves Redis as soon as it ends (result_ttl=0).
+    """
+    intervals = list(defaults.WHATSAPP_TURN_RETRY_INTERVALS)
+    return queue.enqueue_call(
+        SEND_WHATSAPP_TURN_JOB,
+        args=(sealed,),
+        result_ttl=0,
+        failure_ttl=defaults.WHATSAPP_TURN_FAILURE_TTL_SECONDS,
+        description="send a WhatsApp reply with quick-reply buttons",
+        retry=Retry(max=len(intervals), interval=intervals),
+    )
