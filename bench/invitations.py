@@ -197,6 +197,10 @@ def worker_environment(redis_url: str, database_url: str, fake_url: str, rate: f
         TWILIO_MESSAGING_SERVICE_SID="MG" + "b" * 32,
         TWILIO_API_BASE_URL=fake_url,
         SEND_RATE_PER_SECOND=f"{rate:g}",
+        # The rate runs measure the limiter at any hour: no window, no cap (--spread measures
+        # those on a simulated clock).
+        SEND_WINDOW="0:00-24:00",
+        SEND_DAILY_CAP="0",
         LOG_LEVEL=args.log_level,
         PYTHONPATH=str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         **args.secrets,
@@ -255,8 +259,9 @@ def run_rate(args, context, rate: float, messages: int, first: int) -> RateResul
     """Send `messages` invitations at `rate` per second with fresh workers; measure."""
     from bot.infra.config import load_settings
     from bot.infra.queues import get_queue
-    from bot.outreach.invitations import invitation_progress, queue_invitations
-    from bot.outreach.sending import RATE_LIMIT_KEY
+    from bot.outreach.invitations import queue_invitations
+    from bot.outreach.progress import invitation_progress
+    from bot.outreach.ratelimit import RATE_LIMIT_KEY
 
     redis, fake, workdir = context["redis"], context["fake"], context["workdir"]
     env = worker_environment(context["redis_url"], context["database_url"], fake.url, rate, args)

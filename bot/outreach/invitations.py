@@ -80,6 +80,20 @@ class InviteCount(StrEnum):
     SKIPPED = "skipped"  # this wave had already invited the number
     CANCELED = "canceled"  # the wave closed before the send
     PROCESSED = "processed"  # send jobs finished (any outcome): queued - processed = pending
+    WAITING = "waiting"  # now waiting for the recipient's window or a day under the caps
+    INTERRUPTED = "interrupted"  # a worker died during Twilio's call: not sent again
+
+
+class SendKind(StrEnum):
+    """What a send job texts: the invitation, or a reminder of it."""
+
+    INVITATION = "invitation"
+    REMINDER = "reminder"
+
+
+def stat_field(kind: str, name: str) -> str:
+    """A counter's field in the wave's invitation hash: reminders' are prefixed."""
+    return name if kind == SendKind.INVITATION else f"{kind}:{name}"
 
 
 # The invitation in each language; {org} is the questionnaire's resource, {keyword} the wave's
@@ -256,63 +270,58 @@ def queue_invitations(
 ) -> int:
     """Queue one send job per E.164 number (checked by `parse_invitation_csv`); returns how
     many. Workers send them no faster than SEND_RATE_PER_SECOND altogether."""
+    body = wave_invitation(redis, wave, language)
+    return enqueue_sends(
+        settings, redis, queue, wave=wave, numbers=numbers, language=language, body=body
+    )
+
+
+def send_job_options(wave: str, kind: str) -> dict:
+    """RQ options of every send job (deferred ones too)."""
+    return {
+        "timeout": SEND_JOB_TIMEOUT_SECONDS,
+        "result_ttl": 0,  # the job (and the number in it) goes once it is done
+        "failure_ttl": SEND_JOB_FAILURE_TTL_SECONDS,
+        "description": f"{kind} (wave {wave})",  # RQ logs this: never the args
+        "retry": Retry(max=len(SEND_RETRY_INTERVALS), interval=list(SEND_RETRY_INTERVALS)),
+    }
+
+
+def enqueue_sends(
+    settings: Settings,
+    redis: Redis,
+    queue: Queue,
+    *,
+    wave: str,
+    numbers: list[str],
+    language: str,
+    body: str,
+    kind: str = SendKind.INVITATION,
+) -> int:
+    """One send job per checked E.164 number, each carrying it sealed; returns how many."""
     if settings.SEND_RATE_PER_SECOND <= 0:
         raise InvitationError("SEND_RATE_PER_SECOND must be positive to send invitations")
-    body = wave_invitation(redis, wave, language)
     for i, number in enumerate(numbers, start=1):
         if not E164.fullmatch(number):
             raise InvitationError(f"item {i} is not an E.164 number: check the upload first")
-    retry = Retry(max=len(SEND_RETRY_INTERVALS), interval=list(SEND_RETRY_INTERVALS))
     stats = keys.invite_stats(wave)
     public_key = settings.storage_public_key  # the numbers travel sealed: only workers open them
+    extra = {} if kind == SendKind.INVITATION else {"kind": str(kind)}
     for chunk in _chunks(numbers, ENQUEUE_CHUNK):
         jobs = [
             Queue.prepare_data(
                 SEND_INVITATION_JOB,
                 args=(wave, seal_text(public_key, number), language, body),
-                timeout=SEND_JOB_TIMEOUT_SECONDS,
-                result_ttl=0,  # the job (and the number in it) goes once it is done
-                failure_ttl=SEND_JOB_FAILURE_TTL_SECONDS,
-                description=f"invitation (wave {wave})",  # RQ logs this: never the args
-                retry=retry,
+                kwargs=extra,
+                **send_job_options(wave, kind),
             )
             for number in chunk
         ]
         with redis.pipeline() as pipe:
             queue.enqueue_many(jobs, pipeline=pipe)
-            count(pipe, stats, InviteCount.QUEUED, amount=len(chunk))
+            count(pipe, stats, stat_field(kind, InviteCount.QUEUED), amount=len(chunk))
             pipe.execute()
     return len(numbers)
-
-
-@dataclass(frozen=True)
-class InvitationProgress:
-    """A wave's invitations so far."""
-
-    queued: int
-    pending: int  # queued, not yet sent or given up
-    sent: int
-    delivered: int
-    failed: int  # refused by Twilio, failed or undelivered
-    opted_out: int
-    skipped: int  # opted out, already invited by this wave, or the wave closed first
-
-
-def invitation_progress(redis: Redis, wave: str) -> InvitationProgress:
-    """Counters of a wave's invitations, from the send jobs and Twilio's status callbacks."""
-    raw = {k.decode(): int(v) for k, v in redis.hgetall(keys.invite_stats(wave)).items()}
-    count = lambda name: raw.get(name, 0)  # noqa: E731
-    return InvitationProgress(
-        queued=count(InviteCount.QUEUED),
-        pending=max(0, count(InviteCount.QUEUED) - count(InviteCount.PROCESSED)),
-        sent=count(InviteCount.SENT),
-        delivered=count(InviteCount.DELIVERED),
-        failed=count(InviteCount.FAILED) + count(InviteCount.UNDELIVERED),
-        opted_out=count(InviteCount.OPTED_OUT),
-        skipped=count(InviteCount.SKIPPED)
-        + count(InviteCount.CANCELED)
-        + count(InviteCount.OPTED_OUT),
-    )
 
 
 def mark_opted_out(redis: Redis, queue: Queue, pseudonym_: str, *, pipeline=None) -> None:  # noqa: ANN001
@@ -355,7 +364,7 @@ def record_invitation_status(
         raw_wave, _ = pipe.execute()
     if raw_wave is None:
         return None
-    wave = raw_wave.decode()
+    wave, _, kind = raw_wave.decode().partition("#")  # "wave" or "wave#reminder"
     if error_code == str(UNSUBSCRIBED):
         outcome = InviteCount.OPTED_OUT
     elif status == "delivered":
@@ -367,6 +376,6 @@ def record_invitation_status(
     stats = keys.invite_stats(wave)
     with redis.pipeline() as pipe:
         errors = [f"error:{error_code}"] if is_number(error_code) and len(error_code) <= 6 else []
-        count(pipe, stats, outcome, *errors)
+        count(pipe, stats, stat_field(kind or SendKind.INVITATION, outcome), *errors)
         pipe.execute()
     return wave
