@@ -107,6 +107,35 @@ def _opted_out(settings: Settings, redis: Redis, number: str, pseudonym_: str) -
         return session.get(OptOut, pseudonym_) is not None
 
 
+def _wait(settings, redis, job, number, outreach, args, kind, booked, deferred, now) -> str | None:  # noqa: ANN001
+    """Schedule the send for later when the recipient's window is closed or today is full
+    (returns the outcome); None when it may go now, today's place counted."""
+    wave = args[0]
+    opens = window_opens(settings, number, outreach, now)
+    if opens > now:
+        refund = (booked, outreach) if booked != NOT_BOOKED else None
+        return defer(
+            redis,
+            job,
+            at=opens,
+            args=args,
+            kind=kind,
+            booked=NOT_BOOKED,
+            deferred=deferred,
+            refund=refund,
+        )
+    today = pacing.day_of(now, settings)
+    if booked == today:
+        return None
+    day = pacing.reserve(redis, day=today, wave=wave, outreach=outreach)
+    if day == today:
+        return None
+    # Today is full: wait for the window of the first day with room, holding the place there.
+    day = day if day >= 0 else today + pacing.HORIZON_DAYS
+    at = window_opens(settings, number, outreach, max(now, pacing.day_start(day, settings)))
+    return defer(redis, job, at=at, args=args, kind=kind, booked=day, deferred=deferred)
+
+
 def send_invitation(
     settings: Settings,
     redis: Redis,
@@ -163,32 +192,21 @@ def send_invitation(
         tally.done(InviteCount.SKIPPED)
         return "skipped: already texted"
 
+    # Windows and caps are about people and carriers: the development simulator (no Twilio
+    # credentials) gets its texts at once, at any hour.
+    gated = settings.twilio_configured
     now = clock.now()
-    opens = window_opens(settings, number, outreach, now)
-    if opens > now:
-        refund = (booked, outreach) if booked != NOT_BOOKED else None
-        return defer(
-            redis,
-            job,
-            at=opens,
-            args=args,
-            kind=kind,
-            booked=NOT_BOOKED,
-            deferred=deferred,
-            refund=refund,
-        )
     today = pacing.day_of(now, settings)
-    if booked != today:
-        day = pacing.reserve(redis, day=today, wave=wave, outreach=outreach)
-        if day != today:  # today is full: wait for that day's window (holding the place)
-            day = day if day >= 0 else today + pacing.HORIZON_DAYS
-            at = window_opens(settings, number, outreach, max(now, pacing.day_start(day, settings)))
-            return defer(redis, job, at=at, args=args, kind=kind, booked=day, deferred=deferred)
-    spent = (today, outreach)  # given back if this person gets no text now
+    if gated:
+        waiting = _wait(settings, redis, job, number, outreach, args, kind, booked, deferred, now)
+        if waiting is not None:
+            return waiting
+    spent = (today, outreach) if gated else None  # given back if nobody is texted now
     if not redis.set(claim, job_id, nx=True, ex=CLAIM_PENDING_TTL_SECONDS):
         if redis.get(claim) != job_id.encode():
             with redis.pipeline() as pipe:
-                pacing.refund(redis, day=today, wave=wave, outreach=outreach, pipe=pipe)
+                if spent:
+                    pacing.refund(redis, day=today, wave=wave, outreach=outreach, pipe=pipe)
                 tally.done(InviteCount.SKIPPED, pipe=pipe)
                 pipe.execute()
             return "skipped: already texted"
@@ -197,10 +215,11 @@ def send_invitation(
     try:
         SendRateLimiter(redis, settings.SEND_RATE_PER_SECOND).acquire()
     except SlotTimeout:
-        pacing.refund(redis, day=today, wave=wave, outreach=outreach)
+        if spent:
+            pacing.refund(redis, day=today, wave=wave, outreach=outreach)
         return _temporary(tally, job, claim, "no send slot in time")
     now = clock.now()
-    if not in_window(settings, number, outreach, now):  # the slot came after the window closed
+    if gated and not in_window(settings, number, outreach, now):  # the window closed meanwhile
         redis.delete(claim)
         at = window_opens(settings, number, outreach, now)
         return defer(
