@@ -1,6 +1,8 @@
 """Benchmark of invitation sending: the rate the shared limiter achieves with several workers.
 
 Run:  python bench/invitations.py            (or python -m bench.invitations; --quick: smoke run)
+      python bench/invitations.py --spread   (10,000 invitations over windows and daily caps on
+                                              a simulated clock: bench/invitations_spread.py)
 
 What it does, in one run:
   1. starts a dedicated redis-server on a free port (no persistence), a SQLite database in a
@@ -375,6 +377,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--spread" in argv:  # windows and caps on a simulated clock: bench/invitations_spread.py
+        from bench.invitations_spread import main as spread
+
+        return spread(argv)
     args = parse_args(argv)
     from redis import Redis
 
