@@ -30,7 +30,7 @@ from bot.outreach.wave_settings import set_outreach
 from bot.outreach.waves import create_wave, open_wave
 from bot.outreach.windows import parse_window, zones_for_number
 from tests.fake_twilio import FakeTwilio
-from tests.utils import text
+from tests.utils import sms_status, text
 from workers import context
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
@@ -308,6 +308,10 @@ def test_reminders_skip_answered_and_opted_out_people_and_keep_to_the_maximum(
     assert remind_on(1) == []  # too soon: the wave waits 3 days by default
     assert remind_on(3) == sorted([due, due2])
     assert {r["form"]["Body"] for r in fake.requests} == {wave_reminder(redis, WAVE, "en")}
+    # Twilio's status callback for a reminder counts in the wave's reminder figures.
+    sms_status(client, fake.requests[0]["sid"], "delivered", to=fake.requests[0]["form"]["To"])
+    assert invitation_progress(redis, WAVE, "reminder").delivered == 1
+    assert invitation_progress(redis, WAVE).delivered == 0
     assert remind_on(3) == []  # one reminder by default
     assert remind_on(6) == []
     with Session(get_engine(db)) as session:
