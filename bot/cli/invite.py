@@ -81,7 +81,7 @@ _REGION = click.option(
 _YES = click.option("--yes", is_flag=True, help="Queue without asking for confirmation.")
 
 
-def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind: str) -> None:  # noqa: ANN001
+def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind: str) -> None:  # noqa: ANN001, PLR0915
     """Check the upload, show the exact text and the estimate, ask, queue `kind` texts."""
     from redis import Redis
 
@@ -109,7 +109,13 @@ def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind:
             raise click.ClickException(
                 f"nobody to {'remind' if kind == 'reminder' else 'invite'}: nothing was queued"
             )
-        for preview in previews:
+        if kind == "call":
+            click.echo(
+                f"Calls in {language}: each person hears the phone survey in that language "
+                f"(answering machines are hung up on), at up to {settings.CALL_RATE_PER_SECOND:g} "
+                "calls per second."
+            )
+        for preview in previews if kind != "call" else []:
             click.echo(
                 f"{kind.capitalize()} in {preview.language}, exactly as sent ({preview.cost}):"
             )
@@ -128,13 +134,20 @@ def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind:
                 f"({_duration(len(check.valid), rate)} once workers run)."
             )
         click.echo(_estimate_line(settings, redis, wave, len(check.valid)))
-        noun = "reminders" if kind == "reminder" else "invitations"
+        noun = {"reminder": "reminders", "call": "invitation calls"}.get(kind, "invitations")
         if not yes and not click.confirm(f"Queue these {noun}?", default=False):
             click.echo("Nothing was queued.")
             return
+        options = {"call": True} if kind == "call" else {}
         queue = queue_reminders if kind == "reminder" else queue_invitations
         queued = queue(
-            settings, redis, get_queue(redis), wave=wave, numbers=check.valid, language=language
+            settings,
+            redis,
+            get_queue(redis),
+            wave=wave,
+            numbers=check.valid,
+            language=language,
+            **options,
         )
         click.echo(
             f"Queued {queued} {noun}. Progress: `surveybot wave outreach {wave}` or the wave's "
@@ -152,9 +165,16 @@ def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind:
 @_LANGUAGE
 @_REGION
 @_YES
-def invite_command(wave: str, file, language: str, region: str | None, yes: bool) -> None:  # noqa: ANN001
-    """Text an invitation to the opted-in members' numbers in FILE (CSV)."""
-    _upload(wave, file, language, region, yes, "invitation")
+@click.option(
+    "--call",
+    is_flag=True,
+    help="Invite by phone call (from TWILIO_FROM_NUMBER): the bot calls and runs the phone survey.",
+)
+def invite_command(
+    wave: str, file, language: str, region: str | None, yes: bool, call: bool
+) -> None:  # noqa: ANN001
+    """Text (or, with --call, call) an invitation to the opted-in members' numbers in FILE."""
+    _upload(wave, file, language, region, yes, "call" if call else "invitation")
 
 
 @click.command("remind")

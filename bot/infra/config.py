@@ -88,6 +88,7 @@ class Settings:
     SEND_RATE_PER_SECOND: float = defaults.SEND_RATE_PER_SECOND
     SEND_WINDOW: str = defaults.SEND_WINDOW  # recipients' local time; a wave may override it
     SEND_DAILY_CAP: int = defaults.SEND_DAILY_CAP  # texts a day from our sender, 0: no cap
+    CALL_RATE_PER_SECOND: float = defaults.CALL_RATE_PER_SECOND  # invitation calls a second
     BATCH_MIN_SIZE: int | None = None  # None: the environment's default (batch_min_size)
     BATCH_MIN_HOURS: float | None = None
     DEFAULT_PHONE_REGION: str = "US"

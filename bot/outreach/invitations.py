@@ -28,11 +28,9 @@ from bot.core.placeholders import SHIPPED_PLACEHOLDERS
 from bot.core.questionnaire import Questionnaire, parse_questionnaire
 from bot.core.smsencoding import SmsInfo, summary
 from bot.core.smsencoding import describe as describe_sms
-from bot.core.text import is_number
 from bot.infra import clock, keys
 from bot.infra.config import Settings
 from bot.infra.exceptions import SurveybotError
-from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.queues import SEND_INVITATION_JOB, enqueue_opt_out
 from bot.infra.sealing import seal_text
 from bot.infra.stats import count
@@ -60,7 +58,6 @@ ENQUEUE_CHUNK = 500
 MAX_INVALID_SHOWN = 20
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
 UNSUBSCRIBED = 21610  # Twilio: the recipient texted STOP to our sender
 
 
@@ -89,6 +86,7 @@ class SendKind(StrEnum):
 
     INVITATION = "invitation"
     REMINDER = "reminder"
+    CALL = "call"  # an invitation by phone call: the bot calls and runs the phone survey
 
 
 def stat_field(kind: str, name: str) -> str:
@@ -266,13 +264,36 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 def queue_invitations(
-    settings: Settings, redis: Redis, queue: Queue, *, wave: str, numbers: list[str], language: str
+    settings: Settings,
+    redis: Redis,
+    queue: Queue,
+    *,
+    wave: str,
+    numbers: list[str],
+    language: str,
+    call: bool = False,
 ) -> int:
     """Queue one send job per E.164 number (checked by `parse_invitation_csv`); returns how
-    many. Workers send them no faster than SEND_RATE_PER_SECOND altogether."""
+    many. Workers send them no faster than SEND_RATE_PER_SECOND altogether (calls: with
+    `call`, no faster than CALL_RATE_PER_SECOND)."""
     body = wave_invitation(redis, wave, language)
+    if call:
+        if not (settings.twilio_configured and settings.TWILIO_FROM_NUMBER):
+            raise InvitationError(
+                "invitation calls need Twilio and TWILIO_FROM_NUMBER to call from"
+            )
+        if settings.CALL_RATE_PER_SECOND <= 0:
+            raise InvitationError("CALL_RATE_PER_SECOND must be positive to place calls")
+    kind = SendKind.CALL if call else SendKind.INVITATION
     return enqueue_sends(
-        settings, redis, queue, wave=wave, numbers=numbers, language=language, body=body
+        settings,
+        redis,
+        queue,
+        wave=wave,
+        numbers=numbers,
+        language=language,
+        body=body,
+        kind=kind,
     )
 
 
@@ -334,48 +355,3 @@ def mark_opted_out(redis: Redis, queue: Queue, pseudonym_: str, *, pipeline=None
     enqueue_opt_out(queue, pseudonym_, clock.today().isoformat(), opted_out=True, pipeline=pipe)
     if pipeline is None:
         pipe.execute()
-
-
-def record_invitation_status(
-    settings: Settings,
-    redis: Redis,
-    queue: Queue,
-    *,
-    message_sid: str,
-    to: str,
-    status: str,
-    error_code: str,
-) -> str | None:
-    """Count a status callback in its wave's progress when the message was an invitation;
-    returns that wave. Error 21610 marks the recipient opted out whatever the message was.
-
-    Only a final status counts, once per message: the first one takes the message's entry.
-    `to` is used for the pseudonym and dropped.
-    """
-    if error_code == str(UNSUBSCRIBED) and to:
-        p = pseudonym_for(settings, to)
-        mark_opted_out(redis, queue, p)
-    if status not in FINAL_STATUSES or not message_sid:
-        return None
-    key = keys.invite_message(message_digest(settings.PSEUDONYM_KEY, message_sid))
-    with redis.pipeline() as pipe:  # MULTI: GET and DEL as one step, so one callback wins
-        pipe.get(key)
-        pipe.delete(key)
-        raw_wave, _ = pipe.execute()
-    if raw_wave is None:
-        return None
-    wave, _, kind = raw_wave.decode().partition("#")  # "wave" or "wave#reminder"
-    if error_code == str(UNSUBSCRIBED):
-        outcome = InviteCount.OPTED_OUT
-    elif status == "delivered":
-        outcome = InviteCount.DELIVERED
-    elif status == "undelivered":
-        outcome = InviteCount.UNDELIVERED
-    else:
-        outcome = InviteCount.FAILED
-    stats = keys.invite_stats(wave)
-    with redis.pipeline() as pipe:
-        errors = [f"error:{error_code}"] if is_number(error_code) and len(error_code) <= 6 else []
-        count(pipe, stats, stat_field(kind or SendKind.INVITATION, outcome), *errors)
-        pipe.execute()
-    return wave

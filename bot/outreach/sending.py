@@ -28,7 +28,7 @@ from rq.job import Job
 
 from bot.infra import clock, keys
 from bot.infra.config import Settings
-from bot.infra.outbound import send_sms, twilio_sender
+from bot.infra.outbound import send_sms, twilio_caller, twilio_sender
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.queues import get_queue
 from bot.infra.rotation import carry_over, carry_over_opt_out
@@ -49,7 +49,7 @@ from bot.outreach.invitations import (
     stat_field,
 )
 from bot.outreach.pacing import wave_outreach
-from bot.outreach.ratelimit import SendRateLimiter, SlotTimeout
+from bot.outreach.ratelimit import CALL_RATE_LIMIT_KEY, RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
 from bot.outreach.reminders import ReminderSkip, contact_marker, next_reminder, read_contact
 
 log = logging.getLogger(__name__)
@@ -211,9 +211,19 @@ def send_invitation(
                 pipe.execute()
             return "skipped: already texted"
 
-    send = _sender(settings, redis)
+    calling = kind == SendKind.CALL
+    send = (
+        twilio_caller(settings, timeout=TWILIO_TIMEOUT_SECONDS)
+        if calling
+        else _sender(settings, redis)
+    )
+    rate, key = (
+        (settings.CALL_RATE_PER_SECOND, CALL_RATE_LIMIT_KEY)
+        if calling
+        else (settings.SEND_RATE_PER_SECOND, RATE_LIMIT_KEY)
+    )
     try:
-        SendRateLimiter(redis, settings.SEND_RATE_PER_SECOND).acquire()
+        SendRateLimiter(redis, rate, key=key).acquire()
     except SlotTimeout:
         if spent:
             pacing.refund(redis, day=today, wave=wave, outreach=outreach)
@@ -232,7 +242,15 @@ def send_invitation(
             deferred=deferred,
             refund=spent,
         )
-    redis.set(claim, f"{job_id}{SENDING}", xx=True, keepttl=True)  # before Twilio's call
+    with redis.pipeline() as pipe:
+        pipe.set(claim, f"{job_id}{SENDING}", xx=True, keepttl=True)  # before Twilio's call
+        if calling:  # the call's webhook reads the wave and language from it as it is answered
+            pipe.set(
+                keys.invited(p),
+                json.dumps({"wave": wave, "lang": language}),
+                ex=INVITED_TTL_SECONDS,
+            )
+        pipe.execute()
     sid, failure = call_twilio(lambda: send(number, body))
     if failure is not None:
         return _failed(settings, redis, job, tally, p, claim, failure)
@@ -269,7 +287,7 @@ def _record_sent(
         pipe.set(invite_claim, contact, ex=INVITED_TTL_SECONDS)  # this wave texted them
         if kind == SendKind.REMINDER:
             pipe.set(claim, "sent", ex=INVITED_TTL_SECONDS)
-        if sid:
+        if sid and kind != SendKind.CALL:  # a call's outcome comes to the voice status route
             digest = message_digest(settings.PSEUDONYM_KEY, sid)
             mapped = wave if kind == SendKind.INVITATION else f"{wave}#{kind}"
             pipe.set(keys.invite_message(digest), mapped, ex=MESSAGE_MAP_TTL_SECONDS)

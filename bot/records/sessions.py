@@ -233,6 +233,7 @@ def handle_message(
     channel: Channel = Channel.SMS,
     signal: Signal | None = None,
     keys_pressed: str | None = None,
+    invited_call: bool = False,
     render: Render = sms_texts,
     cipher: ConversationCipher,
 ) -> tuple[str, ...]:
@@ -277,6 +278,7 @@ def handle_message(
                     channel=channel,
                     signal=signal,
                     keys=keys_pressed,
+                    invited_call=invited_call,
                 )
                 result = _transition(conv, wave, session, inbound)
                 replies = render(result, wave.questionnaire if wave else conv.questionnaire)

@@ -125,9 +125,13 @@ def _stop_step(
         opted_in = message(q, "opted_in", lang) if lang else all_languages(q, "opted_in")
         return Step(began.session, (opted_in, *began.replies), (Event(EventType.OPTED_IN),))
     if inbound.channel is Channel.VOICE:
-        # "Stop" said on a call ends the survey and the call; texts are not opted out.
+        # "Stop" said on a call ends the survey and the call; texts are not opted out, unless
+        # the bot placed the call to invite them: then they asked it to stop contacting them.
         goodbye = message(q, "declined", lang) if lang else all_languages(q, "declined")
-        return Step(None, (goodbye,), (Event(EventType.DECLINED),))
+        events = (Event(EventType.DECLINED),)
+        if inbound.invited_call:
+            events += (Event(EventType.OPTED_OUT),)
+        return Step(None, (goodbye,), events)
     return Step(None, (), (Event(EventType.OPTED_OUT),))
 
 

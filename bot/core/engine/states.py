@@ -79,6 +79,7 @@ class Inbound:
     signal: Signal | None = None
     keyword: Keyword | None = None  # a command given without words (keypad 0 skips, 9 goes back)
     keys: str | None = None  # keys pressed on a phone's keypad, read by `read_keys`
+    invited_call: bool = False  # a call the bot placed to invite: "stop" opts out of outreach
 
 
 @dataclass
