@@ -152,3 +152,37 @@ def test_calls_keep_the_window_and_need_a_number_to_call_from(app, redis, callin
     assert [r["time"] for r in fake.requests] == [dt.datetime(2026, 11, 18, 14, 0, tzinfo=UTC)]
     with pytest.raises(InvitationError, match="TWILIO_FROM_NUMBER"):
         call_invite(redis, replace(settings, TWILIO_FROM_NUMBER=""), ["+13055550181"])
+
+
+def test_the_dashboard_offers_calls_and_says_why_it_cannot_place_them(app, db, redis):
+    import io
+    import re
+
+    from tests.dashboard_utils import csrf_token, signed_in
+
+    with Session(get_engine(db)) as session:
+        create_wave(session, name=WAVE, title="Summer 2026")
+        open_wave(session, redis, WAVE, allow_placeholders=True)
+    client = signed_in(app, "organizer")
+    path = f"/dashboard/waves/{WAVE}/invitations"
+    assert 'value="call"' in client.get(path).get_data(as_text=True)
+
+    def post(**extra):
+        data = {
+            "csrf_token": csrf_token(client),
+            "file": (io.BytesIO(b"305-555-0101\n"), "members.csv"),
+            "language": "es",
+            "region": "US",
+            "kind": "call",
+            **extra,
+        }
+        return client.post(path, data=data, content_type="multipart/form-data")
+
+    html = post(step="check").get_data(as_text=True)
+    assert "Invitation calls" in html and "Send 1 calls" in html
+    digest = re.search(r'name="digest" value="([0-9a-f]+)"', html)[1]
+    sent = post(step="send", digest=digest)
+    assert sent.status_code == 302
+    page = client.get(path).get_data(as_text=True)  # no Twilio in the test app: refused
+    assert "invitation calls need Twilio and TWILIO_FROM_NUMBER" in page
+    assert not redis.hexists(keys.invite_stats(WAVE), "call:queued")

@@ -146,6 +146,7 @@ def _send(record, numbers: list[str], language: str, kind: str):  # noqa: ANN001
     """The second step: queue the checked file's invitations (or reminders)."""
     app_state = state()
     queue = queue_reminders if kind == SendKind.REMINDER else queue_invitations
+    options = {"call": True} if kind == SendKind.CALL else {}
     try:
         queued = queue(
             app_state.settings,
@@ -154,6 +155,7 @@ def _send(record, numbers: list[str], language: str, kind: str):  # noqa: ANN001
             wave=record.name,
             numbers=numbers,
             language=language,
+            **options,
         )
     except SurveybotError as exc:
         return _back(record.name, f"The {kind}s were not sent: {exc}")
