@@ -1,6 +1,8 @@
 """Benchmark of invitation sending: the rate the shared limiter achieves with several workers.
 
 Run:  python bench/invitations.py            (or python -m bench.invitations; --quick: smoke run)
+      python bench/invitations.py --spread   (10,000 invitations over windows and daily caps on
+                                              a simulated clock: bench/invitations_spread.py)
 
 What it does, in one run:
   1. starts a dedicated redis-server on a free port (no persistence), a SQLite database in a
@@ -197,6 +199,10 @@ def worker_environment(redis_url: str, database_url: str, fake_url: str, rate: f
         TWILIO_MESSAGING_SERVICE_SID="MG" + "b" * 32,
         TWILIO_API_BASE_URL=fake_url,
         SEND_RATE_PER_SECOND=f"{rate:g}",
+        # The rate runs measure the limiter at any hour: no window, no cap (--spread measures
+        # those on a simulated clock).
+        SEND_WINDOW="0:00-24:00",
+        SEND_DAILY_CAP="0",
         LOG_LEVEL=args.log_level,
         PYTHONPATH=str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         **args.secrets,
@@ -255,8 +261,9 @@ def run_rate(args, context, rate: float, messages: int, first: int) -> RateResul
     """Send `messages` invitations at `rate` per second with fresh workers; measure."""
     from bot.infra.config import load_settings
     from bot.infra.queues import get_queue
-    from bot.outreach.invitations import invitation_progress, queue_invitations
-    from bot.outreach.sending import RATE_LIMIT_KEY
+    from bot.outreach.invitations import queue_invitations
+    from bot.outreach.progress import invitation_progress
+    from bot.outreach.ratelimit import RATE_LIMIT_KEY
 
     redis, fake, workdir = context["redis"], context["fake"], context["workdir"]
     env = worker_environment(context["redis_url"], context["database_url"], fake.url, rate, args)
@@ -370,6 +377,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--spread" in argv:  # windows and caps on a simulated clock: bench/invitations_spread.py
+        from bench.invitations_spread import main as spread
+
+        return spread(argv)
     args = parse_args(argv)
     from redis import Redis
 

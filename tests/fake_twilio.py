@@ -77,7 +77,7 @@ class FakeTwilio:
                     )
                     return
                 form = {k: v[0] for k, v in parse_qs(raw).items()}
-                status, body = fake._answer(form)
+                status, body = fake._answer(form, calls=self.path.endswith("/Calls.json"))
                 self._record_and_reply("POST", arrived, form, status, body, sid=body.get("sid"))
 
             def do_DELETE(self) -> None:  # noqa: N802 - http.server's naming
@@ -177,13 +177,15 @@ class FakeTwilio:
             return status, {"code": code, "message": message, "status": status}
         return 201, {"sid": "HX" + uuid.uuid4().hex, "account_sid": "AC" + "0" * 32}
 
-    def _answer(self, form: dict[str, str]) -> tuple[int, dict]:
+    def _answer(self, form: dict[str, str], *, calls: bool = False) -> tuple[int, dict]:
         with self._lock:
             error = self._next.popleft() if self._next else None
         error = error or self.fail_for.get(form.get("To", "")) or self.error
         if error:
             status, code, message = error
             return status, {"code": code, "message": message, "status": status}
+        if calls:  # a call placed (POST .../Calls.json): Twilio answers with the queued call
+            return 201, {"sid": "CA" + uuid.uuid4().hex, "status": "queued", "to": form.get("To")}
         return 201, {
             "sid": "SM" + uuid.uuid4().hex,
             "status": "queued",

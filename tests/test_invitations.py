@@ -39,13 +39,13 @@ from bot.outreach.invitations import (
     SEND_RETRY_INTERVALS,
     InvitationError,
     describe_check,
-    invitation_progress,
     invitation_text,
     parse_invitation_csv,
     queue_invitations,
     wave_invitation,
 )
-from bot.outreach.sending import RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
+from bot.outreach.progress import invitation_progress
+from bot.outreach.ratelimit import RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
 from bot.outreach.waves import close_wave, create_wave, open_wave
 from tests.factories import REAL_RESOURCES, finished_survey
 from tests.fake_twilio import (

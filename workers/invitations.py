@@ -15,9 +15,27 @@ from bot.outreach import sending
 from workers import context
 
 
-def send_invitation(wave: str, number: str, language: str, body: str) -> str | Retry:
-    """Text one invitation (at the shared rate); returns the outcome, never the number."""
+def send_invitation(
+    wave: str,
+    number: str,
+    language: str,
+    body: str,
+    kind: str = "invitation",
+    booked: int = -1,
+    deferred: bool = False,
+) -> str | Retry:
+    """Text one invitation or reminder (in the recipient's window, under the daily caps, at the
+    shared rate); returns the outcome, never the number."""
     settings, redis, job = context.settings(), context.redis(), get_current_job()
     return sending.send_invitation(
-        settings, redis, job, wave=wave, number=number, language=language, body=body
+        settings,
+        redis,
+        job,
+        wave=wave,
+        number=number,
+        language=language,
+        body=body,
+        kind=kind,
+        booked=booked,
+        deferred=deferred,
     )

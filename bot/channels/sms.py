@@ -17,7 +17,7 @@ from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.rotation import carry_over
 from bot.infra.sealing import conversation_cipher
 from bot.infra.stats import count
-from bot.outreach.invitations import record_invitation_status
+from bot.outreach.status import record_invitation_status
 from bot.records.cleanup import RecordKind, deletion_on, schedule_deletion
 from bot.records.quick_replies import content_sid, split_marker, whatsapp_texts
 from bot.records.sessions import handle_message, sms_texts

@@ -47,6 +47,8 @@ from bot.web.state import state
 
 bp = Blueprint("voice", __name__, url_prefix="/twilio/voice")
 
+# AnsweredBy values of Twilio's answering machine detection that are no person.
+MACHINE_ANSWERS = ("machine", "fax")
 # Call statuses Twilio reports; anything else is counted as "other".
 CALL_STATUSES = frozenset(
     {"queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
@@ -229,9 +231,15 @@ def read_speech(speech: str) -> tuple[str, Signal | None]:
     return speech, None
 
 
+def _invited_call() -> bool:
+    """Whether the bot placed this call (an invitation call): the person is then in `To`."""
+    return request.form.get("Direction", "").startswith("outbound")
+
+
 def _step(call_sid: str, n: int, render: Render, **inbound) -> str:
     settings = state().settings
-    sender = request.form.get("From", "")
+    invited = _invited_call()
+    sender = request.form.get("To" if invited else "From", "")
     pseudonym, cipher = _caller(sender, call_sid)
     (twiml,) = handle_message(
         state().conversation,
@@ -243,6 +251,7 @@ def _step(call_sid: str, n: int, render: Render, **inbound) -> str:
         ),
         channel=Channel.VOICE,
         render=render,
+        invited_call=invited,
         **inbound,
     )
     return twiml
@@ -268,6 +277,12 @@ def incoming_call() -> Response | tuple[str, int]:
     call_sid = request.form.get("CallSid", "")
     if not call_sid or "From" not in request.form:
         return "a Twilio voice webhook needs CallSid and From", 400
+    if _invited_call() and request.form.get("AnsweredBy", "").startswith(MACHINE_ANSWERS):
+        # An answering machine or fax took the invitation call: end it, leaving nothing.
+        with state().redis.pipeline() as pipe:
+            count(pipe, keys.call_stats(clock.today().isoformat()), "machine")
+            pipe.execute()
+        return _xml('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>')
     return _xml(_step(call_sid, 0, _renderer(0), signal=Signal.CALL_START))
 
 

@@ -1,5 +1,7 @@
-"""`surveybot wave invite WAVE FILE`: check an upload of opted-in members' numbers, show what
-would be sent to how many people, and queue the invitations once the organizer agrees.
+"""`surveybot wave invite WAVE FILE` and `surveybot wave remind WAVE FILE`: check an upload of
+opted-in members' numbers, show what would be sent to how many people and how many days it
+takes (the sending window, the daily caps, the rate), and queue the texts once the organizer
+agrees.
 
 Nothing here prints or keeps a number: the summary names counts and line numbers only, and the
 file is read into memory, never copied.
@@ -15,11 +17,12 @@ from bot.infra.exceptions import SurveybotError
 LANGUAGES = ("en", "es", "ht")
 
 
-def _open_wave_previews(settings, name: str, languages: list[str]):  # noqa: ANN001, ANN202
+def _open_wave_previews(settings, name: str, languages: list[str], kind: str):  # noqa: ANN001, ANN202
     """The exact invitation each language will receive from this wave, which must be open:
     read with its frozen questionnaire and start keywords, as the send jobs' text is."""
     from bot.infra.db import session_scope
     from bot.outreach.invitations import preview_invitations
+    from bot.outreach.reminders import preview_reminders
     from bot.outreach.waves import WaveError, WaveStatus, get_wave, wave_questionnaire
 
     with session_scope(settings.DATABASE_URL) as session:
@@ -33,6 +36,8 @@ def _open_wave_previews(settings, name: str, languages: list[str]):  # noqa: ANN
             )
         try:
             q = wave_questionnaire(session, name, settings)
+            if kind == "reminder":
+                return preview_reminders(q, languages[0])
             return preview_invitations(q, languages, keywords=wave.start_keywords)
         except SurveybotError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -47,38 +52,48 @@ def _duration(count: int, rate: float) -> str:
     return f"about {seconds / 3600:.1f} hours"
 
 
-@click.command("invite")
-@click.argument("wave")
-@click.argument("file", type=click.File("rb"))
-@click.option(
+def _estimate_line(settings, redis, wave: str, texts: int) -> str:  # noqa: ANN001
+    """How long the texts take at the wave's window, the daily caps and the rate."""
+    from bot.infra import clock
+    from bot.outreach import pacing
+
+    outreach = pacing.registry_outreach(settings, redis, wave)
+    today = pacing.day_of(clock.now(), settings)
+    used = pacing.counted(redis, day=today, wave=wave)
+    plan = pacing.estimate(
+        texts, rate=settings.SEND_RATE_PER_SECOND, outreach=outreach, used_today=used
+    )
+    return f"Estimate: {plan.describe()}."
+
+
+_LANGUAGE = click.option(
     "--language",
     type=click.Choice(LANGUAGES),
     default="en",
     show_default=True,
-    help="Language of the invitation; replies start the survey in it.",
+    help="Language of the text; replies start the survey in it.",
 )
-@click.option(
+_REGION = click.option(
     "--region",
     default=None,
     help="Country of numbers without a country code (default: DEFAULT_PHONE_REGION).",
 )
-@click.option("--yes", is_flag=True, help="Queue without asking for confirmation.")
-def invite_command(wave: str, file, language: str, region: str | None, yes: bool) -> None:  # noqa: ANN001
-    """Text an invitation to the opted-in members' numbers in FILE (CSV)."""
+_YES = click.option("--yes", is_flag=True, help="Queue without asking for confirmation.")
+
+
+def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind: str) -> None:  # noqa: ANN001, PLR0915
+    """Check the upload, show the exact text and the estimate, ask, queue `kind` texts."""
     from redis import Redis
 
     from bot.infra.queues import get_queue
-    from bot.outreach.invitations import (
-        describe_check,
-        parse_invitation_csv,
-        queue_invitations,
-    )
+    from bot.outreach.invitations import describe_check, parse_invitation_csv, queue_invitations
+    from bot.outreach.reminders import queue_reminders
 
     settings = command_settings(
         "DATABASE_URL", "REDIS_URL", "PSEUDONYM_KEY", purpose="to check opt-outs and queue texts"
     )
     # One language per upload: rows carry no language of their own.
-    previews = _open_wave_previews(settings, wave, [language])
+    previews = _open_wave_previews(settings, wave, [language], kind)
     data = file.read()
     redis = Redis.from_url(settings.REDIS_URL)
     try:
@@ -91,29 +106,83 @@ def invite_command(wave: str, file, language: str, region: str | None, yes: bool
         for line in describe_check(check):
             click.echo(f"  {line}")
         if not check.valid:
-            raise click.ClickException("nobody to invite: nothing was queued")
-        for preview in previews:
-            click.echo(f"Invitation in {preview.language}, exactly as sent ({preview.cost}):")
+            raise click.ClickException(
+                f"nobody to {'remind' if kind == 'reminder' else 'invite'}: nothing was queued"
+            )
+        if kind == "call":
+            click.echo(
+                f"Calls in {language}: each person hears the phone survey in that language "
+                f"(answering machines are hung up on), at up to {settings.CALL_RATE_PER_SECOND:g} "
+                "calls per second."
+            )
+        for preview in previews if kind != "call" else []:
+            click.echo(
+                f"{kind.capitalize()} in {preview.language}, exactly as sent ({preview.cost}):"
+            )
             for line in preview.text.splitlines():
                 click.echo(f"  {line}")
         rate = settings.SEND_RATE_PER_SECOND
-        click.echo(
-            f"{len(check.valid)} texts to wave {wave!r} at up to {rate:g} per second "
-            f"({_duration(len(check.valid), rate)} once workers run)."
-        )
-        if not yes and not click.confirm("Queue these invitations?", default=False):
+        if kind == "reminder":
+            click.echo(
+                f"Up to {len(check.valid)} reminders to wave {wave!r}: only to those invited who "
+                "have not answered or opted out, texted long enough ago and reminded fewer times "
+                "than the wave allows (decided when each is sent; nobody is named)."
+            )
+        else:
+            click.echo(
+                f"{len(check.valid)} texts to wave {wave!r} at up to {rate:g} per second "
+                f"({_duration(len(check.valid), rate)} once workers run)."
+            )
+        click.echo(_estimate_line(settings, redis, wave, len(check.valid)))
+        noun = {"reminder": "reminders", "call": "invitation calls"}.get(kind, "invitations")
+        if not yes and not click.confirm(f"Queue these {noun}?", default=False):
             click.echo("Nothing was queued.")
             return
-        queued = queue_invitations(
+        options = {"call": True} if kind == "call" else {}
+        queue = queue_reminders if kind == "reminder" else queue_invitations
+        queued = queue(
             settings,
             redis,
             get_queue(redis),
             wave=wave,
             numbers=check.valid,
             language=language,
+            **options,
         )
-        click.echo(f"Queued {queued} invitations. Progress: the wave's dashboard page.")
+        click.echo(
+            f"Queued {queued} {noun}. Progress: `surveybot wave outreach {wave}` or the wave's "
+            "dashboard page."
+        )
     except SurveybotError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         redis.close()
+
+
+@click.command("invite")
+@click.argument("wave")
+@click.argument("file", type=click.File("rb"))
+@_LANGUAGE
+@_REGION
+@_YES
+@click.option(
+    "--call",
+    is_flag=True,
+    help="Invite by phone call (from TWILIO_FROM_NUMBER): the bot calls and runs the phone survey.",
+)
+def invite_command(
+    wave: str, file, language: str, region: str | None, yes: bool, call: bool
+) -> None:  # noqa: ANN001
+    """Text (or, with --call, call) an invitation to the opted-in members' numbers in FILE."""
+    _upload(wave, file, language, region, yes, "call" if call else "invitation")
+
+
+@click.command("remind")
+@click.argument("wave")
+@click.argument("file", type=click.File("rb"))
+@_LANGUAGE
+@_REGION
+@_YES
+def remind_command(wave: str, file, language: str, region: str | None, yes: bool) -> None:  # noqa: ANN001
+    """Text one reminder to those in FILE (the invitation's CSV) who are due one."""
+    _upload(wave, file, language, region, yes, "reminder")

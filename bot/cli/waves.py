@@ -179,9 +179,12 @@ def wave_show(name: str) -> None:
 
 
 def _attach_invite() -> None:
-    from bot.cli.invite import invite_command
+    from bot.cli.invite import invite_command, remind_command
+    from bot.cli.outreach import outreach_command
 
     wave_group.add_command(invite_command)
+    wave_group.add_command(remind_command)
+    wave_group.add_command(outreach_command)
 
 
 _attach_invite()

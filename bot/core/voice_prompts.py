@@ -171,8 +171,8 @@ def speak(q: Questionnaire, reply: Reply) -> list[Speech]:
 def all_prompts(q: Questionnaire) -> list[str]:
     """Every prompt a call can say (what a language without text-to-speech must record)."""
     keys = sorted({*q.messages, *q.voice.messages, "call_ended"} - set(PHONE_ONLY_FALLBACKS))
-    # Texting-only messages are never said on a call.
-    keys = [k for k in keys if k not in ("opted_in", "text_only")]
+    # Texting-only messages are never said on a call (invitations and reminders are texts).
+    keys = [k for k in keys if k not in ("opted_in", "text_only", "invitation", "reminder")]
     return [
         "language_prompt",
         *(f"message.{k}" for k in keys),

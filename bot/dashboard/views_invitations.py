@@ -16,14 +16,19 @@ from bot.dashboard.auth import current_user, require_role
 from bot.dashboard.blueprint import bp
 from bot.dashboard.db import db
 from bot.dashboard.helpers import wave_or_404, wave_questionnaire
+from bot.infra import clock
 from bot.infra.exceptions import SurveybotError
+from bot.outreach import pacing
 from bot.outreach.invitations import (
     MAX_INVALID_SHOWN,
     InvitationPreview,
+    SendKind,
     parse_invitation_csv,
     preview_invitations,
     queue_invitations,
 )
+from bot.outreach.progress import estimated_end, invitation_progress
+from bot.outreach.reminders import preview_reminders, queue_reminders
 from bot.outreach.waves import WaveStatus
 from bot.outreach.waves import wave_questionnaire as frozen_questionnaire
 from bot.web.state import state
@@ -37,12 +42,38 @@ def _file_digest(data: bytes) -> str:
     return hmac.new(key, b"invitations\x00" + data, hashlib.sha256).hexdigest()
 
 
-def _invitation_previews(wave, languages: list[str]) -> list[InvitationPreview]:  # noqa: ANN001
+def _invitation_previews(wave, languages: list[str], kind: str) -> list[InvitationPreview]:  # noqa: ANN001
     """The exact text each language of an upload will receive, read with the wave's frozen
     questionnaire and start keywords, as the send jobs' text is. An upload sends one language
     (its rows carry none of their own), so `languages` is the one chosen."""
     q = frozen_questionnaire(db(), wave.name, state().settings)
+    if kind == SendKind.REMINDER:
+        return preview_reminders(q, languages[0])
     return preview_invitations(q, languages, keywords=wave.start_keywords)
+
+
+def _outreach(name: str) -> dict[str, Any]:
+    """The wave's outreach settings and progress, exact (organizers' figures about sending, not
+    respondents' answers: this page is for organizers only)."""
+    app_state = state()
+    settings, redis = app_state.settings, app_state.redis
+    outreach = pacing.registry_outreach(settings, redis, name)
+    return {
+        "outreach": outreach,
+        "progress": {kind: invitation_progress(redis, name, kind) for kind in SendKind},
+        "estimated_end": estimated_end(settings, redis, name),
+    }
+
+
+def _estimate(name: str, texts: int) -> pacing.Estimate:
+    app_state = state()
+    settings, redis = app_state.settings, app_state.redis
+    outreach = pacing.registry_outreach(settings, redis, name)
+    today = pacing.day_of(clock.now(), settings)
+    used = pacing.counted(redis, day=today, wave=name)
+    return pacing.estimate(
+        texts, rate=settings.SEND_RATE_PER_SECOND, outreach=outreach, used_today=used
+    )
 
 
 def _back(name: str, message: str):  # noqa: ANN202
@@ -61,13 +92,20 @@ def invitations(name: str):  # noqa: ANN201
     context = {"wave": record, "languages": q.languages, "language_names": q.language_names}
     if request.method == "GET":
         return render_template(
-            "dashboard/invitations.html", default_region=settings.DEFAULT_PHONE_REGION, **context
+            "dashboard/invitations.html",
+            default_region=settings.DEFAULT_PHONE_REGION,
+            **_outreach(name),
+            **context,
         )
     if record.status != WaveStatus.OPEN:
         return _back(name, "Invitations can only be sent for an open wave.")
     upload = request.files.get("file")
     data = upload.read() if upload else b""
     language = request.form.get("language", "")
+    kind = request.form.get("kind", SendKind.INVITATION)
+    if kind not in set(SendKind):
+        return _back(name, "Choose invitations or reminders.")
+    context["kind"] = kind
     region = (request.form.get("region", "") or settings.DEFAULT_PHONE_REGION).strip().upper()[:2]
     if not data or language not in q.languages:
         return _back(name, "Choose a CSV file and the language of the invitation.")
@@ -82,15 +120,15 @@ def invitations(name: str):  # noqa: ANN201
         return _check_page(record, check, data, language, region, context)
     if not hmac.compare_digest(_file_digest(data), request.form.get("digest", "")):
         return _back(name, "That is not the file you checked. Check it again before sending.")
-    return _send(record, check.valid, language)
+    return _send(record, check.valid, language, kind)
 
 
 def _check_page(record, check, data: bytes, language: str, region: str, context: dict[str, Any]):  # noqa: ANN001, ANN202
     """The first step: what the file holds and the invitation each number would receive."""
     try:
-        previews = _invitation_previews(record, [language])
+        previews = _invitation_previews(record, [language], context["kind"])
     except SurveybotError as exc:
-        return _back(record.name, f"The invitation cannot be sent: {exc}")
+        return _back(record.name, f"The {context['kind']} cannot be sent: {exc}")
     return render_template(
         "dashboard/invitations_check.html",
         check=check,
@@ -99,26 +137,33 @@ def _check_page(record, check, data: bytes, language: str, region: str, context:
         language=language,
         region=region,
         previews=previews,
+        estimate=_estimate(record.name, len(check.valid)).describe(),
         **context,
     )
 
 
-def _send(record, numbers: list[str], language: str):  # noqa: ANN001, ANN202
-    """The second step: queue the checked file's invitations."""
+def _send(record, numbers: list[str], language: str, kind: str):  # noqa: ANN001, ANN202
+    """The second step: queue the checked file's invitations (or reminders)."""
     app_state = state()
+    queue = queue_reminders if kind == SendKind.REMINDER else queue_invitations
+    options = {"call": True} if kind == SendKind.CALL else {}
     try:
-        queued = queue_invitations(
+        queued = queue(
             app_state.settings,
             app_state.redis,
             app_state.queue,
             wave=record.name,
             numbers=numbers,
             language=language,
+            **options,
         )
     except SurveybotError as exc:
-        return _back(record.name, f"The invitations were not sent: {exc}")
+        return _back(record.name, f"The {kind}s were not sent: {exc}")
     log.info(
-        "%d invitations queued for wave %s by account %s", queued, record.name, current_user().id
+        "%d %ss queued for wave %s by account %s", queued, kind, record.name, current_user().id
     )
-    flash(f"{queued} invitations queued. They go out at the sending rate; progress shows below.")
+    flash(
+        f"{queued} {kind}s queued. They go out in each person's sending window, under the daily "
+        "caps and at the sending rate; progress shows below."
+    )
     return redirect(url_for("dashboard.wave", name=record.name))

@@ -15,7 +15,7 @@ from bot.dashboard.blueprint import bp
 from bot.dashboard.db import db
 from bot.dashboard.helpers import flash_error, latest_release, wave_or_404, wave_questionnaire
 from bot.infra.config import Settings
-from bot.outreach.invitations import invitation_progress
+from bot.outreach.progress import invitation_progress
 from bot.outreach.waves import WaveError, WaveStatus, close_wave, create_wave, list_waves
 from bot.outreach.waves import open_wave as open_wave_record
 from bot.releases.figures import ReleaseInfo, WavePage, wave_page

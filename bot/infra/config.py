@@ -86,6 +86,9 @@ class Settings:
     RELEASE_MIN_NEW: int = defaults.RELEASE_MIN_NEW
     SESSION_TTL_HOURS: float = defaults.SESSION_TTL_HOURS
     SEND_RATE_PER_SECOND: float = defaults.SEND_RATE_PER_SECOND
+    SEND_WINDOW: str = defaults.SEND_WINDOW  # recipients' local time; a wave may override it
+    SEND_DAILY_CAP: int = defaults.SEND_DAILY_CAP  # texts a day from our sender, 0: no cap
+    CALL_RATE_PER_SECOND: float = defaults.CALL_RATE_PER_SECOND  # invitation calls a second
     BATCH_MIN_SIZE: int | None = None  # None: the environment's default (batch_min_size)
     BATCH_MIN_HOURS: float | None = None
     DEFAULT_PHONE_REGION: str = "US"

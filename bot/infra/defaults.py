@@ -3,6 +3,14 @@
 SESSION_TTL_HOURS = 72
 SMALL_CELL_MIN = 5
 SEND_RATE_PER_SECOND = 1.0
+# Outreach (bot/outreach/windows.py, pacing.py): texts go out only between these hours in the
+# recipient's local time (a wave may set its own), at most SEND_DAILY_CAP a day from our sender
+# (a low-volume US 10DLC brand may send about 2,000 a day to T-Mobile subscribers; 0: no cap).
+SEND_WINDOW = "9:00-20:00"
+SEND_DAILY_CAP = 2000
+CALL_RATE_PER_SECOND = 1.0  # invitation calls placed per second (their own pace)
+REMIND_AFTER_DAYS = 3  # a reminder goes only this many days after the last text to a person
+MAX_REMINDERS = 1
 REPORT_CRON = "0 8 * * 1"  # Monday 08:00 in REPORT_TIMEZONE
 REPORT_TIMEZONE = "America/New_York"
 # Releases (the published snapshots every view shows): made daily at RELEASE_HOUR in

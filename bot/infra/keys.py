@@ -123,6 +123,18 @@ def invite_claim(pseudonym: str, wave: str) -> str:
     return f"{PREFIX}:{{{pseudonym}}}:invite:{wave}"
 
 
+def remind_claim(pseudonym: str, wave: str, number: int) -> str:
+    """Present once `wave` has sent (or is sending) its `number`th reminder to this respondent."""
+    return f"{PREFIX}:{{{pseudonym}}}:remind:{wave}:{number}"
+
+
+# Daily caps on outreach texts (bot/outreach/pacing.py): counters per day (days since
+# 1970-01-01 on the bot's calendar) for the sender and per wave, in one hash slot so a single
+# script reserves in both.
+CAP_SENDER_PREFIX = f"{PREFIX}:{{outreach}}:cap:sms:"
+CAP_WAVE_PREFIX = f"{PREFIX}:{{outreach}}:cap:wave:"
+
+
 def questionnaire_snapshot(digest: str) -> str:
     """The text of a questionnaire the implicit wave's conversations walk, by its digest
     (bot/records/snapshots.py); it expires once no conversation has used it for a session's

@@ -120,6 +120,12 @@ class Wave(SQLModel, table=True):
     opens_at: dt.datetime | None = None  # organizers' schedule, not respondents' data
     closes_at: dt.datetime | None = None
     created_on: dt.date
+    # Outreach (bot/outreach/pacing.py): the hours texts may reach people in their local time
+    # ("" for SEND_WINDOW), this wave's own daily cap (None: only the sender's), and reminders.
+    send_window: str = Field(default="", max_length=16)
+    daily_cap: int | None = None
+    remind_after_days: int = 3
+    max_reminders: int = 1
 
 
 class User(SQLModel, table=True):

@@ -71,6 +71,28 @@ def twilio_sender(settings: Settings, *, timeout: float | None = None):
     return send
 
 
+def twilio_caller(settings: Settings, *, timeout: float | None = None):
+    """A function that places an invitation call through Twilio from TWILIO_FROM_NUMBER, to
+    the voice webhook, with answering-machine detection, and returns the CallSid."""
+    client = twilio_client(settings)
+    if timeout is not None:
+        client.http_client.timeout = timeout
+    calls = client.calls
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+
+    def call(to: str, body: str) -> str:  # noqa: ARG001 - a call says the questionnaire
+        return calls.create(
+            to=to,
+            from_=settings.TWILIO_FROM_NUMBER,
+            url=f"{base}/twilio/voice",
+            method="POST",
+            machine_detection="Enable",  # AnsweredBy: a machine gets nothing of the survey
+            status_callback=f"{base}/twilio/voice/status",
+        ).sid
+
+    return call
+
+
 def send_sms(settings: Settings, redis: Redis, to: str, body: str) -> str | None:
     """Send one text; returns Twilio's SID (None when it went to the simulator). Free-form
     text to a WhatsApp address outside its 24-hour window raises OutsideWhatsAppWindow."""

@@ -28,15 +28,12 @@ from bot.core.placeholders import SHIPPED_PLACEHOLDERS
 from bot.core.questionnaire import Questionnaire, parse_questionnaire
 from bot.core.smsencoding import SmsInfo, summary
 from bot.core.smsencoding import describe as describe_sms
-from bot.core.text import is_number
 from bot.infra import keys
 from bot.infra.config import Settings
 from bot.infra.exceptions import SurveybotError
-from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.queues import SEND_INVITATION_JOB
 from bot.infra.sealing import seal_text
 from bot.infra.stats import count
-from bot.outreach.optouts import opted_out_once
 from bot.outreach.phone_numbers import (
     InvalidNumber,
     decode_upload,
@@ -61,7 +58,6 @@ ENQUEUE_CHUNK = 500
 MAX_INVALID_SHOWN = 20
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
 UNSUBSCRIBED = 21610  # Twilio: the recipient texted STOP to our sender
 
 
@@ -81,6 +77,21 @@ class InviteCount(StrEnum):
     SKIPPED = "skipped"  # this wave had already invited the number
     CANCELED = "canceled"  # the wave closed before the send
     PROCESSED = "processed"  # send jobs finished (any outcome): queued - processed = pending
+    WAITING = "waiting"  # now waiting for the recipient's window or a day under the caps
+    INTERRUPTED = "interrupted"  # a worker died during Twilio's call: not sent again
+
+
+class SendKind(StrEnum):
+    """What a send job texts: the invitation, or a reminder of it."""
+
+    INVITATION = "invitation"
+    REMINDER = "reminder"
+    CALL = "call"  # an invitation by phone call: the bot calls and runs the phone survey
+
+
+def stat_field(kind: str, name: str) -> str:
+    """A counter's field in the wave's invitation hash: reminders' are prefixed."""
+    return name if kind == SendKind.INVITATION else f"{kind}:{name}"
 
 
 # The invitation in each language; {org} is the questionnaire's resource, {keyword} the wave's
@@ -253,108 +264,82 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 def queue_invitations(
-    settings: Settings, redis: Redis, queue: Queue, *, wave: str, numbers: list[str], language: str
+    settings: Settings,
+    redis: Redis,
+    queue: Queue,
+    *,
+    wave: str,
+    numbers: list[str],
+    language: str,
+    call: bool = False,
 ) -> int:
     """Queue one send job per E.164 number (checked by `parse_invitation_csv`); returns how
-    many. Workers send them no faster than SEND_RATE_PER_SECOND altogether."""
+    many. Workers send them no faster than SEND_RATE_PER_SECOND altogether (calls: with
+    `call`, no faster than CALL_RATE_PER_SECOND)."""
+    body = wave_invitation(redis, wave, language)
+    if call:
+        if not (settings.twilio_configured and settings.TWILIO_FROM_NUMBER):
+            raise InvitationError(
+                "invitation calls need Twilio and TWILIO_FROM_NUMBER to call from"
+            )
+        if settings.CALL_RATE_PER_SECOND <= 0:
+            raise InvitationError("CALL_RATE_PER_SECOND must be positive to place calls")
+    kind = SendKind.CALL if call else SendKind.INVITATION
+    return enqueue_sends(
+        settings,
+        redis,
+        queue,
+        wave=wave,
+        numbers=numbers,
+        language=language,
+        body=body,
+        kind=kind,
+    )
+
+
+def send_job_options(wave: str, kind: str) -> dict:
+    """RQ options of every send job (deferred ones too)."""
+    return {
+        "timeout": SEND_JOB_TIMEOUT_SECONDS,
+        "result_ttl": 0,  # the job (and the number in it) goes once it is done
+        "failure_ttl": SEND_JOB_FAILURE_TTL_SECONDS,
+        "description": f"{kind} (wave {wave})",  # RQ logs this: never the args
+        "retry": Retry(max=len(SEND_RETRY_INTERVALS), interval=list(SEND_RETRY_INTERVALS)),
+    }
+
+
+def enqueue_sends(
+    settings: Settings,
+    redis: Redis,
+    queue: Queue,
+    *,
+    wave: str,
+    numbers: list[str],
+    language: str,
+    body: str,
+    kind: str = SendKind.INVITATION,
+) -> int:
+    """One send job per checked E.164 number, each carrying it sealed; returns how many."""
     if settings.SEND_RATE_PER_SECOND <= 0:
         raise InvitationError("SEND_RATE_PER_SECOND must be positive to send invitations")
-    body = wave_invitation(redis, wave, language)
     for i, number in enumerate(numbers, start=1):
         if not E164.fullmatch(number):
             raise InvitationError(f"item {i} is not an E.164 number: check the upload first")
-    retry = Retry(max=len(SEND_RETRY_INTERVALS), interval=list(SEND_RETRY_INTERVALS))
     stats = keys.invite_stats(wave)
     public_key = settings.storage_public_key  # the numbers travel sealed: only workers open them
+    extra = {} if kind == SendKind.INVITATION else {"kind": str(kind)}
     for chunk in _chunks(numbers, ENQUEUE_CHUNK):
         jobs = [
             Queue.prepare_data(
                 SEND_INVITATION_JOB,
                 args=(wave, seal_text(public_key, number), language, body),
-                timeout=SEND_JOB_TIMEOUT_SECONDS,
-                result_ttl=0,  # the job (and the number in it) goes once it is done
-                failure_ttl=SEND_JOB_FAILURE_TTL_SECONDS,
-                description=f"invitation (wave {wave})",  # RQ logs this: never the args
-                retry=retry,
+                kwargs=extra,
+                **send_job_options(wave, kind),
             )
             for number in chunk
         ]
         with redis.pipeline() as pipe:
             queue.enqueue_many(jobs, pipeline=pipe)
-            count(pipe, stats, InviteCount.QUEUED, amount=len(chunk))
+            count(pipe, stats, stat_field(kind, InviteCount.QUEUED), amount=len(chunk))
             pipe.execute()
     return len(numbers)
-
-
-@dataclass(frozen=True)
-class InvitationProgress:
-    """A wave's invitations so far."""
-
-    queued: int
-    pending: int  # queued, not yet sent or given up
-    sent: int
-    delivered: int
-    failed: int  # refused by Twilio, failed or undelivered
-    opted_out: int
-    skipped: int  # opted out, already invited by this wave, or the wave closed first
-
-
-def invitation_progress(redis: Redis, wave: str) -> InvitationProgress:
-    """Counters of a wave's invitations, from the send jobs and Twilio's status callbacks."""
-    raw = {k.decode(): int(v) for k, v in redis.hgetall(keys.invite_stats(wave)).items()}
-    count = lambda name: raw.get(name, 0)  # noqa: E731
-    return InvitationProgress(
-        queued=count(InviteCount.QUEUED),
-        pending=max(0, count(InviteCount.QUEUED) - count(InviteCount.PROCESSED)),
-        sent=count(InviteCount.SENT),
-        delivered=count(InviteCount.DELIVERED),
-        failed=count(InviteCount.FAILED) + count(InviteCount.UNDELIVERED),
-        opted_out=count(InviteCount.OPTED_OUT),
-        skipped=count(InviteCount.SKIPPED)
-        + count(InviteCount.CANCELED)
-        + count(InviteCount.OPTED_OUT),
-    )
-
-
-def record_invitation_status(
-    settings: Settings,
-    redis: Redis,
-    queue: Queue,
-    *,
-    message_sid: str,
-    to: str,
-    status: str,
-    error_code: str,
-) -> str | None:
-    """Count a status callback in its wave's progress when the message was an invitation;
-    returns that wave. Error 21610 marks the recipient opted out whatever the message was.
-
-    Only a final status counts, once per message: the first one takes the message's entry.
-    `to` is used for the pseudonym and dropped.
-    """
-    if error_code == str(UNSUBSCRIBED) and to:
-        opted_out_once(settings, redis, queue, pseudonym_for(settings, to), message_sid)
-    if status not in FINAL_STATUSES or not message_sid:
-        return None
-    key = keys.invite_message(message_digest(settings.PSEUDONYM_KEY, message_sid))
-    with redis.pipeline() as pipe:  # MULTI: GET and DEL as one step, so one callback wins
-        pipe.get(key)
-        pipe.delete(key)
-        raw_wave, _ = pipe.execute()
-    if raw_wave is None:
-        return None
-    wave = raw_wave.decode()
-    if error_code == str(UNSUBSCRIBED):
-        outcome = InviteCount.OPTED_OUT
-    elif status == "delivered":
-        outcome = InviteCount.DELIVERED
-    elif status == "undelivered":
-        outcome = InviteCount.UNDELIVERED
-    else:
-        outcome = InviteCount.FAILED
-    stats = keys.invite_stats(wave)
-    with redis.pipeline() as pipe:
-        errors = [f"error:{error_code}"] if is_number(error_code) and len(error_code) <= 6 else []
-        count(pipe, stats, outcome, *errors)
-        pipe.execute()
-    return wave

@@ -1,11 +1,10 @@
-"""Sending invitations: one job per number, paced by a send-rate limiter shared in Redis.
+"""Sending invitations and reminders: one job per number, paced by the shared send-rate
+limiter (bot/outreach/ratelimit.py), inside the recipient's window and under the daily caps
+(bot/outreach/gates.py, pacing.py): a job that may not send now schedules itself for when it may.
 
-The limiter hands out send slots at most SEND_RATE_PER_SECOND per second across every worker
-process and machine: one Lua script (GCRA with no burst) keeps the time of the next free slot
-on Redis's clock, and each job reserves the next slot, sleeps until it, then sends. Slots are a
-fixed interval apart, so no one-second window ever holds more than the rate, and the interval
-is a little longer than 1/rate so that the few milliseconds between a slot and the request
-reaching Twilio cannot push two sends closer together than Twilio counts.
+Before Twilio's call the job marks its claim on the person "sending" (one SET, atomic), so a run
+of the same job after its worker died mid-call (RQ retries an abandoned job) sends nothing
+twice: it counts the person as interrupted instead.
 
 A job holds its number only while it is pending. Every outcome is settled inside the job, so
 the job always ends successfully and RQ deletes it at once (result_ttl=0): sent, opted out
@@ -19,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,16 +26,17 @@ from redis import Redis
 from rq import Retry
 from rq.job import Job
 
-from bot.infra import keys
+from bot.infra import clock, keys
 from bot.infra.config import Settings
-from bot.infra.exceptions import SurveybotError
-from bot.infra.outbound import send_sms, twilio_sender
+from bot.infra.outbound import send_sms, twilio_caller, twilio_sender
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.queues import get_queue
 from bot.infra.rotation import carry_over, carry_over_opt_out
 from bot.infra.sealing import open_text
 from bot.infra.stats import count
 from bot.infra.twilio_rest import call_twilio, retry_later
+from bot.outreach import pacing
+from bot.outreach.gates import NOT_BOOKED, defer, in_window, window_opens
 from bot.outreach.invitations import (
     CLAIM_PENDING_TTL_SECONDS,
     INVITED_TTL_SECONDS,
@@ -45,110 +44,18 @@ from bot.outreach.invitations import (
     SEND_RETRY_INTERVALS,
     UNSUBSCRIBED,
     InviteCount,
+    SendKind,
+    stat_field,
 )
 from bot.outreach.optouts import mark_opted_out
+from bot.outreach.pacing import wave_outreach
+from bot.outreach.ratelimit import CALL_RATE_LIMIT_KEY, RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
+from bot.outreach.reminders import ReminderSkip, contact_marker, next_reminder, read_contact
 
 log = logging.getLogger(__name__)
 
-RATE_LIMIT_KEY = f"{keys.PREFIX}:ratelimit:sms"
-# Slots are (1 + margin) / rate apart, so `rate` consecutive slots span 1 + margin seconds: if
-# a send reaches Twilio up to `margin` seconds (30 ms, at any rate) later after its slot than
-# the send `rate` slots before it did, every one-second window at Twilio still holds at most
-# `rate`. A process on a busy machine can wait that long for a CPU. It costs 3% of the rate.
-RATE_SAFETY_MARGIN = 0.03
-MIN_RESERVE_AHEAD_SECONDS = 2.0  # a worker may hold a slot this far ahead (or 2 intervals)
-MAX_POLL_SECONDS = 1.0
-SLOT_WAIT_LIMIT_SECONDS = 120.0  # then the job retries later
 TWILIO_TIMEOUT_SECONDS = 30.0
-
-# KEYS[1]: the time (microseconds, Redis's clock) of the next free slot.
-# ARGV[1]: microseconds between slots; ARGV[2]: how far ahead a slot may be reserved;
-# ARGV[3]: the time now (tests), or "" for Redis's own clock.
-# Returns {1, wait, slot}: a slot reserved, `wait` microseconds from now; or {0, wait}: none
-# within reach, ask again in `wait` microseconds. Big integers go back as strings (exact).
-_RESERVE_SCRIPT = """
-if redis.replicate_commands then redis.replicate_commands() end
-local interval = tonumber(ARGV[1])
-local ahead = tonumber(ARGV[2])
-local now
-if ARGV[3] ~= '' then
-  now = tonumber(ARGV[3])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
-local slot = math.max(now, next_free)
-local wait = slot - now
-if wait > ahead then
-  return {0, string.format('%.0f', wait - ahead)}
-end
-local ttl_ms = math.ceil((wait + interval) / 1000) + 60000
-redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', ttl_ms)
-return {1, string.format('%.0f', wait), string.format('%.0f', slot)}
-"""
-
-
-class SlotTimeout(SurveybotError):
-    """No send slot came up in time (the job retries later)."""
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """A limiter's answer: a slot `wait` seconds from now (granted), or ask again then."""
-
-    granted: bool
-    wait: float
-    slot_us: int | None = None  # the slot on Redis's clock (microseconds), when granted
-
-
-class SendRateLimiter:
-    """At most `rate` sends per second across every process sharing this Redis key."""
-
-    def __init__(
-        self,
-        redis: Redis,
-        rate: float,
-        *,
-        key: str = RATE_LIMIT_KEY,
-        margin: float = RATE_SAFETY_MARGIN,
-        sleep: Callable[[float], None] = time.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError("the send rate must be positive")
-        self.redis = redis
-        self.key = key
-        self.interval_us = max(1, round(1_000_000 * (1 + margin) / rate))
-        self.ahead_us = round(1_000_000 * max(MIN_RESERVE_AHEAD_SECONDS, 2 / rate))
-        self._script = redis.register_script(_RESERVE_SCRIPT)
-        self._sleep = sleep
-        self._monotonic = monotonic
-
-    def reserve(self, now_us: int | None = None) -> Reservation:
-        """Reserve the next free slot if it is within reach (`now_us`: a fake clock)."""
-        answer = self._script(
-            keys=[self.key],
-            args=[self.interval_us, self.ahead_us, "" if now_us is None else int(now_us)],
-        )
-        wait = int(answer[1]) / 1_000_000
-        if int(answer[0]):
-            return Reservation(granted=True, wait=wait, slot_us=int(answer[2]))
-        return Reservation(granted=False, wait=wait)
-
-    def acquire(self, timeout: float = SLOT_WAIT_LIMIT_SECONDS) -> None:
-        """Wait for a send slot; SlotTimeout if none came up within `timeout` seconds."""
-        deadline = self._monotonic() + timeout
-        while True:  # bounded by the deadline
-            reservation = self.reserve()
-            if reservation.granted:
-                if reservation.wait > 0:
-                    self._sleep(reservation.wait)
-                return
-            remaining = deadline - self._monotonic()
-            if remaining <= 0:
-                raise SlotTimeout(f"no send slot within {timeout:.0f} s")
-            self._sleep(min(reservation.wait, MAX_POLL_SECONDS, remaining))
+SENDING = ":sending"  # a claim's value while Twilio's call is under way: its job's id + this
 
 
 def _sender(settings: Settings, redis: Redis) -> Callable[[str, str], str | None]:
@@ -159,12 +66,26 @@ def _sender(settings: Settings, redis: Redis) -> Callable[[str, str], str | None
     return twilio_sender(settings, timeout=TWILIO_TIMEOUT_SECONDS)
 
 
-def _count(redis: Redis, wave: str, *outcomes: str, pipe=None) -> None:  # noqa: ANN001
-    stats = keys.invite_stats(wave)
-    target = pipe if pipe is not None else redis.pipeline()
-    count(target, stats, *outcomes, InviteCount.PROCESSED)
-    if pipe is None:
-        target.execute()
+@dataclass(frozen=True)
+class _Tally:
+    """Counts one send job's outcome in its wave's hash (a reminder's fields are prefixed;
+    Twilio's error codes are shared); a job that had waited is no longer waiting."""
+
+    redis: Redis
+    wave: str
+    kind: str
+    deferred: bool
+
+    def done(self, *outcomes: str, errors: tuple[str, ...] = (), pipe=None) -> None:  # noqa: ANN001
+        """Count the outcome (queued on `pipe`, else now)."""
+        stats = keys.invite_stats(self.wave)
+        target = pipe if pipe is not None else self.redis.pipeline()
+        fields = [stat_field(self.kind, o) for o in (*outcomes, InviteCount.PROCESSED)]
+        count(target, stats, *fields, *errors)
+        if self.deferred:
+            target.hincrby(stats, stat_field(self.kind, InviteCount.WAITING), -1)
+        if pipe is None:
+            target.execute()
 
 
 def _opted_out(settings: Settings, redis: Redis, number: str, pseudonym_: str) -> bool:
@@ -186,6 +107,35 @@ def _opted_out(settings: Settings, redis: Redis, number: str, pseudonym_: str) -
         return session.get(OptOut, pseudonym_) is not None
 
 
+def _wait(settings, redis, job, number, outreach, args, kind, booked, deferred, now) -> str | None:  # noqa: ANN001
+    """Schedule the send for later when the recipient's window is closed or today is full
+    (returns the outcome); None when it may go now, today's place counted."""
+    wave = args[0]
+    opens = window_opens(settings, number, outreach, now)
+    if opens > now:
+        refund = (booked, outreach) if booked != NOT_BOOKED else None
+        return defer(
+            redis,
+            job,
+            at=opens,
+            args=args,
+            kind=kind,
+            booked=NOT_BOOKED,
+            deferred=deferred,
+            refund=refund,
+        )
+    today = pacing.day_of(now, settings)
+    if booked == today:
+        return None
+    day = pacing.reserve(redis, day=today, wave=wave, outreach=outreach)
+    if day == today:
+        return None
+    # Today is full: wait for the window of the first day with room, holding the place there.
+    day = day if day >= 0 else today + pacing.HORIZON_DAYS
+    at = window_opens(settings, number, outreach, max(now, pacing.day_start(day, settings)))
+    return defer(redis, job, at=at, args=args, kind=kind, booked=day, deferred=deferred)
+
+
 def send_invitation(
     settings: Settings,
     redis: Redis,
@@ -195,69 +145,185 @@ def send_invitation(
     number: str,
     language: str,
     body: str,
+    kind: str = SendKind.INVITATION,
+    booked: int = NOT_BOOKED,
+    deferred: bool = False,
 ) -> str | Retry:
-    """Text one invitation (at the shared rate) as `job`; returns the outcome, never the
-    number."""
+    """Text one invitation or reminder (inside the recipient's window, under the daily caps,
+    at the shared rate) as `job`; returns the outcome, never the number.
+
+    `booked` is the day a job that waited for a day under the caps already counted itself in;
+    `deferred` says it waited (it is then no longer counted as waiting).
+    """
     job_id = job.id if job is not None else uuid.uuid4().hex
+    args = (wave, number, language, body)  # as sealed: what a scheduled copy carries
     number = open_text(settings.storage_secret_key, number)
     p = pseudonym_for(settings, number)
+    tally = _Tally(redis, wave, kind, deferred)
 
-    if not redis.hexists(keys.WAVES_OPEN, wave):
-        _count(redis, wave, InviteCount.CANCELED)
+    entry = redis.hget(keys.WAVES_OPEN, wave)
+    if entry is None:
+        tally.done(InviteCount.CANCELED)
         return "canceled: the wave is not open"
     if _opted_out(settings, redis, number, p):
-        _count(redis, wave, InviteCount.OPTED_OUT)
+        tally.done(InviteCount.OPTED_OUT)
         return "opted out"
-    # One invitation per person and wave: a second upload, or a second run of this job after
-    # it sent, finds the claim. A retry of this job holds it already.
+    outreach = wave_outreach(settings, json.loads(entry))
+    reminder = 0
     claim = keys.invite_claim(p, wave)
+    if kind == SendKind.REMINDER:
+        due = next_reminder(redis, p, wave, outreach, clock.today())
+        if isinstance(due, ReminderSkip):
+            tally.done(InviteCount.SKIPPED)
+            return f"skipped: {due}"
+        reminder, claim = due, keys.remind_claim(p, wave, due)
+    # One text per person, wave and kind: a second upload, or a second run of this job after
+    # it sent, finds the claim. A retry of this job holds it already; a run after this job's
+    # worker died during Twilio's call finds it marked "sending" and does not send again.
+    held = redis.get(claim)
+    if held == f"{job_id}{SENDING}".encode():
+        _record_sent(settings, redis, p, wave, kind, reminder, language, claim, sid=None)
+        tally.done(InviteCount.INTERRUPTED)
+        log.warning(
+            "%s job %s (wave %s): interrupted during the send, not sent again", kind, job_id, wave
+        )
+        return "interrupted: not sent again"
+    if held is not None and held != job_id.encode():
+        tally.done(InviteCount.SKIPPED)
+        return "skipped: already texted"
+
+    # Windows and caps are about people and carriers: the development simulator (no Twilio
+    # credentials) gets its texts at once, at any hour.
+    gated = settings.twilio_configured
+    now = clock.now()
+    today = pacing.day_of(now, settings)
+    if gated:
+        waiting = _wait(settings, redis, job, number, outreach, args, kind, booked, deferred, now)
+        if waiting is not None:
+            return waiting
+    spent = (today, outreach) if gated else None  # given back if nobody is texted now
     if not redis.set(claim, job_id, nx=True, ex=CLAIM_PENDING_TTL_SECONDS):
         if redis.get(claim) != job_id.encode():
-            _count(redis, wave, InviteCount.SKIPPED)
-            return "skipped: already invited"
+            with redis.pipeline() as pipe:
+                if spent:
+                    pacing.refund(redis, day=today, wave=wave, outreach=outreach, pipe=pipe)
+                tally.done(InviteCount.SKIPPED, pipe=pipe)
+                pipe.execute()
+            return "skipped: already texted"
 
-    send = _sender(settings, redis)
+    calling = kind == SendKind.CALL
+    send = (
+        twilio_caller(settings, timeout=TWILIO_TIMEOUT_SECONDS)
+        if calling
+        else _sender(settings, redis)
+    )
+    rate, key = (
+        (settings.CALL_RATE_PER_SECOND, CALL_RATE_LIMIT_KEY)
+        if calling
+        else (settings.SEND_RATE_PER_SECOND, RATE_LIMIT_KEY)
+    )
     try:
-        SendRateLimiter(redis, settings.SEND_RATE_PER_SECOND).acquire()
+        SendRateLimiter(redis, rate, key=key).acquire()
     except SlotTimeout:
-        return _temporary(redis, job, wave, claim, "no send slot in time")
+        if spent:
+            pacing.refund(redis, day=today, wave=wave, outreach=outreach)
+        return _temporary(tally, job, claim, "no send slot in time")
+    now = clock.now()
+    if gated and not in_window(settings, number, outreach, now):  # the window closed meanwhile
+        redis.delete(claim)
+        at = window_opens(settings, number, outreach, now)
+        return defer(
+            redis,
+            job,
+            at=at,
+            args=args,
+            kind=kind,
+            booked=NOT_BOOKED,
+            deferred=deferred,
+            refund=spent,
+        )
+    with redis.pipeline() as pipe:
+        pipe.set(claim, f"{job_id}{SENDING}", xx=True, keepttl=True)  # before Twilio's call
+        if calling:  # the call's webhook reads the wave and language from it as it is answered
+            pipe.set(
+                keys.invited(p),
+                json.dumps({"wave": wave, "lang": language}),
+                ex=INVITED_TTL_SECONDS,
+            )
+        pipe.execute()
     sid, failure = call_twilio(lambda: send(number, body))
     if failure is not None:
-        code = failure.label
-        if failure.code == UNSUBSCRIBED:
-            with redis.pipeline() as pipe:
-                pipe.multi()
-                mark_opted_out(redis, get_queue(redis), p, pipeline=pipe)
-                pipe.delete(claim)
-                _count(redis, wave, InviteCount.OPTED_OUT, f"error:{code}", pipe=pipe)
-                pipe.execute()
-            log.info("invitation job %s (wave %s): recipient opted out at Twilio", job_id, wave)
-            return "opted out"
-        # 401: credentials being rotated or mistyped; retrying gives the operator time to fix
-        # them instead of spending every number on errors.
-        if failure.temporary(also=(401,)):
-            return _temporary(redis, job, wave, claim, str(failure))
-        with redis.pipeline() as pipe:
-            pipe.delete(claim)
-            _count(redis, wave, InviteCount.FAILED, f"error:{code}", pipe=pipe)
-            pipe.execute()
-        log.info("invitation job %s (wave %s): refused, Twilio error %s", job_id, wave, code)
-        return f"failed: Twilio error {code}"
+        return _failed(settings, redis, job, tally, p, claim, failure)
+    _record_sent(settings, redis, p, wave, kind, reminder, language, claim, sid=sid, tally=tally)
+    return "sent"
 
+
+def _record_sent(
+    settings: Settings,
+    redis: Redis,
+    p: str,
+    wave: str,
+    kind: str,
+    reminder: int,
+    language: str,
+    claim: str,
+    *,
+    sid: str | None,
+    tally: _Tally | None = None,
+) -> None:
+    """Mark the person texted (the day, how many reminders) for later reminders and the
+    conversation, map the message to its wave for status callbacks, and count it."""
+    today = clock.today().isoformat()
+    invite_claim = keys.invite_claim(p, wave)
+    if kind == SendKind.REMINDER:
+        previous = read_contact(redis.get(invite_claim)) or {"invited": today}
+        contact = contact_marker(invited=previous["invited"], last=today, reminders=reminder)
+    else:
+        contact = contact_marker(invited=today, last=today, reminders=0)
     with redis.pipeline() as pipe:
         pipe.set(
             keys.invited(p), json.dumps({"wave": wave, "lang": language}), ex=INVITED_TTL_SECONDS
         )
-        pipe.expire(claim, INVITED_TTL_SECONDS)  # this wave invited them: not again
-        if sid:
+        pipe.set(invite_claim, contact, ex=INVITED_TTL_SECONDS)  # this wave texted them
+        if kind == SendKind.REMINDER:
+            pipe.set(claim, "sent", ex=INVITED_TTL_SECONDS)
+        if sid and kind != SendKind.CALL:  # a call's outcome comes to the voice status route
             digest = message_digest(settings.PSEUDONYM_KEY, sid)
-            pipe.set(keys.invite_message(digest), wave, ex=MESSAGE_MAP_TTL_SECONDS)
-        _count(redis, wave, InviteCount.SENT, pipe=pipe)
+            mapped = wave if kind == SendKind.INVITATION else f"{wave}#{kind}"
+            pipe.set(keys.invite_message(digest), mapped, ex=MESSAGE_MAP_TTL_SECONDS)
+        if tally is not None:
+            tally.done(InviteCount.SENT, pipe=pipe)
         pipe.execute()
-    return "sent"
 
 
-def _temporary(redis: Redis, job, wave: str, claim: str, what: str) -> str | Retry:  # noqa: ANN001
+def _failed(settings, redis, job, tally, p, claim, failure) -> str | Retry:  # noqa: ANN001
+    """Settle a send Twilio refused: opted out, a temporary error (retried), or failed."""
+    job_id = job.id if job is not None else "-"
+    code = failure.label
+    if failure.code == UNSUBSCRIBED:
+        with redis.pipeline() as pipe:
+            pipe.multi()
+            mark_opted_out(redis, get_queue(redis), p, pipeline=pipe)
+            pipe.delete(claim)
+            tally.done(InviteCount.OPTED_OUT, errors=(f"error:{code}",), pipe=pipe)
+            pipe.execute()
+        log.info(
+            "%s job %s (wave %s): recipient opted out at Twilio", tally.kind, job_id, tally.wave
+        )
+        return "opted out"
+    # 401: credentials being rotated or mistyped; retrying gives the operator time to fix
+    # them instead of spending every number on errors.
+    if failure.temporary(also=(401,)):
+        return _temporary(tally, job, claim, str(failure))
+    with redis.pipeline() as pipe:
+        pipe.delete(claim)
+        tally.done(InviteCount.FAILED, errors=(f"error:{code}",), pipe=pipe)
+        pipe.execute()
+    log.info("%s job %s (wave %s): refused, Twilio error %s", tally.kind, job_id, tally.wave, code)
+    return f"failed: Twilio error {code}"
+
+
+def _temporary(tally: _Tally, job, claim: str, what: str) -> str | Retry:  # noqa: ANN001
     """Retry later (a `Retry` handed back to RQ), or on the last attempt count the invitation
     as failed.
 
@@ -265,14 +331,16 @@ def _temporary(redis: Redis, job, wave: str, claim: str, what: str) -> str | Ret
     record (`extra`), and this job's arguments hold the number, which a structured log
     handler would then write out.
     """
+    redis, wave = tally.redis, tally.wave
     job_id = job.id if job is not None else "-"
     retry = retry_later(job, SEND_RETRY_INTERVALS)
     if retry is not None:
-        log.warning("invitation job %s (wave %s): %s, will retry", job_id, wave, what)
+        redis.set(claim, job_id, xx=True, keepttl=True)  # not sending: the retry may send
+        log.warning("%s job %s (wave %s): %s, will retry", tally.kind, job_id, wave, what)
         return retry
     with redis.pipeline() as pipe:
         pipe.delete(claim)
-        _count(redis, wave, InviteCount.FAILED, "error:temporary", pipe=pipe)
+        tally.done(InviteCount.FAILED, errors=("error:temporary",), pipe=pipe)
         pipe.execute()
-    log.warning("invitation job %s (wave %s): %s, out of retries: failed", job_id, wave, what)
+    log.warning("%s job %s (wave %s): %s, out of retries: failed", tally.kind, job_id, wave, what)
     return "failed: out of retries"

@@ -27,6 +27,7 @@ from bot.infra.config import Settings
 from bot.infra.db import get_engine
 from bot.infra.exceptions import QuestionnaireError, SurveybotError
 from bot.infra.models import Wave
+from bot.outreach.pacing import outreach_entry
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,7 @@ def sync_registry(session: Session, redis: Redis) -> None:
                         "questionnaire": wave.questionnaire_yaml,
                         "keywords": wave.start_keywords,
                         "default": wave.is_default,
+                        "outreach": outreach_entry(wave),
                     }
                 ),
             )

@@ -254,6 +254,7 @@ def handle_message(
     keys_pressed: str | None = None,
     choice: str | None = None,
     confirm_opt_out: bool = False,
+    invited_call: bool = False,
     render: Render = sms_texts,
     cipher: ConversationCipher,
     opt_out_type: OptOutType | None = None,
@@ -317,6 +318,7 @@ def handle_message(
                     opt_out_type=opt_out_type,
                     choice=choice,
                     confirm_opt_out=confirm_opt_out,
+                    invited_call=invited_call,
                 )
                 result = _transition(conv, wave, session, inbound)
                 walked = wave.questionnaire if wave else conv.questionnaire

@@ -7,6 +7,10 @@ from collections.abc import Iterator
 from bot.core.checks.findings import Finding
 from bot.core.questionnaire import REQUIRED_MESSAGES, Questionnaire
 
+# Messages sent outside a conversation, by an organizer's command: optional, but a wave without
+# one cannot send it.
+OUTREACH_MESSAGES = {"reminder": "`surveybot wave remind`"}
+
 
 def respondent_texts(q: Questionnaire) -> Iterator[tuple[str, dict[str, str]]]:
     """Every respondent-facing text mapping with the place it comes from."""
@@ -26,6 +30,9 @@ def check_translations(q: Questionnaire) -> Iterator[Finding]:
     for key in REQUIRED_MESSAGES:
         if key not in q.messages:
             yield Finding("error", f"messages.{key}", "missing: the engine sends this message")
+    for key, sender in OUTREACH_MESSAGES.items():
+        if key not in q.messages:
+            yield Finding("warning", f"messages.{key}", f"missing: {sender} sends this message")
     known = set(q.languages)
     for where, text in respondent_texts(q):
         for lang in q.languages:

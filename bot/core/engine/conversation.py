@@ -167,9 +167,13 @@ def _stop_step(
         # Twilio neither blocks nor answers a sentence: the bot confirms, in their language.
         return Step(None, _revoked_replies(q, lang or revoked), (Event(EventType.OPTED_OUT),))
     if inbound.channel is Channel.VOICE:
-        # "Stop" said on a call ends the survey and the call; texts are not opted out.
+        # "Stop" said on a call ends the survey and the call; texts are not opted out, unless
+        # the bot placed the call to invite them: then they asked it to stop contacting them.
         goodbye = message(q, "declined", lang) if lang else all_languages(q, "declined")
-        return Step(None, (goodbye,), (Event(EventType.DECLINED),))
+        events = (Event(EventType.DECLINED),)
+        if inbound.invited_call:
+            events += (Event(EventType.OPTED_OUT),)
+        return Step(None, (goodbye,), events)
     confirmed: tuple[Reply, ...] = ()
     if inbound.confirm_opt_out:  # on WhatsApp nobody else says it: the bot confirms
         lang = lang or text_language(q, norm)

@@ -88,6 +88,7 @@ class Inbound:
     # No one else confirms an opt-out on this channel (WhatsApp: Twilio's Advanced Opt-Out
     # answers SMS only): the bot confirms STOP itself, in the person's language.
     confirm_opt_out: bool = False
+    invited_call: bool = False  # a call the bot placed to invite: "stop" opts out of outreach
 
 
 @dataclass
