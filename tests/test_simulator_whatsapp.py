@@ -249,3 +249,45 @@ def test_sim_command_takes_whatsapp(app, live_url):
     assert "[1] " in result.output and "type a number to tap one" in result.output
     both = CliRunner().invoke(main, ["sim", "--url", live_url, "--phone", "--whatsapp"])
     assert both.exit_code != 0 and "choose one" in both.output
+
+
+# --- the page in Chromium ---------------------------------------------------------------------
+
+
+def test_the_page_shows_buttons_and_a_tap_answers(live_app, browser_context):
+    from tests.live_server import expect
+
+    app, base = live_app
+    q = q_of(app)
+    page = browser_context.new_page()
+    page.goto(f"{base}/simulator")
+    page.locator("#mode-whatsapp").click()
+    expect(page.locator("#mode-whatsapp")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#sim-form")).to_be_visible()
+    for body in ("SURVEY", "1", "1"):
+        mine = page.locator("#sim-transcript .msg-me").count()
+        page.locator("#sim-text").fill(body)
+        page.locator("#sim-send").click()
+        expect(page.locator("#sim-transcript .msg-me")).to_have_count(mine + 1)
+        expect(page.locator("#sim-transcript .msg-bot")).to_have_count(mine + 1)
+    years = quick_replies(q.question("years_in_us"), "en")
+    taps = page.locator("#sim-transcript .quick-reply")
+    expect(taps).to_have_text([title for _, title in years])
+    expect(page.locator("#sim-transcript .msg-bot").last.locator(".quick-reply")).to_have_count(
+        len(years)
+    )
+    posted: list[tuple[str, str]] = []
+
+    def webhook(_app, **_extra) -> None:  # noqa: ANN001, ANN003
+        if request.path == "/twilio/sms":
+            posted.append((request.form["MessageType"], request.form.get("ButtonPayload", "")))
+
+    with request_started.connected_to(webhook, app):
+        taps.nth(2).click()
+        expect(page.locator("#sim-transcript .msg-me").last).to_contain_text(years[2][1])
+        afraid = quick_replies(q.question("afraid_to_seek_help"), "en")
+        # Only the last message's buttons remain: the new question's.
+        expect(page.locator("#sim-transcript .quick-reply")).to_have_text([t for _, t in afraid])
+    assert posted == [("button", years[2][0])]
+    expect(page.locator("#sim-transcript .system.error")).to_have_count(0)
+    page.close()
