@@ -2,9 +2,10 @@
 
 Runs `surveybot dev` itself (embedded Redis, SQLite, `flask run` with Werkzeug's request log,
 the worker and cron, all writing to one captured output), drives a texted survey and a called
-survey through the simulator page in Chromium (its outbox polling included) and a text and a
-call through the terminal simulator, then scans everything the processes printed for the
-numbers in every common format.
+survey through the simulator page in Chromium (its outbox polling included), a text, a call
+and a WhatsApp chat (a button tapped) through the terminal simulator, then scans everything
+the processes printed for the numbers in every common format, and for the WhatsApp
+ProfileName the simulator sends.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from bot.channels.simulator import SIMULATED_PROFILE_NAME
 from bot.cli.terminal_sim import run_terminal_call, run_terminal_sim
 from bot.core.questionnaire import load_questionnaire
 from tests.live_server import BrowserContext, Page, feed_input
@@ -34,6 +36,7 @@ from tests.test_browser_phone import RECORD_SPEECH, answer, open_phone, wait_for
 TEXTER = "+17865550173"  # fictional 555-01xx numbers, one per way of reaching the bot
 CALLER = "+17865550174"
 TERMINAL = "+17865550175"
+WHATSAPPER = "+17865550176"
 MAX_CALL_STEPS = 20
 START_TIMEOUT = 90
 POLLS_WANTED = 3  # the page's outbox polls (every 2 s) seen in the request log
@@ -177,6 +180,10 @@ def test_the_dev_log_never_holds_a_simulated_number(browser_context, tmp_path, m
         feed_input(monkeypatch, ["/hangup"])
         run_terminal_call(url, TERMINAL)
         assert TERMINAL in capsys.readouterr().out  # the terminal shows it; the log must not
+        # On WhatsApp (with a ProfileName in every form), up to a tap of a button.
+        feed_input(monkeypatch, ["SURVEY", "1", "1", "1"])
+        run_terminal_sim(url, WHATSAPPER, whatsapp=True)
+        assert "(tapped [1]" in capsys.readouterr().out
     text = log.read_text()  # complete: surveybot dev and its children have exited
 
     # It is Werkzeug's request log, and every simulator endpoint used is in it.
@@ -187,6 +194,7 @@ def test_the_dev_log_never_holds_a_simulated_number(browser_context, tmp_path, m
         "/simulator/api/call",
     ):
         assert request_lines(text, path), f"{path} is not in the log:\n{text}"
-    for number in (TEXTER, CALLER, TERMINAL):
+    for number in (TEXTER, CALLER, TERMINAL, WHATSAPPER):
         found = sorted(f for f in number_formats(number) if f in text)
         assert not found, f"{number} is in the dev log as {found}"
+    assert SIMULATED_PROFILE_NAME not in text

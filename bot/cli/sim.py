@@ -14,8 +14,19 @@ import click
 )
 @click.option("--from", "sender", default=None, help="Simulated phone number (made up if omitted).")
 @click.option("--phone", is_flag=True, help="Call the bot (keypad answers) instead of texting it.")
-def sim_command(url: str, sender: str | None, phone: bool) -> None:
-    """Text or call the bot from this terminal, through its simulator and signed webhooks."""
+@click.option(
+    "--whatsapp",
+    is_flag=True,
+    help="Write as on WhatsApp: quick-reply buttons show as numbers to type.",
+)
+def sim_command(url: str, sender: str | None, phone: bool, whatsapp: bool) -> None:
+    """Text, write on WhatsApp or call the bot from this terminal, through its simulator and
+    signed webhooks."""
     from bot.cli.terminal_sim import run_terminal_call, run_terminal_sim
 
-    (run_terminal_call if phone else run_terminal_sim)(url, sender)
+    if phone and whatsapp:
+        raise click.UsageError("--phone calls the bot; --whatsapp writes to it: choose one")
+    if phone:
+        run_terminal_call(url, sender)
+    else:
+        run_terminal_sim(url, sender, whatsapp=whatsapp)

@@ -4,7 +4,9 @@ webhooks.
 The same chat as the /simulator page, with the standard library only: each line typed is
 POSTed to `/simulator/api/send` of a running bot (e.g. `surveybot dev`), and the bot's texts
 sent on its own (`/simulator/api/outbox`) are printed before each prompt. The number travels
-in the JSON bodies only, never in a URL (request logs keep URLs). With `--phone` it
+in the JSON bodies only, never in a URL (request logs keep URLs). With `--whatsapp` each line
+goes as a WhatsApp message, and a question with quick-reply buttons shows them as numbered
+choices: typing a button's number taps it. With `--phone` it
 calls instead: each step goes through `/simulator/api/call` to the real voice routes, what the
 bot says is printed, and the keys typed answer it. Numbers are made up in the fictional
 555-0100..555-0199 range; nothing goes to a real phone.
@@ -79,20 +81,36 @@ def format_notices(notices: list[str]) -> str:
     return "\n".join(f"{NOTICE_PREFIX}{notice}" for notice in notices)
 
 
+def format_buttons(buttons: list[dict[str, str]]) -> str:
+    """WhatsApp quick-reply buttons as numbered choices under the bot's last text."""
+    indent = " " * len(BOT_PREFIX)
+    lines = [f"{indent}[{n}] {b.get('title', '')}" for n, b in enumerate(buttons, start=1)]
+    return "\n".join([f"{indent}(WhatsApp buttons: type a number to tap one)", *lines])
+
+
+def tapped(text: str, buttons: list[dict[str, str]]) -> dict[str, str] | None:
+    """The button a typed line taps (its number among `buttons`), or None: sent as text."""
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= len(buttons):
+        return None
+    return buttons[int(text) - 1]
+
+
 def format_outbox(messages: list[str]) -> str:
     """Texts the bot sent on its own, each marked as such (empty string if none)."""
     return "\n".join(format_reply(message, UNPROMPTED_NOTE) for message in messages)
 
 
-def banner(url: str, number: str) -> str:
+def banner(url: str, number: str, *, whatsapp: bool = False) -> str:
     """What the terminal shows first: where it texts, as whom, and how to quit."""
+    how = "WhatsApp messages" if whatsapp else "texts"
     return "\n".join(
         [
-            f"surveybot simulator at {url} (texts go through the real signed webhook;",
+            f"surveybot simulator at {url} ({how} go through the real signed webhook;",
             "nothing goes to a real phone).",
             f"Your made-up number: {pretty_number(number)}  ({number})",
             'Type a text and press Enter (e.g. "hola", or SURVEY to start in English).',
             f"{PICTURE_COMMAND} sends a picture without text. Quit with Ctrl-D or /quit.",
+            *(["On WhatsApp: buttons show as [1] [2] [3]; type a number to tap one."] * whatsapp),
         ]
     )
 
@@ -122,13 +140,21 @@ def _http_json(url: str, payload: dict[str, Any], timeout: float) -> tuple[int, 
         return status, None
 
 
-def send_text(url: str, sender: str, body: str, *, media: bool = False) -> tuple[int, Any]:
-    """Text the bot as `sender`; returns (HTTP status, the simulator's JSON answer)."""
-    return _http_json(
-        f"{url}/simulator/api/send",
-        {"from": sender, "body": body, "media": media},
-        SEND_TIMEOUT,
-    )
+def send_text(
+    url: str,
+    sender: str,
+    body: str,
+    *,
+    media: bool = False,
+    whatsapp: bool = False,
+    button: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """Text the bot as `sender` (on WhatsApp: a message, or a tap of `button`); returns (HTTP
+    status, the simulator's JSON answer)."""
+    payload: dict[str, Any] = {"from": sender, "body": body, "media": media, "whatsapp": whatsapp}
+    if button is not None:
+        payload["button"] = button
+    return _http_json(f"{url}/simulator/api/send", payload, SEND_TIMEOUT)
 
 
 def fetch_outbox(url: str, sender: str) -> list[str]:
@@ -151,8 +177,9 @@ def describe_failure(status: int, data: Any) -> str:
     return text
 
 
-def _chat(url: str, number: str) -> None:
+def _chat(url: str, number: str, whatsapp: bool = False) -> None:
     """The read-send-print loop; returns on EOF or /quit."""
+    buttons: list[dict[str, str]] = []  # on WhatsApp: those under the bot's last text
     while True:
         outbox = fetch_outbox(url, number)
         if outbox:
@@ -164,7 +191,12 @@ def _chat(url: str, number: str) -> None:
         if not text:
             continue
         media = text.lower() == PICTURE_COMMAND
-        status, data = send_text(url, number, "" if media else line, media=media)
+        button = tapped(text, buttons)
+        if button is not None:
+            print(f"(tapped [{text}] {button.get('title', '')})", flush=True)
+        body = "" if media else (button or {}).get("title", line)
+        status, data = send_text(url, number, body, media=media, whatsapp=whatsapp, button=button)
+        buttons = []
         if status == 200 and isinstance(data, dict) and data.get("status") == 200:
             notices = [str(notice) for notice in data.get("notices") or []]
             if notices:
@@ -172,6 +204,9 @@ def _chat(url: str, number: str) -> None:
             replies = [str(r) for r in data.get("replies") or []]
             if replies or not notices:  # a notice already says why the bot is silent
                 print(format_replies(replies), flush=True)
+            buttons = [b for b in data.get("buttons") or [] if isinstance(b, dict)]
+            if buttons:
+                print(format_buttons(buttons), flush=True)
         else:
             print(describe_failure(status, data), flush=True)
 
@@ -198,11 +233,13 @@ def _session(url: str, intro: str, talk: Callable[[], None]) -> None:
     print("bye", flush=True)
 
 
-def run_terminal_sim(url: str, sender: str | None) -> None:
-    """Chat with a running bot from this terminal until Ctrl-D, Ctrl-C or /quit."""
+def run_terminal_sim(url: str, sender: str | None, *, whatsapp: bool = False) -> None:
+    """Chat with a running bot from this terminal (by text, or on WhatsApp) until Ctrl-D,
+    Ctrl-C or /quit."""
     url = url.rstrip("/")
     number = sender or make_up_number()
-    _session(url, banner(url, number), lambda: _chat(url, number))
+    intro = banner(url, number, whatsapp=whatsapp)
+    _session(url, intro, lambda: _chat(url, number, whatsapp))
 
 
 # ------------------------------------------------------------------------------- phone calls

@@ -93,17 +93,23 @@ def all_quick_replies(questionnaires: Iterable[Questionnaire]) -> Iterator[Quick
                     yield found
 
 
+def ends_with_buttons(result: Step, questionnaire: Questionnaire) -> QuickReply | None:
+    """The content a step's replies end with on WhatsApp: their last one asks a question that
+    could go with buttons (whether or not its content was made yet), or None."""
+    if not result.replies:
+        return None
+    last = result.replies[-1]
+    kind, _, question_id = last.prompt.partition(".")
+    if kind != "question" or last.lang is None:
+        return None
+    return quick_reply_for(questionnaire, question_id, last.lang)
+
+
 def whatsapp_texts(result: Step, questionnaire: Questionnaire) -> tuple[str, ...]:
     """The WhatsApp rendering of a step: the SMS texts, then a marker if the last one asks a
     question that could go with buttons."""
     texts = tuple(reply.text for reply in result.replies)
-    if not result.replies:
-        return texts
-    last = result.replies[-1]
-    kind, _, question_id = last.prompt.partition(".")
-    if kind != "question" or last.lang is None:
-        return texts
-    found = quick_reply_for(questionnaire, question_id, last.lang)
+    found = ends_with_buttons(result, questionnaire)
     return texts if found is None else (*texts, MARKER + found.fingerprint)
 
 

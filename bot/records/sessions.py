@@ -58,9 +58,10 @@ from bot.records.counted import count_started, settle_language
 log = logging.getLogger(__name__)
 _signals = Namespace()
 # Sent once a message has changed a conversation (never for a replayed one), with the
-# respondent's pseudonym as sender, `events` (the step's EventTypes) and `opted_out` (they had
-# opted out when the text came). In-process only: the simulator listens to show what a real
-# phone sees from Twilio, not from the bot (Advanced Opt-Out answers STOP and START itself).
+# respondent's pseudonym as sender, `events` (the step's EventTypes), `opted_out` (they had
+# opted out when the text came), `step` and the `questionnaire` it walked. In-process only: the
+# simulator listens to show what a real phone sees from Twilio, not from the bot (Advanced
+# Opt-Out answers STOP and START itself), and which WhatsApp buttons the last reply shows.
 message_applied = _signals.signal("message-applied")
 
 # Marks an encrypted conversation value (older releases wrote plain JSON).
@@ -375,6 +376,8 @@ def handle_message(
                         pseudonym,
                         events=tuple(event.type for event in result.events),
                         opted_out=inbound.opted_out,
+                        step=result,
+                        questionnaire=walked,
                     )
                 return replies
             except WatchError:

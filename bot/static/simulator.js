@@ -1,6 +1,8 @@
 // The local SMS simulator: texts the bot through /simulator/api/send (which signs and posts to
 // the real Twilio webhook) and polls /simulator/api/outbox for texts the bot sends on its own.
-// Its phone mode (calls, keypad) is simulator_phone.js.
+// Its phone mode (calls, keypad) is simulator_phone.js. In WhatsApp mode each message goes as
+// Twilio posts a WhatsApp message, and a question with quick replies shows them as buttons
+// under the bot's last message (a tap sends the button's id, as WhatsApp does).
 // Plain JavaScript, no framework. Chats are kept in memory per number, never stored. The
 // number goes to the simulator in POST bodies only, never in a URL: request logs keep URLs.
 (function () {
@@ -97,6 +99,9 @@
         media.textContent = "[picture]";
         node.lastChild.appendChild(media);
       }
+      if (entry.buttons && entry.buttons.length) {
+        node.appendChild(buttonsNode(entry.buttons));
+      }
       if (entry.unprompted) {
         node.classList.add("unprompted");
         var note = document.createElement("span");
@@ -112,7 +117,35 @@
     transcript.scrollTop = transcript.scrollHeight;
   }
 
+  // WhatsApp quick replies: one button per option; a tap sends the form Twilio posts for it.
+  function buttonsNode(buttons) {
+    var group = document.createElement("div");
+    group.className = "quick-replies";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "Quick replies (WhatsApp buttons)");
+    buttons.forEach(function (button) {
+      var tap = document.createElement("button");
+      tap.type = "button";
+      tap.className = "quick-reply";
+      tap.textContent = button.title;
+      tap.addEventListener("click", function () {
+        send(button.title, false, { id: button.id, title: button.title });
+      });
+      group.appendChild(tap);
+    });
+    return group;
+  }
+
   function add(number, entry) {
+    // Only the last message's buttons can be tapped: the conversation has moved on from others.
+    chatOf(number).forEach(function (earlier) {
+      delete earlier.buttons;
+    });
+    if (number === current) {
+      transcript.querySelectorAll(".quick-replies").forEach(function (group) {
+        group.parentNode.removeChild(group);
+      });
+    }
     chatOf(number).push(entry);
     if (number === current) {
       renderEntry(entry);
@@ -176,8 +209,16 @@
     });
   }
 
-  function post(number, body, media) {
-    return postJson(sendUrl, { from: number, body: body, media: media })
+  function whatsappMode() {
+    return root.dataset.mode === "whatsapp";
+  }
+
+  function post(number, body, media, whatsapp, button) {
+    var payload = { from: number, body: body, media: media, whatsapp: whatsapp };
+    if (button) {
+      payload.button = button;
+    }
+    return postJson(sendUrl, payload)
       .then(function (answer) {
         var data = answer.data;
         if (!answer.response.ok || !data || data.status !== 200) {
@@ -188,8 +229,10 @@
         (data.notices || []).forEach(function (notice) {
           add(number, { who: "system", notice: true, text: notice });
         });
-        (data.replies || []).forEach(function (reply) {
-          add(number, { who: "bot", text: reply });
+        var replies = data.replies || [];
+        replies.forEach(function (reply, index) {
+          var last = index === replies.length - 1;
+          add(number, { who: "bot", text: reply, buttons: last ? data.buttons : null });
         });
       })
       .catch(function (err) {
@@ -201,17 +244,18 @@
       });
   }
 
-  function send(body, media) {
+  function send(body, media, button) {
     var number = activeNumber();
     if (!number) {
       add(current, { who: "system", error: true, text: "Enter a phone number first." });
       numberField.focus();
       return;
     }
+    var whatsapp = whatsappMode() || Boolean(button);
     add(number, { who: "me", text: body, media: media });
     // One text at a time, in order, like a real phone.
     sending = sending.then(function () {
-      return post(number, body, media);
+      return post(number, body, media, whatsapp, button);
     });
   }
 

@@ -44,7 +44,7 @@
       button.setAttribute("aria-pressed", button.dataset.mode === mode ? "true" : "false");
     });
     if (smsPanel) {
-      smsPanel.hidden = mode !== "text";
+      smsPanel.hidden = mode === "phone"; // texts and WhatsApp share the chat
     }
     panel.hidden = mode !== "phone";
     root.dataset.mode = mode;
@@ -475,6 +475,6 @@
   noAnswerButton.addEventListener("click", noAnswer);
   hangupButton.addEventListener("click", hangUp);
 
-  setMode(root.dataset.mode === "phone" ? "phone" : "text");
+  setMode(["phone", "whatsapp"].indexOf(root.dataset.mode) >= 0 ? root.dataset.mode : "text");
   update();
 })();

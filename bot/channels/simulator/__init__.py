@@ -8,8 +8,8 @@ URL, or to the status callback), signed against the absolute URL as Twilio signs
 TwiML answer is parsed into prompts to show, read aloud and answer on a keypad.
 
 By concern: `signing` (requests signed as Twilio signs them), `twiml` (reading the answers),
-`texts` and `calls` (what Twilio posts for a text or each step of a call), `views` and
-`call_views` (the blueprint's routes).
+`texts` and `calls` (what Twilio posts for a text, a WhatsApp message or each step of a
+call), `views` and `call_views` (the blueprint's routes).
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ from bot.channels.simulator.texts import (
     IGNORED_NOTICE,
     OPTED_IN_NOTICE,
     OPTED_OUT_NOTICE,
+    SIMULATED_PROFILE_NAME,
     Delivery,
     deliver,
     twilio_params,
+    whatsapp_params,
 )
 from bot.channels.simulator.twiml import parse_twiml, parse_voice_twiml
 from bot.channels.simulator.views import CSP, MAX_SIM_BODY, api_outbox, api_send, bp, page
@@ -55,6 +57,7 @@ __all__ = [
     "SIMULATED_ACCOUNT",
     "SIMULATED_BOT_NUMBER",
     "SIMULATED_CONFIDENCE",
+    "SIMULATED_PROFILE_NAME",
     "VOICE_AUDIO_PATH",
     "VOICE_PATH",
     "VOICE_STATUS_PATH",
@@ -80,4 +83,5 @@ __all__ = [
     "signed_request",
     "status_callback",
     "twilio_params",
+    "whatsapp_params",
 ]

@@ -14,6 +14,7 @@ from bot.web.state import state
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 MAX_SIM_BODY = 2000
+MAX_BUTTON_FIELD = 200  # a button's id or title (WhatsApp's are far shorter)
 # The page loads its script, styles and recordings from this app only; no inline code runs.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -45,25 +46,50 @@ def _simulated_number() -> str:
 
 @bp.post("/api/send")
 def api_send():
-    """Text the bot as a simulated phone: JSON {"from": "+1...", "body": "...", "media": false}.
+    """Text the bot as a simulated phone: JSON {"from": "+1...", "body": "...", "media": false,
+    "whatsapp": false, "button": {"id": "...", "title": "..."}}. With "whatsapp" the message
+    goes as Twilio posts a WhatsApp message; "button" (WhatsApp only) taps a quick reply.
 
-    Answers {status, replies, events, notices}: the webhook's status, the bot's texts, the
-    conversation's events ("opted_out", ...) and lines to show beside them (what Twilio, not
-    the bot, would tell the phone)."""
+    Answers {status, replies, events, notices, buttons}: the webhook's status, the bot's texts,
+    the conversation's events ("opted_out", ...), lines to show beside them (what Twilio, not
+    the bot, would tell the phone) and, on WhatsApp, the buttons ({id, title}) under the last
+    text."""
     data = request.get_json(silent=True)
     data = data if isinstance(data, dict) else {}
     sender = _simulated_number()
     body = str(data.get("body") or "")[:MAX_SIM_BODY]
     if not sender:
         return jsonify(error="a simulated phone needs a number"), 400
-    got = deliver(current_app._get_current_object(), sender, body, media=bool(data.get("media")))
+    whatsapp = bool(data.get("whatsapp"))
+    button = _tapped(data.get("button"))
+    if data.get("button") is not None and (button is None or not whatsapp):
+        return jsonify(error='a button is {"id", "title"} strings, on WhatsApp only'), 400
+    got = deliver(
+        current_app._get_current_object(),
+        sender,
+        body,
+        media=bool(data.get("media")),
+        whatsapp=whatsapp,
+        button=button,
+    )
     answer = {
         "status": got.status,
         "replies": got.replies,
         "events": [str(event) for event in got.events],
         "notices": got.notices(),
+        "buttons": [{"id": option, "title": title} for option, title in got.buttons],
     }
     return jsonify(answer), (200 if got.status == 200 else 502)
+
+
+def _tapped(raw: object) -> tuple[str, str] | None:
+    """A tapped button's (id, title) from the request, or None if it is not one."""
+    if not isinstance(raw, dict):
+        return None
+    option, title = raw.get("id"), raw.get("title")
+    if not isinstance(option, str) or not isinstance(title, str) or not option.strip():
+        return None
+    return option.strip()[:MAX_BUTTON_FIELD], title[:MAX_BUTTON_FIELD]
 
 
 @bp.post("/api/outbox")
