@@ -61,6 +61,7 @@ def invitation_template(settings: Settings, language: str) -> str:
 def check_whatsapp(settings: Settings, language: str) -> str:
     """Refuse WhatsApp invitations this installation cannot send (before anything is queued);
     returns the language's template."""
+    template = invitation_template(settings, language)
     if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and _sender(settings)):
         raise InvitationError(
             "WhatsApp invitations need Twilio credentials and WHATSAPP_FROM (or a Messaging "
@@ -68,7 +69,7 @@ def check_whatsapp(settings: Settings, language: str) -> str:
         )
     if settings.WHATSAPP_RATE_PER_SECOND <= 0:
         raise InvitationError("WHATSAPP_RATE_PER_SECOND must be positive to send invitations")
-    return invitation_template(settings, language)
+    return template
 
 
 def template_body(content_sid: str, keyword: str) -> str:
