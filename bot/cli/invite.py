@@ -66,6 +66,24 @@ def _estimate_line(settings, redis, wave: str, texts: int) -> str:  # noqa: ANN0
     return f"Estimate: {plan.describe()}."
 
 
+def groups_n(groups: dict[str, list[str]]) -> dict[str, int]:
+    """How many numbers each channel has."""
+    return {ch: len(numbers) for ch, numbers in groups.items()}
+
+
+def _whatsapp_line(settings, redis, wave: str, language: str) -> str:  # noqa: ANN001
+    """The template WhatsApp invitations use, and the keyword filling it (or the refusal)."""
+    from bot.outreach.invitations import wave_keyword
+    from bot.outreach.whatsapp_invites import check_whatsapp
+
+    template = check_whatsapp(settings, language)
+    return (
+        f"WhatsApp invitations in {language}: the approved template {template} with {{{{1}}}} = "
+        f"{wave_keyword(redis, wave, language)}, at up to "
+        f"{settings.WHATSAPP_RATE_PER_SECOND:g} per second."
+    )
+
+
 _LANGUAGE = click.option(
     "--language",
     type=click.Choice(LANGUAGES),
@@ -86,8 +104,9 @@ def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind:
     from redis import Redis
 
     from bot.infra.queues import get_queue
-    from bot.outreach.invitations import describe_check, parse_invitation_csv, queue_invitations
+    from bot.outreach.invitations import describe_check, parse_invitation_csv
     from bot.outreach.reminders import queue_reminders
+    from bot.outreach.upload import by_channel, describe_queued, queue_upload
 
     settings = command_settings(
         "DATABASE_URL", "REDIS_URL", "PSEUDONYM_KEY", purpose="to check opt-outs and queue texts"
@@ -109,19 +128,30 @@ def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind:
             raise click.ClickException(
                 f"nobody to {'remind' if kind == 'reminder' else 'invite'}: nothing was queued"
             )
-        if kind == "call":
+        channel = {"call": "call", "whatsapp": "whatsapp"}.get(kind, "sms")
+        groups = by_channel(check, channel) if kind != "reminder" else {}
+        if groups and any(check.channels):
+            click.echo(
+                f"By channel (the file's channel column): {describe_queued(groups_n(groups))}."
+            )
+        if "whatsapp" in groups:
+            click.echo(_whatsapp_line(settings, redis, wave, language))
+        if "call" in groups:
             click.echo(
                 f"Calls in {language}: each person hears the phone survey in that language "
                 f"(answering machines are hung up on), at up to {settings.CALL_RATE_PER_SECOND:g} "
                 "calls per second."
             )
-        for preview in previews if kind != "call" else []:
-            click.echo(
-                f"{kind.capitalize()} in {preview.language}, exactly as sent ({preview.cost}):"
-            )
+        label = "Reminder" if kind == "reminder" else "Invitation"
+        for preview in previews if kind == "reminder" or "sms" in groups else []:
+            click.echo(f"{label} in {preview.language}, exactly as sent ({preview.cost}):")
             for line in preview.text.splitlines():
                 click.echo(f"  {line}")
-        rate = settings.SEND_RATE_PER_SECOND
+        rate = (
+            settings.WHATSAPP_RATE_PER_SECOND
+            if kind == "whatsapp"
+            else settings.SEND_RATE_PER_SECOND
+        )
         if kind == "reminder":
             click.echo(
                 f"Up to {len(check.valid)} reminders to wave {wave!r}: only to those invited who "
@@ -134,23 +164,37 @@ def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind:
                 f"({_duration(len(check.valid), rate)} once workers run)."
             )
         click.echo(_estimate_line(settings, redis, wave, len(check.valid)))
-        noun = {"reminder": "reminders", "call": "invitation calls"}.get(kind, "invitations")
+        noun = {
+            "reminder": "reminders",
+            "call": "invitation calls",
+            "whatsapp": "WhatsApp invitations",
+        }.get(kind, "invitations")
         if not yes and not click.confirm(f"Queue these {noun}?", default=False):
             click.echo("Nothing was queued.")
             return
-        options = {"call": True} if kind == "call" else {}
-        queue = queue_reminders if kind == "reminder" else queue_invitations
-        queued = queue(
-            settings,
-            redis,
-            get_queue(redis),
-            wave=wave,
-            numbers=check.valid,
-            language=language,
-            **options,
-        )
+        if kind == "reminder":
+            reminders = queue_reminders(
+                settings,
+                redis,
+                get_queue(redis),
+                wave=wave,
+                numbers=check.valid,
+                language=language,
+            )
+            queued = f"{reminders} {noun}"
+        else:
+            counts = queue_upload(
+                settings,
+                redis,
+                get_queue(redis),
+                wave=wave,
+                check=check,
+                language=language,
+                channel=channel,
+            )
+            queued = describe_queued(counts)
         click.echo(
-            f"Queued {queued} {noun}. Progress: `surveybot wave outreach {wave}` or the wave's "
+            f"Queued {queued}. Progress: `surveybot wave outreach {wave}` or the wave's "
             "dashboard page."
         )
     except SurveybotError as exc:
@@ -170,11 +214,26 @@ def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind:
     is_flag=True,
     help="Invite by phone call (from TWILIO_FROM_NUMBER): the bot calls and runs the phone survey.",
 )
+@click.option(
+    "--whatsapp",
+    is_flag=True,
+    help="Invite on WhatsApp with the approved template of the language (see README).",
+)
 def invite_command(
-    wave: str, file, language: str, region: str | None, yes: bool, call: bool
+    wave: str, file, language: str, region: str | None, yes: bool, call: bool, whatsapp: bool
 ) -> None:  # noqa: ANN001
-    """Text (or, with --call, call) an invitation to the opted-in members' numbers in FILE."""
-    _upload(wave, file, language, region, yes, "call" if call else "invitation")
+    """Text (or call, or message on WhatsApp) an invitation to the opted-in members' numbers in
+    FILE. A `channel` column (sms, whatsapp, call) chooses per row; other rows get the option's."""
+    if call and whatsapp:
+        raise click.UsageError("choose --call or --whatsapp, not both")
+    _upload(
+        wave,
+        file,
+        language,
+        region,
+        yes,
+        "call" if call else "whatsapp" if whatsapp else "invitation",
+    )
 
 
 @click.command("remind")

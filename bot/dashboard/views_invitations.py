@@ -25,10 +25,11 @@ from bot.outreach.invitations import (
     SendKind,
     parse_invitation_csv,
     preview_invitations,
-    queue_invitations,
+    wave_keyword,
 )
 from bot.outreach.progress import estimated_end, invitation_progress
 from bot.outreach.reminders import preview_reminders, queue_reminders
+from bot.outreach.upload import KIND_OF_CHANNEL, by_channel, describe_queued, plan, queue_upload
 from bot.outreach.waves import WaveStatus
 from bot.outreach.waves import wave_questionnaire as frozen_questionnaire
 from bot.web.state import state
@@ -76,6 +77,28 @@ def _estimate(name: str, texts: int) -> pacing.Estimate:
     )
 
 
+NOUNS = {
+    SendKind.INVITATION: "invitation",
+    SendKind.REMINDER: "reminder",
+    SendKind.CALL: "call",
+    SendKind.WHATSAPP: "WhatsApp invitation",
+}
+CHANNEL_OF_KIND = {kind: channel for channel, kind in KIND_OF_CHANNEL.items()}
+
+
+def _channels(record, check, language: str, kind: str) -> dict[str, int]:  # noqa: ANN001
+    """How many numbers go on each channel (a row's own, else the upload's). WhatsApp is
+    checked now (a template in the language): an organizer without one learns it before
+    choosing the file again; every channel is checked again as the upload is queued."""
+    if kind == SendKind.REMINDER:
+        return {}
+    groups = by_channel(check, CHANNEL_OF_KIND[kind])
+    if "whatsapp" in groups:
+        settings, redis = state().settings, state().redis
+        plan(settings, redis, wave=record.name, language=language, channel="whatsapp")
+    return {channel: len(numbers) for channel, numbers in groups.items()}
+
+
 def _back(name: str, message: str):  # noqa: ANN202
     flash(message, "error")
     return redirect(url_for("dashboard.invitations", name=name))
@@ -106,6 +129,7 @@ def invitations(name: str):  # noqa: ANN201
     if kind not in set(SendKind):
         return _back(name, "Choose invitations or reminders.")
     context["kind"] = kind
+    context["noun"] = NOUNS[kind]
     region = (request.form.get("region", "") or settings.DEFAULT_PHONE_REGION).strip().upper()[:2]
     if not data or language not in q.languages:
         return _back(name, "Choose a CSV file and the language of the invitation.")
@@ -120,15 +144,17 @@ def invitations(name: str):  # noqa: ANN201
         return _check_page(record, check, data, language, region, context)
     if not hmac.compare_digest(_file_digest(data), request.form.get("digest", "")):
         return _back(name, "That is not the file you checked. Check it again before sending.")
-    return _send(record, check.valid, language, kind)
+    return _send(record, check, language, kind)
 
 
 def _check_page(record, check, data: bytes, language: str, region: str, context: dict[str, Any]):  # noqa: ANN001, ANN202
     """The first step: what the file holds and the invitation each number would receive."""
     try:
         previews = _invitation_previews(record, [language], context["kind"])
+        channels = _channels(record, check, language, context["kind"])
+        keyword = wave_keyword(state().redis, record.name, language) if channels else ""
     except SurveybotError as exc:
-        return _back(record.name, f"The {context['kind']} cannot be sent: {exc}")
+        return _back(record.name, f"The {context['noun']}s cannot be sent: {exc}")
     return render_template(
         "dashboard/invitations_check.html",
         check=check,
@@ -137,33 +163,45 @@ def _check_page(record, check, data: bytes, language: str, region: str, context:
         language=language,
         region=region,
         previews=previews,
+        channels=channels,
+        channel_counts=describe_queued(channels) if any(check.channels) else "",
+        keyword=keyword,
         estimate=_estimate(record.name, len(check.valid)).describe(),
         **context,
     )
 
 
-def _send(record, numbers: list[str], language: str, kind: str):  # noqa: ANN001, ANN202
-    """The second step: queue the checked file's invitations (or reminders)."""
+def _send(record, check, language: str, kind: str):  # noqa: ANN001, ANN202
+    """The second step: queue the checked file's invitations (or reminders), each row on its
+    channel."""
     app_state = state()
-    queue = queue_reminders if kind == SendKind.REMINDER else queue_invitations
-    options = {"call": True} if kind == SendKind.CALL else {}
+    common = {"wave": record.name, "language": language}
     try:
-        queued = queue(
-            app_state.settings,
-            app_state.redis,
-            app_state.queue,
-            wave=record.name,
-            numbers=numbers,
-            language=language,
-            **options,
-        )
+        if kind == SendKind.REMINDER:
+            count = queue_reminders(
+                app_state.settings,
+                app_state.redis,
+                app_state.queue,
+                numbers=check.valid,
+                **common,
+            )
+            queued = f"{count} reminders"
+        else:
+            queued = describe_queued(
+                queue_upload(
+                    app_state.settings,
+                    app_state.redis,
+                    app_state.queue,
+                    check=check,
+                    channel=CHANNEL_OF_KIND[kind],
+                    **common,
+                )
+            )
     except SurveybotError as exc:
-        return _back(record.name, f"The {kind}s were not sent: {exc}")
-    log.info(
-        "%d %ss queued for wave %s by account %s", queued, kind, record.name, current_user().id
-    )
+        return _back(record.name, f"The {NOUNS[kind]}s were not sent: {exc}")
+    log.info("%s queued for wave %s by account %s", queued, record.name, current_user().id)
     flash(
-        f"{queued} {kind}s queued. They go out in each person's sending window, under the daily "
+        f"{queued} queued. They go out in each person's sending window, under the daily "
         "caps and at the sending rate; progress shows below."
     )
     return redirect(url_for("dashboard.wave", name=record.name))

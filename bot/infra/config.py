@@ -89,6 +89,13 @@ class Settings:
     SEND_WINDOW: str = defaults.SEND_WINDOW  # recipients' local time; a wave may override it
     SEND_DAILY_CAP: int = defaults.SEND_DAILY_CAP  # texts a day from our sender, 0: no cap
     CALL_RATE_PER_SECOND: float = defaults.CALL_RATE_PER_SECOND  # invitation calls a second
+    # WhatsApp invitations: the sender ("whatsapp:+1..."; empty: the Messaging Service's), the
+    # approved template of each language (ContentSid "HX..."), and their own rate.
+    WHATSAPP_FROM: str = ""
+    WHATSAPP_INVITE_CONTENT_SID_EN: str = ""
+    WHATSAPP_INVITE_CONTENT_SID_ES: str = ""
+    WHATSAPP_INVITE_CONTENT_SID_HT: str = ""
+    WHATSAPP_RATE_PER_SECOND: float = defaults.WHATSAPP_RATE_PER_SECOND
     BATCH_MIN_SIZE: int | None = None  # None: the environment's default (batch_min_size)
     BATCH_MIN_HOURS: float | None = None
     DEFAULT_PHONE_REGION: str = "US"

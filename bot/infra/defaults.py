@@ -9,6 +9,8 @@ SEND_RATE_PER_SECOND = 1.0
 SEND_WINDOW = "9:00-20:00"
 SEND_DAILY_CAP = 2000
 CALL_RATE_PER_SECOND = 1.0  # invitation calls placed per second (their own pace)
+# WhatsApp template invitations a second: Twilio's default throughput for a WhatsApp sender.
+WHATSAPP_RATE_PER_SECOND = 10.0
 REMIND_AFTER_DAYS = 3  # a reminder goes only this many days after the last text to a person
 MAX_REMINDERS = 1
 REPORT_CRON = "0 8 * * 1"  # Monday 08:00 in REPORT_TIMEZONE

@@ -35,11 +35,14 @@ from bot.infra.queues import SEND_INVITATION_JOB
 from bot.infra.sealing import seal_text
 from bot.infra.stats import count
 from bot.outreach.phone_numbers import (
+    InvalidChannel,
     InvalidNumber,
+    channel_column,
     decode_upload,
     delimiter_of,
     header_column,
     normalize_number,
+    read_channel,
 )
 
 INVITED_TTL_SECONDS = 30 * 24 * 3600  # a reply within a month still lands in the invited wave
@@ -87,6 +90,7 @@ class SendKind(StrEnum):
     INVITATION = "invitation"
     REMINDER = "reminder"
     CALL = "call"  # an invitation by phone call: the bot calls and runs the phone survey
+    WHATSAPP = "whatsapp"  # an invitation by WhatsApp: the language's approved template
 
 
 def stat_field(kind: str, name: str) -> str:
@@ -127,6 +131,9 @@ class InvitationCheck:
     invalid: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
     duplicates: int = 0
     total_rows: int = 0  # data rows (no header, no blank lines)
+    # Each valid number's channel from the upload's `channel` column (sms, whatsapp, call;
+    # "": the upload's choice), in the order of `valid` (bot/outreach/upload.py).
+    channels: list[str] = field(default_factory=list)
 
 
 def parse_invitation_csv(data: bytes, *, default_region: str) -> InvitationCheck:
@@ -134,7 +141,9 @@ def parse_invitation_csv(data: bytes, *, default_region: str) -> InvitationCheck
 
     The phone column is the one headed phone, number, telefono (or a similar name in English,
     Spanish or Haitian Creole), else the first. Numbers without a country code are read in
-    `default_region`. Invalid rows are reported by line number and duplicates dropped.
+    `default_region`. Invalid rows are reported by line number and duplicates dropped. An
+    optional column headed channel (canal, kanal) says how to invite that row: sms, whatsapp
+    or call (bot/outreach/upload.py); a row without one gets the upload's choice.
 
     Numbers that opted out stay in: the check says nothing about them, not even how many, since
     an upload of one number (or two uploads that differ by one) would tell an organizer whether
@@ -146,6 +155,8 @@ def parse_invitation_csv(data: bytes, *, default_region: str) -> InvitationCheck
     text = decode_upload(data)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(text))
     column: int | None = None
+    channel_col: int | None = None
+    channels: list[str] = []
     first = True
     valid: list[str] = []
     seen: set[str] = set()
@@ -159,6 +170,7 @@ def parse_invitation_csv(data: bytes, *, default_region: str) -> InvitationCheck
             first = False
             column = header_column(row)
             if column is not None:
+                channel_col = channel_column(row)
                 continue
             column = 0
         total += 1
@@ -168,12 +180,20 @@ def parse_invitation_csv(data: bytes, *, default_region: str) -> InvitationCheck
         except InvalidNumber as exc:
             invalid.append((line, str(exc)))
             continue
+        channel = ""
+        if channel_col is not None:
+            try:
+                channel = read_channel(row[channel_col] if channel_col < len(row) else "")
+            except InvalidChannel as exc:
+                invalid.append((line, str(exc)))
+                continue
         if number in seen:
             duplicates += 1
             continue
         seen.add(number)
         valid.append(number)
-    return InvitationCheck(valid=valid, invalid=invalid, duplicates=duplicates, total_rows=total)
+        channels.append(channel)
+    return InvitationCheck(valid, invalid, duplicates, total, channels)
 
 
 def describe_check(check: InvitationCheck, *, max_invalid: int = MAX_INVALID_SHOWN) -> list[str]:
@@ -206,14 +226,21 @@ def invitation_text(
         return q.message("invitation", language)
     if language not in DEFAULT_INVITATIONS:
         raise InvitationError(f"no invitation text in {language!r}: add messages.invitation")
-    words = (keywords or {}).get(language) or q.start_keywords.get(language) or ()
-    if not words:
-        raise InvitationError(f"the wave has no start keyword in {language!r}")
+    keyword = start_keyword(q, language, keywords)
     # A file without an `org` resource still gets a sender's name; bot.core.placeholders reports
     # it as a placeholder, so production never opens a wave that would send this.
     resources = {"org": SHIPPED_PLACEHOLDERS["org"], **q.resources}
-    text = DEFAULT_INVITATIONS[language].format(keyword=words[0].upper(), **resources)
+    text = DEFAULT_INVITATIONS[language].format(keyword=keyword, **resources)
     return text[:1].upper() + text[1:]
+
+
+def start_keyword(q: Questionnaire, language: str, keywords: dict[str, list[str]] | None) -> str:
+    """The word an invitation in `language` asks people to reply: the wave's first start
+    keyword in it (else the questionnaire's), upper case."""
+    words = (keywords or {}).get(language) or q.start_keywords.get(language) or ()
+    if not words:
+        raise InvitationError(f"the wave has no start keyword in {language!r}")
+    return words[0].upper()
 
 
 @dataclass(frozen=True)
@@ -245,14 +272,27 @@ def preview_invitations(
     return previews
 
 
-def wave_invitation(redis: Redis, wave: str, language: str) -> str:
-    """The invitation text of an open wave (from the registry of open waves)."""
+def _open_entry(redis: Redis, wave: str) -> dict:
     raw = redis.hget(keys.WAVES_OPEN, wave)
     if raw is None:
         raise InvitationError(f"wave {wave!r} is not open: only an open wave can invite")
-    entry = json.loads(raw)
+    return json.loads(raw)
+
+
+def wave_invitation(redis: Redis, wave: str, language: str) -> str:
+    """The invitation text of an open wave (from the registry of open waves)."""
+    entry = _open_entry(redis, wave)
     q = parse_questionnaire(entry["questionnaire"])
     return invitation_text(q, language, keywords=entry.get("keywords"))
+
+
+def wave_keyword(redis: Redis, wave: str, language: str) -> str:
+    """The start keyword an open wave's invitation in `language` asks people to reply."""
+    entry = _open_entry(redis, wave)
+    q = parse_questionnaire(entry["questionnaire"])
+    if language not in q.languages:
+        raise InvitationError(f"the questionnaire has no {language!r} text")
+    return start_keyword(q, language, entry.get("keywords"))
 
 
 # ------------------------------------------------------------------------------ queue, count
@@ -261,6 +301,22 @@ def wave_invitation(redis: Redis, wave: str, language: str) -> str:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def invitation_plan(
+    settings: Settings, redis: Redis, *, wave: str, language: str, call: bool
+) -> tuple[SendKind, str]:
+    """What a text (or a call) invitation's send jobs carry, once this installation is known
+    to be able to send it (else InvitationError, before anything is queued)."""
+    body = wave_invitation(redis, wave, language)
+    if call:
+        if not (settings.twilio_configured and settings.TWILIO_FROM_NUMBER):
+            raise InvitationError(
+                "invitation calls need Twilio and TWILIO_FROM_NUMBER to call from"
+            )
+        if settings.CALL_RATE_PER_SECOND <= 0:
+            raise InvitationError("CALL_RATE_PER_SECOND must be positive to place calls")
+    return (SendKind.CALL if call else SendKind.INVITATION), body
 
 
 def queue_invitations(
@@ -276,15 +332,7 @@ def queue_invitations(
     """Queue one send job per E.164 number (checked by `parse_invitation_csv`); returns how
     many. Workers send them no faster than SEND_RATE_PER_SECOND altogether (calls: with
     `call`, no faster than CALL_RATE_PER_SECOND)."""
-    body = wave_invitation(redis, wave, language)
-    if call:
-        if not (settings.twilio_configured and settings.TWILIO_FROM_NUMBER):
-            raise InvitationError(
-                "invitation calls need Twilio and TWILIO_FROM_NUMBER to call from"
-            )
-        if settings.CALL_RATE_PER_SECOND <= 0:
-            raise InvitationError("CALL_RATE_PER_SECOND must be positive to place calls")
-    kind = SendKind.CALL if call else SendKind.INVITATION
+    kind, body = invitation_plan(settings, redis, wave=wave, language=language, call=call)
     return enqueue_sends(
         settings,
         redis,

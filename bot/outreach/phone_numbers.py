@@ -205,7 +205,7 @@ def delimiter_of(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _column_name(cell: str) -> str:
+def column_name(cell: str) -> str:
     folded = unicodedata.normalize("NFKD", cell.strip().lower())
     folded = "".join(c for c in folded if not unicodedata.combining(c))
     return " ".join(re.sub(r"[_\-.:#]+", " ", folded).split())
@@ -218,8 +218,54 @@ def header_column(row: list[str]) -> int | None:
     (other names: the numbers are then in the first column).
     """
     for i, cell in enumerate(row):
-        if _column_name(cell) in _HEADER_NAMES:
+        if column_name(cell) in _HEADER_NAMES:
             return i
     if not any(ch.isdigit() for cell in row for ch in cell):
         return 0
     return None
+
+
+# ------------------------------------------------------------------- an optional channel column
+
+CHANNELS = ("sms", "whatsapp", "call")
+_CHANNEL_HEADERS = frozenset({"channel", "canal", "kanal", "invite by", "invite via"})
+# What a spreadsheet may say in that column, in English, Spanish or Haitian Creole.
+_CHANNEL_WORDS = {
+    "sms": "sms",
+    "text": "sms",
+    "texto": "sms",
+    "mensaje": "sms",
+    "teks": "sms",
+    "mesaj": "sms",
+    "whatsapp": "whatsapp",
+    "wa": "whatsapp",
+    "wsp": "whatsapp",
+    "call": "call",
+    "phone call": "call",
+    "voice": "call",
+    "llamada": "call",
+    "apel": "call",
+    "rele": "call",
+}
+
+
+class InvalidChannel(ValueError):
+    """A channel cell that names no way of inviting (the reason names the choices)."""
+
+
+def channel_column(header: list[str]) -> int | None:
+    """The column of a header row that says how to invite each row (channel), if any."""
+    for i, cell in enumerate(header):
+        if column_name(cell) in _CHANNEL_HEADERS:
+            return i
+    return None
+
+
+def read_channel(cell: str) -> str:
+    """A channel cell as sms, whatsapp or call; "" for an empty cell (the upload's choice)."""
+    word = column_name(cell)
+    if not word:
+        return ""
+    if word not in _CHANNEL_WORDS:
+        raise InvalidChannel("the channel is not sms, whatsapp or call")
+    return _CHANNEL_WORDS[word]

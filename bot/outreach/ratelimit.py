@@ -21,6 +21,7 @@ from bot.infra.exceptions import SurveybotError
 
 RATE_LIMIT_KEY = f"{keys.PREFIX}:ratelimit:sms"
 CALL_RATE_LIMIT_KEY = f"{keys.PREFIX}:ratelimit:call"  # invitation calls: their own pace
+WHATSAPP_RATE_LIMIT_KEY = f"{keys.PREFIX}:ratelimit:whatsapp"  # WhatsApp templates: their own
 # Slots are (1 + margin) / rate apart, so `rate` consecutive slots span 1 + margin seconds: if
 # a send reaches Twilio up to `margin` seconds (30 ms, at any rate) later after its slot than
 # the send `rate` slots before it did, every one-second window at Twilio still holds at most

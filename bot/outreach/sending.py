@@ -49,8 +49,15 @@ from bot.outreach.invitations import (
 )
 from bot.outreach.optouts import mark_opted_out
 from bot.outreach.pacing import wave_outreach
-from bot.outreach.ratelimit import CALL_RATE_LIMIT_KEY, RATE_LIMIT_KEY, SendRateLimiter, SlotTimeout
+from bot.outreach.ratelimit import (
+    CALL_RATE_LIMIT_KEY,
+    RATE_LIMIT_KEY,
+    WHATSAPP_RATE_LIMIT_KEY,
+    SendRateLimiter,
+    SlotTimeout,
+)
 from bot.outreach.reminders import ReminderSkip, contact_marker, next_reminder, read_contact
+from bot.outreach.whatsapp_invites import whatsapp_inviter
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,17 @@ def _sender(settings: Settings, redis: Redis) -> Callable[[str, str], str | None
     if not settings.twilio_configured:
         return lambda to, body: send_sms(settings, redis, to, body)
     return twilio_sender(settings, timeout=TWILIO_TIMEOUT_SECONDS)
+
+
+def _channel(settings: Settings, redis: Redis, kind: str) -> tuple[Callable, float, str]:
+    """How a kind of send goes out: its sender, and its own rate and rate-limiter key."""
+    if kind == SendKind.CALL:
+        caller = twilio_caller(settings, timeout=TWILIO_TIMEOUT_SECONDS)
+        return caller, settings.CALL_RATE_PER_SECOND, CALL_RATE_LIMIT_KEY
+    if kind == SendKind.WHATSAPP:  # a template: business-initiated, no 24-hour window needed
+        inviter = whatsapp_inviter(settings, timeout=TWILIO_TIMEOUT_SECONDS)
+        return inviter, settings.WHATSAPP_RATE_PER_SECOND, WHATSAPP_RATE_LIMIT_KEY
+    return _sender(settings, redis), settings.SEND_RATE_PER_SECOND, RATE_LIMIT_KEY
 
 
 @dataclass(frozen=True)
@@ -193,8 +211,8 @@ def send_invitation(
         return "skipped: already texted"
 
     # Windows and caps are about people and carriers: the development simulator (no Twilio
-    # credentials) gets its texts at once, at any hour.
-    gated = settings.twilio_configured
+    # credentials) gets its texts at once, at any hour. WhatsApp always goes to Twilio.
+    gated = settings.twilio_configured or kind == SendKind.WHATSAPP
     now = clock.now()
     today = pacing.day_of(now, settings)
     if gated:
@@ -212,16 +230,7 @@ def send_invitation(
             return "skipped: already texted"
 
     calling = kind == SendKind.CALL
-    send = (
-        twilio_caller(settings, timeout=TWILIO_TIMEOUT_SECONDS)
-        if calling
-        else _sender(settings, redis)
-    )
-    rate, key = (
-        (settings.CALL_RATE_PER_SECOND, CALL_RATE_LIMIT_KEY)
-        if calling
-        else (settings.SEND_RATE_PER_SECOND, RATE_LIMIT_KEY)
-    )
+    send, rate, key = _channel(settings, redis, kind)
     try:
         SendRateLimiter(redis, rate, key=key).acquire()
     except SlotTimeout:
