@@ -56,7 +56,7 @@ from tests.fake_twilio import (
     FakeTwilio,
 )
 from tests.test_privacy import assert_clean, database_dump, formats, redis_dump, sealed_arguments
-from tests.utils import no_jobs_left, run_queued, sms_status
+from tests.utils import no_jobs_left, open_test_wave, run_queued, sms_status
 from workers import context
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
@@ -73,9 +73,7 @@ NUMBERS = ["+13055550123", "+17865550188", "+19545550147", "+12025550199"]
 @pytest.fixture
 def wave(app, db, redis):
     """An open wave."""
-    with Session(get_engine(db)) as session:
-        create_wave(session, name=WAVE, title="Summer 2026")
-        open_wave(session, redis, WAVE, allow_placeholders=True)
+    open_test_wave(db, redis, WAVE)
     return WAVE
 
 

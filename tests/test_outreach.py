@@ -27,10 +27,9 @@ from bot.outreach.invitations import queue_invitations
 from bot.outreach.progress import invitation_progress
 from bot.outreach.reminders import queue_reminders, wave_reminder
 from bot.outreach.wave_settings import set_outreach
-from bot.outreach.waves import create_wave, open_wave
 from bot.outreach.windows import parse_window, zones_for_number
 from tests.fake_twilio import FakeTwilio
-from tests.utils import sms_status, text
+from tests.utils import open_test_wave, sms_status, text
 from workers import context
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
@@ -50,9 +49,7 @@ ZONED = {
 
 @pytest.fixture
 def wave(app, db, redis):
-    with Session(get_engine(db)) as session:
-        create_wave(session, name=WAVE, title="Summer 2026")
-        open_wave(session, redis, WAVE, allow_placeholders=True)
+    open_test_wave(db, redis, WAVE)
     return WAVE
 
 

@@ -17,12 +17,11 @@ from bot.infra.privacy import pseudonym
 from bot.infra.queues import get_queue
 from bot.outreach.invitations import InvitationError, queue_invitations
 from bot.outreach.progress import invitation_progress
-from bot.outreach.waves import create_wave, open_wave
 from tests.fake_twilio import FakeTwilio
 from tests.test_outreach import run_simulated, scheduled_times
 from tests.test_voice import answer_all, q_of, spoken
 from tests.test_webhook import responses
-from tests.utils import run_jobs
+from tests.utils import open_test_wave, run_jobs
 from tests.voice_utils import Call
 from workers import context
 
@@ -53,9 +52,7 @@ class InvitationCall(Call):
 
 @pytest.fixture
 def calling(app, db, redis, clock):
-    with Session(get_engine(db)) as session:
-        create_wave(session, name=WAVE, title="Summer 2026")
-        open_wave(session, redis, WAVE, allow_placeholders=True)
+    open_test_wave(db, redis, WAVE)
     clock.set(dt.datetime(2026, 11, 18, 15, 0, tzinfo=UTC))  # 10:00 in New York
     with FakeTwilio(clock=lambda: clock.moment) as fake:
         settings = replace(
@@ -160,9 +157,7 @@ def test_the_dashboard_offers_calls_and_says_why_it_cannot_place_them(app, db, r
 
     from tests.dashboard_utils import csrf_token, signed_in
 
-    with Session(get_engine(db)) as session:
-        create_wave(session, name=WAVE, title="Summer 2026")
-        open_wave(session, redis, WAVE, allow_placeholders=True)
+    open_test_wave(db, redis, WAVE)
     client = signed_in(app, "organizer")
     path = f"/dashboard/waves/{WAVE}/invitations"
     assert 'value="call"' in client.get(path).get_data(as_text=True)

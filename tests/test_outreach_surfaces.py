@@ -8,20 +8,18 @@ import io
 from dataclasses import replace
 
 from click.testing import CliRunner
-from sqlmodel import Session
 
 from bot.cli.invite import invite_command, remind_command
 from bot.cli.outreach import outreach_command
 from bot.infra import keys
-from bot.infra.db import get_engine
 from bot.infra.queues import get_queue
 from bot.outreach.invitations import queue_invitations
 from bot.outreach.progress import invitation_progress
 from bot.outreach.reminders import wave_reminder
-from bot.outreach.waves import create_wave, open_wave
 from tests.dashboard_utils import csrf_token, signed_in
 from tests.fake_twilio import FakeTwilio
 from tests.test_privacy import assert_clean, formats, redis_dump, sealed_arguments
+from tests.utils import open_test_wave
 from workers import context
 from workers.worker import ProjectSimpleWorker as SimpleWorker
 
@@ -30,9 +28,7 @@ UTC = dt.UTC
 
 
 def open_the_wave(db, redis) -> None:
-    with Session(get_engine(db)) as session:
-        create_wave(session, name=WAVE, title="Summer 2026")
-        open_wave(session, redis, WAVE, allow_placeholders=True)
+    open_test_wave(db, redis, WAVE)
 
 
 def cli_env(app, monkeypatch) -> None:

@@ -13,26 +13,23 @@ from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
-from sqlmodel import Session
 
 from bot.cli.invite import invite_command
 from bot.infra import keys
 from bot.infra.config import load_settings
-from bot.infra.db import get_engine
 from bot.infra.privacy import pseudonym_for
 from bot.infra.queues import get_queue
 from bot.outreach.invitations import InvitationError, parse_invitation_csv, wave_invitation
 from bot.outreach.progress import invitation_progress
 from bot.outreach.ratelimit import RATE_LIMIT_KEY, WHATSAPP_RATE_LIMIT_KEY
 from bot.outreach.upload import queue_upload
-from bot.outreach.waves import create_wave, open_wave
 from tests.dashboard_utils import csrf_token, signed_in
 from tests.fake_twilio import FakeTwilio
 from tests.test_outreach import run_simulated
 from tests.test_outreach_surfaces import cli_env
 from tests.test_privacy import assert_clean, formats, redis_dump, sealed_arguments
 from tests.test_voice import q_of
-from tests.utils import sms_status, text, wa_text
+from tests.utils import open_test_wave, sms_status, text, wa_text
 from workers import context
 
 WAVE = "summer-2026"
@@ -47,9 +44,7 @@ UTC = dt.UTC
 
 @pytest.fixture
 def wave(app, db, redis, clock):
-    with Session(get_engine(db)) as session:
-        create_wave(session, name=WAVE, title="Summer 2026")
-        open_wave(session, redis, WAVE, allow_placeholders=True)
+    open_test_wave(db, redis, WAVE)
     clock.set(dt.datetime(2026, 11, 18, 15, 0, tzinfo=UTC))  # 10:00 in Miami
     return WAVE
 

@@ -10,12 +10,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
 from bot.channels.simulator import twilio_params
 from bot.infra import keys
+from bot.infra.db import get_engine
 from bot.infra.queues import STORE_RESPONSE_JOB, get_queue
 from bot.infra.sealing import conversation_cipher
+from bot.outreach.waves import create_wave, open_wave
 from bot.records import batches, inbox
 from bot.records.sessions import ENCRYPTED
 from workers import context
@@ -219,3 +222,12 @@ def sms_status(client: FlaskClient, sid: str, status: str, *, to: str, code: str
 def new_sid() -> str:
     """A fresh MessageSid."""
     return "SM" + uuid.uuid4().hex
+
+
+def open_test_wave(db: str, redis, name: str = "summer-2026") -> str:  # noqa: ANN001
+    """Create and open a wave as an organizer would (placeholders allowed, as outside
+    production); returns its name."""
+    with Session(get_engine(db)) as session:
+        create_wave(session, name=name, title="Summer 2026")
+        open_wave(session, redis, name, allow_placeholders=True)
+    return name
