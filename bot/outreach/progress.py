@@ -74,12 +74,18 @@ def estimated_end(settings: Settings, redis: Redis, wave: str) -> dt.date | None
 def outreach_lines(settings: Settings, redis: Redis, wave: str) -> list[str]:
     """The progress as lines for the CLI: invitations, reminders, the estimated end."""
     lines = []
+    labels = {
+        SendKind.INVITATION: "invitations by text",
+        SendKind.REMINDER: "reminders",
+        SendKind.CALL: "invitations by call",
+        SendKind.WHATSAPP: "invitations on WhatsApp",
+    }
     for kind in SendKind:
         p = invitation_progress(redis, wave, kind)
         if not p.queued:
             continue
         lines.append(
-            f"{kind}s: {p.queued} queued, {p.pending} pending ({p.waiting} waiting for their "
+            f"{labels.get(kind, kind)}: {p.queued} queued, {p.pending} pending ({p.waiting} waiting for their "
             f"window or day), {p.sent} sent, {p.delivered} delivered, {p.failed} failed, "
             f"{p.skipped} skipped"
         )
