@@ -85,9 +85,9 @@ def outreach_lines(settings: Settings, redis: Redis, wave: str) -> list[str]:
         if not p.queued:
             continue
         lines.append(
-            f"{labels.get(kind, kind)}: {p.queued} queued, {p.pending} pending ({p.waiting} waiting for their "
-            f"window or day), {p.sent} sent, {p.delivered} delivered, {p.failed} failed, "
-            f"{p.skipped} skipped"
+            f"{labels.get(kind, kind)}: {p.queued} queued, {p.pending} pending "
+            f"({p.waiting} waiting for their window or day), {p.sent} sent, "
+            f"{p.delivered} delivered, {p.failed} failed, {p.skipped} skipped"
         )
     end = estimated_end(settings, redis, wave)
     if end is not None:
