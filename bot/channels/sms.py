@@ -10,9 +10,9 @@ from flask import Blueprint, Response, request
 
 from bot.channels.signatures import public_base, twilio_webhook
 from bot.channels.twilio_form import Hook, replyable
-from bot.channels.whatsapp import note_status, read_message, renew_window
+from bot.channels.whatsapp import note_status, read_message
 from bot.core.optout import OptOutType
-from bot.infra import clock, keys
+from bot.infra import clock, keys, whatsapp_window
 from bot.infra.privacy import message_digest, pseudonym_for
 from bot.infra.rotation import carry_over
 from bot.infra.sealing import conversation_cipher
@@ -93,7 +93,8 @@ def inbound_sms() -> Response | tuple[str, int]:
         render=whatsapp_texts if message.on_whatsapp else sms_texts,
     )
     app_state = state()
-    renew_window(settings, app_state.redis, sender)
+    if message.on_whatsapp:  # their 24-hour window opens again (bot/infra/whatsapp_window.py)
+        whatsapp_window.renew(app_state.redis, pseudonym)
     replies, fingerprint = split_marker(replies)
     if fingerprint and hand_over_with_buttons(sender, pseudonym, digest, replies, fingerprint):
         replies = ()  # a job sends the whole turn, buttons last (bot/records/whatsapp_turns.py)

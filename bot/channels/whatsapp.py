@@ -64,12 +64,6 @@ def read_message(form: MultiDict[str, str]) -> Message:
     return Message(text=text, has_media=num_media > 0 or not_typed, choice=choice, on_whatsapp=True)
 
 
-def renew_window(settings, redis: Redis, sender: str) -> None:  # noqa: ANN001 - Settings
-    """A message from `sender` came in on WhatsApp: their 24-hour window opens again."""
-    if whatsapp_window.is_whatsapp(sender):
-        whatsapp_window.renew(redis, pseudonym_for(settings, sender))
-
-
 def note_status(settings, redis: Redis, *, to: str, error_code: str) -> None:  # noqa: ANN001
     """A status callback's error for a WhatsApp message: 63016 (free-form text outside the
     24-hour window) closes our record of the window, so nothing else free-form is tried until

@@ -26,7 +26,7 @@ DEFAULT_WAVE = "default"  # the one wave that is always open until waves exist
 # Twilio's webhook connection overrides (a URL fragment) on the URLs the bot hands Twilio for a
 # call's next step: up to 5 more attempts when the bot answers 5xx, cannot be reached or is late.
 TWILIO_CONNECTION_OVERRIDES = "rc=5&rp=5xx,ct,rt"
-# A text this many clock hours after a conversation's last step (so more than an hour later)
+# A text this many hours after a conversation's last step (read from its key's remaining life)
 # is greeted with "welcome back" when it answers nothing (bot/records/sessions.py).
 WELCOME_BACK_AFTER_HOURS = 2
 MESSAGE_DEDUP_TTL_SECONDS = 6 * 3600  # Twilio retries within minutes; hours is generous

@@ -219,20 +219,19 @@ def _started_with(conv: Conversation, wave: OpenWave | None, envelope: dict) -> 
     return replace(wave, questionnaire=kept)
 
 
-def _hour() -> int:
-    """The current clock hour, counted from the epoch: the only time a conversation keeps of
-    its last step (sealed inside it, gone with it), enough to tell a pause from a reply."""
-    return int(clock.now().timestamp()) // 3600
+def _idle_seconds(conv: Conversation, ttl_ms: int) -> float:
+    """How long since the conversation's last step, read from its key's remaining life (each
+    step sets it to the full session TTL): the conversation keeps no time of its own."""
+    return conv.session_ttl - ttl_ms / 1000 if ttl_ms > 0 else 0.0
 
 
-def _returning(envelope: dict, channel: Channel, hour: int) -> bool:
+def _returning(envelope: dict, channel: Channel, idle_seconds: float) -> bool:
     """Whether a text comes after a pause (WELCOME_BACK_AFTER_HOURS) or after a call."""
     if not envelope or channel is not Channel.SMS:
         return False  # a call greets a caller who comes back on its own (Signal.CALL_START)
     if envelope.get("via") == Channel.VOICE.value:
         return True
-    last = envelope.get("hour")
-    return isinstance(last, int) and hour - last >= defaults.WELCOME_BACK_AFTER_HOURS
+    return idle_seconds >= defaults.WELCOME_BACK_AFTER_HOURS * 3600
 
 
 def _transition(
@@ -279,20 +278,20 @@ def handle_message(
     count too.
     """
     today = clock.today()
-    hour = _hour()
     session_key = keys.session(pseudonym)
     seen_key = keys.message_seen(pseudonym, message_digest)
     optout_key = keys.opted_out(pseudonym)
     invited_key = keys.invited(pseudonym)
     done_key = keys.completed_waves(pseudonym)
     marks_key = keys.opt_messages(pseudonym)
-    watched = [session_key, seen_key, optout_key, invited_key, done_key, keys.WAVES_VERSION]
-    watched.append(marks_key)
-    reads = [("MGET", *watched)]
+    watched = [
+        session_key, seen_key, optout_key, invited_key, done_key, keys.WAVES_VERSION, marks_key
+    ]  # fmt: skip
+    reads = [("MGET", *watched), ("PTTL", session_key)]
     for _ in range(defaults.TRANSITION_MAX_ATTEMPTS):
         with conv.redis.pipeline() as pipe:
             try:
-                [values] = watch_and_read(pipe, watched, reads)
+                values, session_ttl_ms = watch_and_read(pipe, watched, reads)
                 raw_session, seen, optout, invited_raw, done_raw, version, marks = values
                 done = set(done_raw.split(b",")) if done_raw else set()
                 if seen is not None:
@@ -315,7 +314,7 @@ def handle_message(
                     channel=channel,
                     signal=signal,
                     keys=keys_pressed,
-                    returning=_returning(envelope, channel, hour),
+                    returning=_returning(envelope, channel, _idle_seconds(conv, session_ttl_ms)),
                     opt_out_type=opt_out_type,
                     choice=choice,
                     confirm_opt_out=confirm_opt_out,
@@ -355,7 +354,6 @@ def handle_message(
                         "reached": reached,
                         "counted": counted,
                         "survey": wave.questionnaire.digest,
-                        "hour": hour,
                         "via": channel.value,
                     }
                     pipe.set(session_key, _written(cipher, envelope), ex=conv.session_ttl)
