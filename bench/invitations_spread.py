@@ -41,6 +41,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from bench.services import start_redis, stop_process  # noqa: E402
+from bot.outreach.ratelimit import RATE_SAFETY_MARGIN  # noqa: E402
 
 WAVE = "bench"
 BOT_ZONE = "America/New_York"
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0915 - one linear report
             create_wave(session, name=WAVE, title="Benchmark wave")
         with session_scope(database_url) as session:
             open_wave(session, redis, WAVE, allow_placeholders=True)
-        sim = SimClock(START, (1 + 0.03) / args.rate)
+        sim = SimClock(START, (1 + RATE_SAFETY_MARGIN) / args.rate)
         bot_clock.now = sim.now
         bot_clock.today = lambda: sim.now().astimezone(ZoneInfo(BOT_ZONE)).date()
         public, secret = generate_storage_keys()

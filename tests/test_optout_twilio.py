@@ -330,17 +330,21 @@ def test_an_opt_in_replayed_after_the_window_does_not_opt_back_in(client, app, r
     assert opted_out(redis, app)
 
 
-def test_a_consent_yes_replayed_after_a_stop_does_not_opt_back_in(client, app, redis, clock):
+def test_answering_yes_leaves_no_lasting_mark(client, app, redis):
+    """YES is also an answer (consent, "are you afraid..."): a lasting mark per answered yes
+    would count one person's yeses under their pseudonym. Only a YES that opted someone back in
+    is marked; an old answered yes replayed after a STOP reaches the bot alone, and Twilio,
+    which keeps its own opt-out, still sends them nothing."""
     say(client, "ENCUESTA")
-    captured = signed(client, "sí")
-    post(client, captured)
-    yes = signed(client, "yes")  # an answer to the next question, also a Twilio opt-in word
-    post(client, yes)
+    post(client, signed(client, "sí"))  # consent
+    post(client, signed(client, "yes"))  # an answer
+    assert not redis.exists(keys.opt_messages(me(app)))
     say(client, "PARAR")
-    later(clock)
-    reply_caches_expire(redis, app)
-    assert replies_of(post(client, yes)) == []
-    assert opted_out(redis, app)
+    marks = redis.get(keys.opt_messages(me(app)))
+    assert marks is not None and len(marks.rstrip(b",").split(b",")) == 1  # the STOP alone
+    post(client, signed(client, "YES"))  # an opt-in now: marked too
+    assert len(redis.get(keys.opt_messages(me(app))).rstrip(b",").split(b",")) == 2
+    assert not opted_out(redis, app)
 
 
 def test_the_marks_are_short_keyed_digests_only(client, app, redis):

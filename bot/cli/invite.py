@@ -52,18 +52,11 @@ def _duration(count: int, rate: float) -> str:
     return f"about {seconds / 3600:.1f} hours"
 
 
-def _estimate_line(settings, redis, wave: str, texts: int) -> str:  # noqa: ANN001
-    """How long the texts take at the wave's window, the daily caps and the rate."""
-    from bot.infra import clock
-    from bot.outreach import pacing
+def _estimate_line(settings, redis, wave: str, count: int, kind: str) -> str:  # noqa: ANN001
+    """How long the sends take at the wave's window, the daily caps and the kind's rate."""
+    from bot.outreach.progress import wave_estimate
 
-    outreach = pacing.registry_outreach(settings, redis, wave)
-    today = pacing.day_of(clock.now(), settings)
-    used = pacing.counted(redis, day=today, wave=wave)
-    plan = pacing.estimate(
-        texts, rate=settings.SEND_RATE_PER_SECOND, outreach=outreach, used_today=used
-    )
-    return f"Estimate: {plan.describe()}."
+    return f"Estimate: {wave_estimate(settings, redis, wave, count, kind).describe()}."
 
 
 def groups_n(groups: dict[str, list[str]]) -> dict[str, int]:
@@ -163,7 +156,7 @@ def _upload(wave: str, file, language: str, region: str | None, yes: bool, kind:
                 f"{len(check.valid)} texts to wave {wave!r} at up to {rate:g} per second "
                 f"({_duration(len(check.valid), rate)} once workers run)."
             )
-        click.echo(_estimate_line(settings, redis, wave, len(check.valid)))
+        click.echo(_estimate_line(settings, redis, wave, len(check.valid), kind))
         noun = {
             "reminder": "reminders",
             "call": "invitation calls",

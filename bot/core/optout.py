@@ -111,14 +111,18 @@ def is_resubscribe(q: Questionnaire, norm: str, opt_out_type: OptOutType | None)
 
 
 def may_change_opt_state(q: Questionnaire, text: str, opt_out_type: OptOutType | None) -> bool:
-    """Whether a text could opt someone out or back in, now or when replayed later."""
-    if opt_out_type in (OptOutType.STOP, OptOutType.START):
+    """Whether a text could opt someone out or back in when replayed later, whatever it did
+    now: a stop or start word, a revocation, or a text Twilio opted out. Not YES (nor a text
+    Twilio marks START because it is YES): YES is also an answer, and a lasting mark for every
+    answered yes would count one person's yeses; a YES that opted someone in is marked by its
+    event (bot/records/sessions.py), and a replayed old YES reaches the bot only: Twilio keeps
+    its own opt-out and sends them nothing until they opt in there."""
+    if opt_out_type is OptOutType.STOP:
         return True
-    norm = normalize(text)
-    found = q.keyword_index.get(norm)
+    found = q.keyword_index.get(normalize(text))
     if found is not None and found[0] in (Keyword.STOP, Keyword.START):
         return True
-    return norm in TWILIO_RESUBSCRIBE_WORDS or revocation_language(q, text) is not None
+    return revocation_language(q, text) is not None
 
 
 # What Twilio calls each list in Advanced Opt-Out, and the keyword the bot hears for it.

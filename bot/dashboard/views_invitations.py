@@ -16,7 +16,6 @@ from bot.dashboard.auth import current_user, require_role
 from bot.dashboard.blueprint import bp
 from bot.dashboard.db import db
 from bot.dashboard.helpers import wave_or_404, wave_questionnaire
-from bot.infra import clock
 from bot.infra.exceptions import SurveybotError
 from bot.outreach import pacing
 from bot.outreach.invitations import (
@@ -27,7 +26,7 @@ from bot.outreach.invitations import (
     preview_invitations,
     wave_keyword,
 )
-from bot.outreach.progress import estimated_end, invitation_progress
+from bot.outreach.progress import estimated_end, invitation_progress, wave_estimate
 from bot.outreach.reminders import preview_reminders, queue_reminders
 from bot.outreach.upload import KIND_OF_CHANNEL, by_channel, describe_queued, plan, queue_upload
 from bot.outreach.waves import WaveStatus
@@ -64,17 +63,6 @@ def _outreach(name: str) -> dict[str, Any]:
         "progress": {kind: invitation_progress(redis, name, kind) for kind in SendKind},
         "estimated_end": estimated_end(settings, redis, name),
     }
-
-
-def _estimate(name: str, texts: int) -> pacing.Estimate:
-    app_state = state()
-    settings, redis = app_state.settings, app_state.redis
-    outreach = pacing.registry_outreach(settings, redis, name)
-    today = pacing.day_of(clock.now(), settings)
-    used = pacing.counted(redis, day=today, wave=name)
-    return pacing.estimate(
-        texts, rate=settings.SEND_RATE_PER_SECOND, outreach=outreach, used_today=used
-    )
 
 
 NOUNS = {
@@ -166,7 +154,9 @@ def _check_page(record, check, data: bytes, language: str, region: str, context:
         channels=channels,
         channel_counts=describe_queued(channels) if any(check.channels) else "",
         keyword=keyword,
-        estimate=_estimate(record.name, len(check.valid)).describe(),
+        estimate=wave_estimate(
+            state().settings, state().redis, record.name, len(check.valid), context["kind"]
+        ).describe(),
         **context,
     )
 

@@ -39,7 +39,7 @@ WHATSAPP_WINDOW_ROUNDING_SECONDS = 3600
 # A WhatsApp turn sent with quick-reply buttons (a job): retried on Twilio's temporary errors
 # for about an hour at most, since an answer to a message is useless much later.
 WHATSAPP_TURN_RETRY_INTERVALS = (5, 30, 120, 600, 1800)
-WHATSAPP_TURN_FAILURE_TTL_SECONDS = 24 * 3600
+WHATSAPP_TURN_FAILURE_TTL_SECONDS = 600  # its texts may give an answer away: gone soon
 STORE_RETRY_INTERVALS = (10, 30, 60, 300, 900, 1800, 3600, 3600, 3600, 3600)
 REQUEUE_FAILED_EVERY_SECONDS = 3600
 # How often Redis's append-only file is rewritten: the longest any ended conversation's steps

@@ -8,8 +8,9 @@ WhatsApp address outside a reply to an inbound message (reminders, invitations) 
 `require_open` first. A reply in the webhook's TwiML answers a message just received, so it is
 always inside the window.
 
-The key ends on the hour before the 24 hours run out (never later than WhatsApp's window), so
-the expiry Redis writes to its files dates the person's last message to the hour, no finer.
+The key ends on the hour before the 24 hours run out (never later than WhatsApp's window). Its
+expiry in Redis's files dates the last message to about the hour; while the conversation lives,
+the session key's own expiry beside it dates the last step more finely anyway.
 """
 
 from __future__ import annotations

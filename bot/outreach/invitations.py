@@ -44,6 +44,7 @@ from bot.outreach.phone_numbers import (
     normalize_number,
     read_channel,
 )
+from bot.outreach.ratelimit import rate_of
 
 INVITED_TTL_SECONDS = 30 * 24 * 3600  # a reply within a month still lands in the invited wave
 MESSAGE_MAP_TTL_SECONDS = 4 * 24 * 3600  # Twilio's final status callback comes within hours
@@ -368,8 +369,9 @@ def enqueue_sends(
     kind: str = SendKind.INVITATION,
 ) -> int:
     """One send job per checked E.164 number, each carrying it sealed; returns how many."""
-    if settings.SEND_RATE_PER_SECOND <= 0:
-        raise InvitationError("SEND_RATE_PER_SECOND must be positive to send invitations")
+    rate, setting, _ = rate_of(settings, kind)
+    if rate <= 0:
+        raise InvitationError(f"{setting} must be positive to send these")
     for i, number in enumerate(numbers, start=1):
         if not E164.fullmatch(number):
             raise InvitationError(f"item {i} is not an E.164 number: check the upload first")

@@ -22,10 +22,10 @@ from redis import Redis
 
 from bot.infra import defaults, keys
 from bot.infra.config import Settings
+from bot.outreach.ratelimit import RATE_SAFETY_MARGIN  # the limiter's slots: 3% wider
 from bot.outreach.windows import SendingWindow, parse_window
 
 HORIZON_DAYS = 366  # the furthest a job books ahead; a list that long is refused at queueing
-RATE_MARGIN = 0.03  # the limiter spaces slots 3% wider than 1/rate (bot/outreach/sending.py)
 EPOCH = dt.date(1970, 1, 1)
 
 # KEYS[1]: the sender's counter prefix; KEYS[2]: the wave's ("" for no wave cap).
@@ -173,7 +173,7 @@ def estimate(
     """How many days `texts` take at this rate, window and caps, given what today already
     counted (sender's, wave's). A list spread over several zones gets a longer sending day than
     one window: the estimate is the slower bound."""
-    by_rate = max(1, math.floor(rate * outreach.window.seconds / (1 + RATE_MARGIN)))
+    by_rate = max(1, math.floor(rate * outreach.window.seconds / (1 + RATE_SAFETY_MARGIN)))
     bounds = [(by_rate, "the sending rate")]
     if outreach.sender_cap:
         bounds.append((outreach.sender_cap, "the sender's daily cap"))

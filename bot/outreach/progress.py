@@ -15,6 +15,7 @@ from bot.infra import clock, keys
 from bot.infra.config import Settings
 from bot.outreach import pacing
 from bot.outreach.invitations import InviteCount, SendKind, stat_field
+from bot.outreach.ratelimit import rate_of
 
 
 @dataclass(frozen=True)
@@ -56,19 +57,36 @@ def invitation_progress(
     )
 
 
-def estimated_end(settings: Settings, redis: Redis, wave: str) -> dt.date | None:
-    """The day the wave's pending invitations and reminders should all have gone out, at its
-    window, caps and the sending rate (None: nothing pending)."""
-    pending = sum(invitation_progress(redis, wave, kind).pending for kind in SendKind)
+def wave_estimate(
+    settings: Settings, redis: Redis, wave: str, count: int, kind: str = SendKind.INVITATION
+) -> pacing.Estimate:
+    """How long `count` sends of `kind` take at the wave's window, the daily caps already used
+    today and the kind's own rate (the CLI's and the dashboard's estimate before sending)."""
     outreach = pacing.registry_outreach(settings, redis, wave)
     today = pacing.day_of(clock.now(), settings)
-    return pacing.estimated_end(
-        pending,
-        rate=settings.SEND_RATE_PER_SECOND,
-        outreach=outreach,
-        today=today,
-        used_today=pacing.counted(redis, day=today, wave=wave),
-    )
+    used = pacing.counted(redis, day=today, wave=wave)
+    rate, _, _ = rate_of(settings, kind)
+    return pacing.estimate(count, rate=rate, outreach=outreach, used_today=used)
+
+
+def estimated_end(settings: Settings, redis: Redis, wave: str) -> dt.date | None:
+    """The day the wave's pending invitations and reminders should all have gone out, at its
+    window, caps and each pace (None: nothing pending). Sends that share a pace (texts and
+    reminders) are reckoned together; the paces share the caps, so this is the latest of
+    their ends, each reckoned as if it had the day to itself."""
+    outreach = pacing.registry_outreach(settings, redis, wave)
+    today = pacing.day_of(clock.now(), settings)
+    used = pacing.counted(redis, day=today, wave=wave)
+    by_pace: dict[str, tuple[float, int]] = {}
+    for kind in SendKind:
+        rate, _, limiter = rate_of(settings, kind)
+        pending = invitation_progress(redis, wave, kind).pending
+        by_pace[limiter] = (rate, by_pace.get(limiter, (rate, 0))[1] + pending)
+    ends = [
+        pacing.estimated_end(n, rate=rate, outreach=outreach, today=today, used_today=used)
+        for rate, n in by_pace.values()
+    ]
+    return max((e for e in ends if e is not None), default=None)
 
 
 def outreach_lines(settings: Settings, redis: Redis, wave: str) -> list[str]:

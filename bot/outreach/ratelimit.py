@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from redis import Redis
 
 from bot.infra import keys
+from bot.infra.config import Settings
 from bot.infra.exceptions import SurveybotError
 
 RATE_LIMIT_KEY = f"{keys.PREFIX}:ratelimit:sms"
@@ -119,3 +120,17 @@ class SendRateLimiter:
             if remaining <= 0:
                 raise SlotTimeout(f"no send slot within {timeout:.0f} s")
             self._sleep(min(reservation.wait, MAX_POLL_SECONDS, remaining))
+
+
+def rate_of(settings: Settings, kind: str) -> tuple[float, str, str]:
+    """A kind of send's pace: (sends a second, the setting that says so, its limiter key).
+    Texts and reminders share one; calls and WhatsApp templates have their own."""
+    if kind == "call":  # SendKind.CALL (bot/outreach/invitations.py)
+        return settings.CALL_RATE_PER_SECOND, "CALL_RATE_PER_SECOND", CALL_RATE_LIMIT_KEY
+    if kind == "whatsapp":  # SendKind.WHATSAPP
+        return (
+            settings.WHATSAPP_RATE_PER_SECOND,
+            "WHATSAPP_RATE_PER_SECOND",
+            WHATSAPP_RATE_LIMIT_KEY,
+        )
+    return settings.SEND_RATE_PER_SECOND, "SEND_RATE_PER_SECOND", RATE_LIMIT_KEY

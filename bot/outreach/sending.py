@@ -49,13 +49,7 @@ from bot.outreach.invitations import (
 )
 from bot.outreach.optouts import mark_opted_out
 from bot.outreach.pacing import wave_outreach
-from bot.outreach.ratelimit import (
-    CALL_RATE_LIMIT_KEY,
-    RATE_LIMIT_KEY,
-    WHATSAPP_RATE_LIMIT_KEY,
-    SendRateLimiter,
-    SlotTimeout,
-)
+from bot.outreach.ratelimit import SendRateLimiter, SlotTimeout, rate_of
 from bot.outreach.reminders import ReminderSkip, contact_marker, next_reminder, read_contact
 from bot.outreach.whatsapp_invites import whatsapp_inviter
 
@@ -75,13 +69,12 @@ def _sender(settings: Settings, redis: Redis) -> Callable[[str, str], str | None
 
 def _channel(settings: Settings, redis: Redis, kind: str) -> tuple[Callable, float, str]:
     """How a kind of send goes out: its sender, and its own rate and rate-limiter key."""
+    rate, _, limiter_key = rate_of(settings, kind)
     if kind == SendKind.CALL:
-        caller = twilio_caller(settings, timeout=TWILIO_TIMEOUT_SECONDS)
-        return caller, settings.CALL_RATE_PER_SECOND, CALL_RATE_LIMIT_KEY
+        return twilio_caller(settings, timeout=TWILIO_TIMEOUT_SECONDS), rate, limiter_key
     if kind == SendKind.WHATSAPP:  # a template: business-initiated, no 24-hour window needed
-        inviter = whatsapp_inviter(settings, timeout=TWILIO_TIMEOUT_SECONDS)
-        return inviter, settings.WHATSAPP_RATE_PER_SECOND, WHATSAPP_RATE_LIMIT_KEY
-    return _sender(settings, redis), settings.SEND_RATE_PER_SECOND, RATE_LIMIT_KEY
+        return whatsapp_inviter(settings, timeout=TWILIO_TIMEOUT_SECONDS), rate, limiter_key
+    return _sender(settings, redis), rate, limiter_key
 
 
 @dataclass(frozen=True)
